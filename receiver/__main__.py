@@ -1,0 +1,5 @@
+"""`python -m receiver` runs the CLI."""
+
+from receiver.cli import main
+
+main()

@@ -1,0 +1,196 @@
+"""Frozen value types shared by every layer: events, jobs, clients, accounts, pages."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Source(enum.StrEnum):
+    """Where an inbound event came from."""
+
+    STEDI = "stedi"
+    STEDI_DESTINATION = "stedi-destination"
+    OPTUM = "optum"
+
+
+class JobStatus(enum.StrEnum):
+    """Life cycle of a follow-up job."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class EventStatus(enum.StrEnum):
+    """Life cycle of an inbound event, as its follow-up job advances."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """A verified inbound event, ready to be stored with its follow-up job.
+
+    `dedup_keys` are the keys under which a resend of the same event is recognised; any one
+    of them already stored makes the event a duplicate.
+    """
+
+    id: str
+    source: Source
+    type: str
+    account: str | None
+    external_id: str
+    dedup_keys: tuple[str, ...]
+    body: bytes
+    headers: dict[str, str]
+    received_at: datetime
+    transaction_id: str | None = None
+    transaction_set: str | None = None
+    direction: str | None = None
+    summary: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What `Store.record_inbound` did: stored a new event, or found it already stored."""
+
+    event_id: str
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An inbound event as read back from the store."""
+
+    id: str
+    source: str
+    type: str
+    account: str | None
+    external_id: str
+    status: str
+    received_at: datetime
+    transaction_id: str | None
+    transaction_set: str | None
+    direction: str | None
+    summary: dict[str, object]
+    headers: dict[str, str]
+    body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A unit of follow-up work owned by one inbound event."""
+
+    id: str
+    event_id: str
+    kind: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_until: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Filters for listing events; every field is optional."""
+
+    source: str | None = None
+    type: str | None = None
+    account: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Filters for listing jobs."""
+
+    status: str | None = None
+    kind: str | None = None
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a newest-first listing; `next_cursor` is None on the last page."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """An OAuth2 client allowed to take tokens from our token endpoint.
+
+    Secrets are kept only as SHA-256 hashes; `previous_secret_hash` stays valid until
+    `previous_expires_at` after a rotation.
+    """
+
+    client_id: str
+    name: str
+    scopes: tuple[str, ...]
+    secret_hash: str
+    created_at: datetime
+    previous_secret_hash: str | None = None
+    previous_expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while the client has not been revoked."""
+        return self.revoked_at is None
+
+
+class CredentialKind(enum.StrEnum):
+    """What an account credential authenticates."""
+
+    HEADER = "header"  # Stedi webhooks: API-key header, value stored hashed
+    BASIC = "basic"  # Stedi webhooks: HTTP Basic, password stored hashed
+    DESTINATION = "destination"  # Stedi event destinations: whsec_ signing secret
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCredential:
+    """One credential of an account; several may be valid at once during a rotation.
+
+    `name` is the header name (HEADER) or the Basic user name (BASIC); `secret` is a SHA-256
+    hex digest for HEADER and BASIC, and the `whsec_` secret itself for DESTINATION (an HMAC
+    key cannot be checked from a hash).
+    """
+
+    kind: CredentialKind
+    name: str
+    secret: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+    def is_valid_at(self, now: datetime) -> bool:
+        """True while this credential has not expired."""
+        return self.expires_at is None or now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A Stedi account (one webhook configuration) under a local name."""
+
+    name: str
+    stedi_account_id: str
+    created_at: datetime
+    credentials: tuple[AccountCredential, ...] = ()
+    api_key: str | None = None
+
+    def credentials_of(self, kinds: tuple[CredentialKind, ...], now: datetime) -> list[AccountCredential]:
+        """The unexpired credentials of the given kinds."""
+        return [c for c in self.credentials if c.kind in kinds and c.is_valid_at(now)]

@@ -1,0 +1,153 @@
+"""Frozen Settings, loaded from `RECEIVER_*` environment variables and an optional TOML file.
+
+Precedence: environment over TOML file (`RECEIVER_CONFIG=path.toml`, keys are the field names)
+over defaults. Every value is validated at load; a bad one raises ConfigError naming the
+variable and what it accepts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from receiver.errors import ConfigError
+
+PREFIX = "RECEIVER_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything receiver can be configured with; defaults run with no configuration."""
+
+    database_url: str = "sqlite:///./receiver.db"
+    public_url: str = "http://127.0.0.1:8000"
+    stedi_healthcare_url: str = "https://healthcare.us.stedi.com/2024-04-01"
+    stedi_core_url: str = "https://core.us.stedi.com/2023-08-01"
+    stedi_manager_url: str = "https://manager.us.stedi.com/2024-04-01"
+    optum_base_url: str = "https://apigw.optum.com"
+    optum_token_url: str = "https://apigw.optum.com/apip/auth/v2/token"
+    log_format: str = "console"
+    log_level: str = "info"
+    allow_insecure_destinations: bool = False
+    signing_key_path: str = ""
+    max_body_bytes: int = 1024 * 1024
+    max_json_depth: int = 64
+    token_ttl_seconds: int = 3600
+    client_secret_grace_seconds: int = 24 * 3600
+    destination_max_age_seconds: int = 72 * 3600
+    destination_max_future_seconds: int = 300
+    auth_failure_limit: int = 10
+    auth_failure_window_seconds: int = 300
+    sqlite_busy_timeout_ms: int = 5000
+    sqlite_synchronous: str = "FULL"
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the store is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite:")
+
+    @property
+    def sqlite_path(self) -> Path:
+        """The SQLite file named by `database_url` (`sqlite:///./x.db` or `sqlite:////abs/x.db`)."""
+        return Path(self.database_url.removeprefix("sqlite:").removeprefix("//").removeprefix("/"))
+
+    @property
+    def resolved_signing_key_path(self) -> Path:
+        """Where the ES256 signing key lives: configured, or beside the SQLite file."""
+        if self.signing_key_path:
+            return Path(self.signing_key_path)
+        base = self.sqlite_path.parent if self.is_sqlite else Path()
+        return base / "receiver-signing-key.pem"
+
+
+def _parse_bool(name: str, raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {value}")
+    return value
+
+
+def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "sqlite"):
+        raise ConfigError(f"{name} must be a {' or '.join(schemes)} URL, not {value!r}")
+    return value.rstrip("/") if parts.scheme in {"http", "https"} else value
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    if value.lower() not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value.lower()
+
+
+_HTTP = ("http", "https")
+_CHECKS: dict[str, Callable[[str, str], str]] = {
+    "database_url": lambda n, v: _check_url(n, v, ("sqlite", "postgresql", "postgres")),
+    "public_url": lambda n, v: _check_url(n, v, _HTTP),
+    "stedi_healthcare_url": lambda n, v: _check_url(n, v, _HTTP),
+    "stedi_core_url": lambda n, v: _check_url(n, v, _HTTP),
+    "stedi_manager_url": lambda n, v: _check_url(n, v, _HTTP),
+    "optum_base_url": lambda n, v: _check_url(n, v, _HTTP),
+    "optum_token_url": lambda n, v: _check_url(n, v, _HTTP),
+    "log_format": lambda n, v: _check_choice(n, v, ("json", "console")),
+    "log_level": lambda n, v: _check_choice(n, v, ("debug", "info", "warning", "error")),
+    "sqlite_synchronous": lambda n, v: _check_choice(n, v, ("full", "normal", "extra")).upper(),
+}
+
+
+def _convert(field: dataclasses.Field[Any], name: str, raw: object) -> object:
+    if field.type == "bool":
+        return raw if isinstance(raw, bool) else _parse_bool(name, str(raw))
+    if field.type == "int":
+        return _parse_int(name, str(raw))
+    value = str(raw)
+    check = _CHECKS.get(field.name)
+    return check(name, value) if check else value
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, **overrides: object
+) -> Settings:
+    """Build Settings from the environment (and `RECEIVER_CONFIG`), then `overrides`."""
+    env = os.environ if environ is None else environ
+    file_values: dict[str, object] = {}
+    config_path = env.get(PREFIX + "CONFIG")
+    if config_path:
+        try:
+            file_values = tomllib.loads(Path(config_path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"RECEIVER_CONFIG: cannot read {config_path}: {exc}") from None
+    known = {f.name: f for f in dataclasses.fields(Settings)}
+    unknown = set(file_values) - set(known)
+    if unknown:
+        raise ConfigError(f"RECEIVER_CONFIG: unknown settings {', '.join(sorted(unknown))}")
+    values: dict[str, object] = {}
+    for name, field in known.items():
+        env_name = PREFIX + name.upper()
+        if env_name in env:
+            values[name] = _convert(field, env_name, env[env_name])
+        elif name in file_values:
+            values[name] = _convert(field, f"{config_path}: {name}", file_values[name])
+    for name, value in overrides.items():
+        if name not in known:
+            raise ConfigError(f"unknown setting {name}")
+        values[name] = _convert(known[name], name, value)
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,118 @@
+"""The Store protocol: every durable read and write receiver makes, in domain verbs.
+
+Two adapters implement it (`SqliteStore`, `PostgresStore`) and one contract suite
+(`tests/contract/`) holds both to the same behaviour. Adapters map their driver's exceptions to
+`StoreUnavailableError` (the store cannot be reached or written) or `ConflictError` (a unique
+name is taken) at their boundary; nothing driver-specific leaks upward.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Protocol
+
+from receiver.errors import BadRequestError
+from receiver.models import (
+    Account,
+    Client,
+    EventFilter,
+    InboundEvent,
+    Job,
+    JobFilter,
+    Page,
+    RecordResult,
+    StoredEvent,
+)
+
+PROCESS_JOB = "process"
+MAX_PAGE = 500
+
+
+class Store(Protocol):
+    """Durable state: inbound events with their jobs, OAuth clients, Stedi accounts."""
+
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None:
+        """Release connections; pending writes are finished first."""
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailableError unless the store answers a trivial query."""
+
+    async def migrate(self) -> list[str]:
+        """Apply the numbered SQL migrations not yet applied; return their names."""
+
+    # -- intake ------------------------------------------------------------------------------
+    async def record_inbound(self, event: InboundEvent, job_kind: str | None) -> RecordResult:
+        """Store the event, its dedup keys and (if `job_kind`) one pending job, in ONE
+        transaction, committed before returning. If any dedup key is already stored, store
+        nothing and return the existing event's id with `created=False`."""
+
+    async def fetch_event(self, event_id: str, *, with_body: bool = True) -> StoredEvent | None:
+        """One event by id, with its raw body unless `with_body` is False."""
+
+    async def list_events(
+        self, flt: EventFilter, *, limit: int, cursor: str | None
+    ) -> Page[StoredEvent]:
+        """Events matching `flt`, newest first, without bodies; `cursor` continues a page."""
+
+    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
+        """Jobs matching `flt`, newest first."""
+
+    # -- OAuth clients -----------------------------------------------------------------------
+    async def add_client(self, client: Client) -> None:
+        """Store a new client; ConflictError if the name or id is taken."""
+
+    async def fetch_client(self, client_id: str) -> Client | None:
+        """A client by its client_id, revoked ones included."""
+
+    async def fetch_client_by_name(self, name: str) -> Client | None:
+        """A client by its local name."""
+
+    async def list_clients(self) -> list[Client]:
+        """Every client, oldest first."""
+
+    async def update_client(self, client: Client) -> None:
+        """Replace a stored client (after a rotation or revocation); NotFoundError if absent."""
+
+    # -- Stedi accounts ----------------------------------------------------------------------
+    async def add_account(self, account: Account) -> None:
+        """Store a new account; ConflictError if the name is taken."""
+
+    async def fetch_account(self, name: str) -> Account | None:
+        """An account by its local name."""
+
+    async def list_accounts(self) -> list[Account]:
+        """Every account, by name."""
+
+    async def update_account(self, account: Account) -> None:
+        """Replace a stored account (credential rotation); NotFoundError if absent."""
+
+    async def remove_account(self, name: str) -> bool:
+        """Delete an account; False if there was none. Its events are kept."""
+
+
+def encode_cursor(seq: int) -> str:
+    """An opaque cursor for a row's sequence number."""
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The sequence number behind a cursor; BadRequestError if it is not one of ours."""
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("s"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequestError("cursor is not valid") from None
+
+
+def check_limit(limit: int) -> int:
+    """A page size between 1 and MAX_PAGE, or BadRequestError."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadRequestError(f"limit must be between 1 and {MAX_PAGE}")
+    return limit
