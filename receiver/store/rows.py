@@ -1,0 +1,187 @@
+"""Row <-> value-type mapping shared by both SQL adapters (timestamps already datetimes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+
+from receiver.models import (
+    Account,
+    AccountCredential,
+    Client,
+    CredentialKind,
+    EventFilter,
+    Job,
+    JobFilter,
+    Page,
+    StoredEvent,
+)
+from receiver.store.base import encode_cursor
+
+T = TypeVar("T")
+
+Row = Mapping[str, Any]
+
+EVENT_COLUMNS = (
+    "seq, id, source, type, account, external_id, status, transaction_id, transaction_set, "
+    "direction, received_at, summary, headers"
+)
+JOB_COLUMNS = (
+    "seq, id, event_id, kind, status, attempts, next_attempt_at, lease_until, last_error, "
+    "created_at, updated_at"
+)
+CLIENT_COLUMNS = (
+    "client_id, name, scopes, secret_hash, previous_secret_hash, previous_expires_at, "
+    "created_at, revoked_at"
+)
+ACCOUNT_COLUMNS = "name, stedi_account_id, credentials, api_key, created_at"
+
+
+def _json(value: object) -> Any:
+    """Decode a JSON column that one driver hands back as text and the other as bytes."""
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
+
+
+def event_from_row(row: Row, body: bytes | None = None) -> StoredEvent:
+    """A StoredEvent from an `EVENT_COLUMNS` row."""
+    return StoredEvent(
+        id=row["id"],
+        source=row["source"],
+        type=row["type"],
+        account=row["account"],
+        external_id=row["external_id"],
+        status=row["status"],
+        received_at=row["received_at"],
+        transaction_id=row["transaction_id"],
+        transaction_set=row["transaction_set"],
+        direction=row["direction"],
+        summary=_json(row["summary"]),
+        headers=_json(row["headers"]),
+        body=body,
+    )
+
+
+def job_from_row(row: Row) -> Job:
+    """A Job from a `JOB_COLUMNS` row."""
+    return Job(
+        id=row["id"],
+        event_id=row["event_id"],
+        kind=row["kind"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        lease_until=row["lease_until"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def client_from_row(row: Row) -> Client:
+    """A Client from a `CLIENT_COLUMNS` row."""
+    return Client(
+        client_id=row["client_id"],
+        name=row["name"],
+        scopes=tuple(row["scopes"].split()),
+        secret_hash=row["secret_hash"],
+        previous_secret_hash=row["previous_secret_hash"],
+        previous_expires_at=row["previous_expires_at"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+def credentials_to_json(credentials: tuple[AccountCredential, ...]) -> str:
+    """Serialise account credentials for the `accounts.credentials` column."""
+    return orjson.dumps(
+        [
+            {
+                "kind": c.kind.value,
+                "name": c.name,
+                "secret": c.secret,
+                "created_at": c.created_at.isoformat(),
+                "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+            }
+            for c in credentials
+        ]
+    ).decode()
+
+
+def account_from_row(row: Row) -> Account:
+    """An Account from an `ACCOUNT_COLUMNS` row."""
+    credentials = tuple(
+        AccountCredential(
+            kind=CredentialKind(c["kind"]),
+            name=c["name"],
+            secret=c["secret"],
+            created_at=datetime.fromisoformat(c["created_at"]),
+            expires_at=datetime.fromisoformat(c["expires_at"]) if c["expires_at"] else None,
+        )
+        for c in _json(row["credentials"])
+    )
+    return Account(
+        name=row["name"],
+        stedi_account_id=row["stedi_account_id"],
+        created_at=row["created_at"],
+        credentials=credentials,
+        api_key=row["api_key"],
+    )
+
+
+def page_of(found: Sequence[Row], limit: int, build: Callable[[Row], T]) -> Page[T]:
+    """A Page from up to `limit + 1` rows fetched newest first; the extra row means more."""
+    items = [build(row) for row in found[:limit]]
+    more = len(found) > limit
+    return Page(items=items, next_cursor=encode_cursor(found[limit - 1]["seq"]) if more else None)
+
+
+def where_clause(
+    pairs: list[tuple[str, object]], placeholder: Callable[[int], str]
+) -> tuple[str, list[object]]:
+    """WHERE clause and parameters for `(template, value)` pairs, skipping None values;
+    `placeholder(i)` renders parameter i in the adapter's dialect."""
+    clauses: list[str] = []
+    params: list[object] = []
+    for template, value in pairs:
+        if value is not None:
+            params.append(value)
+            clauses.append(template.format(placeholder(len(params))))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def event_conditions(
+    flt: EventFilter, before_seq: int | None, placeholder: Callable[[int], str]
+) -> tuple[str, list[object]]:
+    """WHERE clause and parameters for an event listing."""
+    return where_clause(
+        [
+            ("source = {}", flt.source),
+            ("type = {}", flt.type),
+            ("account = {}", flt.account),
+            ("status = {}", flt.status),
+            ("received_at >= {}", flt.since),
+            ("received_at < {}", flt.until),
+            ("seq < {}", before_seq),
+        ],
+        placeholder,
+    )
+
+
+def job_conditions(
+    flt: JobFilter, before_seq: int | None, placeholder: Callable[[int], str]
+) -> tuple[str, list[object]]:
+    """WHERE clause and parameters for a job listing."""
+    return where_clause(
+        [
+            ("status = {}", flt.status),
+            ("kind = {}", flt.kind),
+            ("event_id = {}", flt.event_id),
+            ("seq < {}", before_seq),
+        ],
+        placeholder,
+    )

@@ -1,0 +1,386 @@
+"""SqliteStore: the embedded default Store on one SQLite file (WAL, synchronous=FULL).
+
+One writer connection, serialised by a lock (SQLite has one writer anyway), and one reader
+connection, which WAL lets run beside the writer. Every sqlite3 error becomes
+StoreUnavailableError here, so callers answer 503 and senders retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+from receiver.errors import ConflictError, NotFoundError, StoreUnavailableError
+from receiver.ids import new_id
+from receiver.models import (
+    Account,
+    Client,
+    EventFilter,
+    InboundEvent,
+    Job,
+    JobFilter,
+    JobStatus,
+    Page,
+    RecordResult,
+    StoredEvent,
+)
+from receiver.store import rows
+from receiver.store.base import check_limit, decode_cursor
+from receiver.store.migrations import load_migrations, split_statements
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TS_COLUMNS = frozenset(
+    {
+        "received_at",
+        "next_attempt_at",
+        "lease_until",
+        "created_at",
+        "updated_at",
+        "previous_expires_at",
+        "revoked_at",
+    }
+)
+
+
+def to_text(value: datetime) -> str:
+    """A fixed-width UTC timestamp that sorts as text."""
+    return value.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def _param(value: object) -> object:
+    return to_text(value) if isinstance(value, datetime) else value
+
+
+def _row(cursor: sqlite3.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
+    """Row factory: a dict with timestamp columns parsed back to aware datetimes."""
+    out: dict[str, Any] = {}
+    for (name, *_), value in zip(cursor.description, raw, strict=True):
+        if name in _TS_COLUMNS and isinstance(value, str):
+            value = datetime.strptime(value, _TS_FORMAT).replace(tzinfo=UTC)
+        out[name] = value
+    return out
+
+
+def _placeholder(_: int) -> str:
+    return "?"
+
+
+class SqliteStore:
+    """The Store protocol on a local SQLite file."""
+
+    def __init__(
+        self, path: Path | str, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL"
+    ) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = _row  # type: ignore[assignment]
+        await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def open(self) -> None:
+        """Create the file if needed, switch to WAL, apply migrations."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = await self._connect()
+            await self._writer.execute("PRAGMA journal_mode = WAL")
+            await self.migrate()
+            self._reader = await self._connect()
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close both connections (waiting for a write in progress)."""
+        async with self._write_lock:
+            for conn in (self._reader, self._writer):
+                if conn is not None:
+                    await conn.close()
+            self._reader = self._writer = None
+
+    async def ping(self) -> None:
+        """A trivial read through the reader connection."""
+        async with self._read() as conn:
+            await conn.execute("SELECT 1")
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded in `schema_migrations`."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            cur = await conn.execute("SELECT version FROM schema_migrations")
+            done = {row["version"] for row in await cur.fetchall()}
+            applied = []
+            for name, sql in load_migrations("sqlite"):
+                if name in done:
+                    continue
+                for statement in split_statements(sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (name, to_text(datetime.now(UTC))),
+                )
+                applied.append(name)
+            return applied
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT on the writer; rollback and 503 on any sqlite3 error."""
+        async with self._write_lock:
+            conn = self._writer
+            if conn is None:
+                raise StoreUnavailableError("store is not open")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"cannot begin a write: {exc}") from exc
+            try:
+                yield conn
+                await conn.execute("COMMIT")
+            except BaseException as exc:
+                # The transaction may already be gone; the original error is the news.
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise ConflictError(str(exc)) from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreUnavailableError(f"write failed: {exc}") from exc
+                raise
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = self._reader
+        if conn is None:
+            raise StoreUnavailableError("store is not open")
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"read failed: {exc}") from exc
+
+    async def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        async with self._read() as conn:
+            cur = await conn.execute(sql, [_param(p) for p in params])
+            return list(await cur.fetchall())  # type: ignore[arg-type]
+
+    async def _fetchone(self, sql: str, params: Sequence[object] = ()) -> dict[str, Any] | None:
+        found = await self._fetchall(sql, params)
+        return found[0] if found else None
+
+    # -- intake --------------------------------------------------------------------------------
+    async def record_inbound(self, event: InboundEvent, job_kind: str | None) -> RecordResult:
+        """Event, dedup keys and job in one transaction; a known dedup key stores nothing."""
+        if not event.dedup_keys:
+            raise ValueError("an inbound event needs at least one dedup key")
+        keys = list(event.dedup_keys)
+        async with self._transaction() as conn:
+            marks = ", ".join("?" for _ in keys)
+            cur = await conn.execute(
+                f"SELECT event_id FROM inbound_dedup WHERE key IN ({marks}) LIMIT 1",  # noqa: S608
+                keys,
+            )
+            existing = await cur.fetchone()
+            if existing is not None:
+                return RecordResult(event_id=existing["event_id"], created=False)
+            now = to_text(event.received_at)
+            await conn.execute(
+                "INSERT INTO inbound_events (id, source, type, account, external_id, status, "
+                "transaction_id, transaction_set, direction, received_at, summary, headers, body) "
+                "VALUES (?, ?, ?, ?, ?, 'received', ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.id,
+                    event.source.value,
+                    event.type,
+                    event.account,
+                    event.external_id,
+                    event.transaction_id,
+                    event.transaction_set,
+                    event.direction,
+                    now,
+                    orjson.dumps(event.summary).decode(),
+                    orjson.dumps(event.headers).decode(),
+                    event.body,
+                ),
+            )
+            await conn.executemany(
+                "INSERT INTO inbound_dedup (key, event_id) VALUES (?, ?)",
+                [(key, event.id) for key in dict.fromkeys(keys)],
+            )
+            if job_kind is not None:
+                await conn.execute(
+                    "INSERT INTO jobs (id, event_id, kind, status, attempts, next_attempt_at, "
+                    "created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
+                    (new_id("job"), event.id, job_kind, JobStatus.PENDING.value, now, now, now),
+                )
+        return RecordResult(event_id=event.id, created=True)
+
+    async def fetch_event(self, event_id: str, *, with_body: bool = True) -> StoredEvent | None:
+        """One event by id."""
+        columns = rows.EVENT_COLUMNS + (", body" if with_body else "")
+        row = await self._fetchone(
+            f"SELECT {columns} FROM inbound_events WHERE id = ?",  # noqa: S608
+            (event_id,),
+        )
+        if row is None:
+            return None
+        return rows.event_from_row(row, bytes(row["body"]) if with_body else None)
+
+    async def list_events(
+        self, flt: EventFilter, *, limit: int, cursor: str | None
+    ) -> Page[StoredEvent]:
+        """Newest first, cursor on `seq`."""
+        where, params = rows.event_conditions(flt, decode_cursor(cursor), _placeholder)
+        found = await self._fetchall(
+            f"SELECT {rows.EVENT_COLUMNS} FROM inbound_events{where} "  # noqa: S608
+            "ORDER BY seq DESC LIMIT ?",
+            [*params, check_limit(limit) + 1],
+        )
+        return rows.page_of(found, limit, rows.event_from_row)
+
+    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
+        """Newest first, cursor on `seq`."""
+        where, params = rows.job_conditions(flt, decode_cursor(cursor), _placeholder)
+        found = await self._fetchall(
+            f"SELECT {rows.JOB_COLUMNS} FROM jobs{where} ORDER BY seq DESC LIMIT ?",  # noqa: S608
+            [*params, check_limit(limit) + 1],
+        )
+        return rows.page_of(found, limit, rows.job_from_row)
+
+    # -- clients -------------------------------------------------------------------------------
+    async def add_client(self, client: Client) -> None:
+        """Insert; ConflictError on a taken name or id."""
+        try:
+            async with self._transaction() as conn:
+                await conn.execute(
+                    f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    _client_params(client),
+                )
+        except ConflictError:
+            raise ConflictError(f"a client named {client.name!r} already exists") from None
+
+    async def fetch_client(self, client_id: str) -> Client | None:
+        """By client_id."""
+        row = await self._fetchone(
+            f"SELECT {rows.CLIENT_COLUMNS} FROM clients WHERE client_id = ?",  # noqa: S608
+            (client_id,),
+        )
+        return rows.client_from_row(row) if row else None
+
+    async def fetch_client_by_name(self, name: str) -> Client | None:
+        """By local name."""
+        row = await self._fetchone(
+            f"SELECT {rows.CLIENT_COLUMNS} FROM clients WHERE name = ?",  # noqa: S608
+            (name,),
+        )
+        return rows.client_from_row(row) if row else None
+
+    async def list_clients(self) -> list[Client]:
+        """Oldest first."""
+        found = await self._fetchall(
+            f"SELECT {rows.CLIENT_COLUMNS} FROM clients ORDER BY created_at, name"  # noqa: S608
+        )
+        return [rows.client_from_row(row) for row in found]
+
+    async def update_client(self, client: Client) -> None:
+        """Replace by client_id."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE clients SET name = ?, scopes = ?, secret_hash = ?, "
+                "previous_secret_hash = ?, previous_expires_at = ?, created_at = ?, "
+                "revoked_at = ? WHERE client_id = ?",
+                (*_client_params(client)[1:], client.client_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no client {client.client_id}")
+
+    # -- accounts ------------------------------------------------------------------------------
+    async def add_account(self, account: Account) -> None:
+        """Insert; ConflictError on a taken name."""
+        try:
+            async with self._transaction() as conn:
+                await conn.execute(
+                    f"INSERT INTO accounts ({rows.ACCOUNT_COLUMNS}) "  # noqa: S608
+                    "VALUES (?, ?, ?, ?, ?)",
+                    _account_params(account),
+                )
+        except ConflictError:
+            raise ConflictError(f"an account named {account.name!r} already exists") from None
+
+    async def fetch_account(self, name: str) -> Account | None:
+        """By local name."""
+        row = await self._fetchone(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE name = ?",  # noqa: S608
+            (name,),
+        )
+        return rows.account_from_row(row) if row else None
+
+    async def list_accounts(self) -> list[Account]:
+        """By name."""
+        found = await self._fetchall(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts ORDER BY name"  # noqa: S608
+        )
+        return [rows.account_from_row(row) for row in found]
+
+    async def update_account(self, account: Account) -> None:
+        """Replace by name."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE accounts SET stedi_account_id = ?, credentials = ?, api_key = ?, "
+                "created_at = ? WHERE name = ?",
+                (*_account_params(account)[1:], account.name),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no account named {account.name!r}")
+
+    async def remove_account(self, name: str) -> bool:
+        """Delete by name."""
+        async with self._transaction() as conn:
+            cur = await conn.execute("DELETE FROM accounts WHERE name = ?", (name,))
+            return cur.rowcount > 0
+
+
+def _client_params(client: Client) -> tuple[object, ...]:
+    return tuple(
+        _param(v)
+        for v in (
+            client.client_id,
+            client.name,
+            " ".join(client.scopes),
+            client.secret_hash,
+            client.previous_secret_hash,
+            client.previous_expires_at,
+            client.created_at,
+            client.revoked_at,
+        )
+    )
+
+
+def _account_params(account: Account) -> tuple[object, ...]:
+    return (
+        account.name,
+        account.stedi_account_id,
+        rows.credentials_to_json(account.credentials),
+        account.api_key,
+        to_text(account.created_at),
+    )
