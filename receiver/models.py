@@ -191,6 +191,8 @@ class Account:
     credentials: tuple[AccountCredential, ...] = ()
     api_key: str | None = None
 
-    def credentials_of(self, kinds: tuple[CredentialKind, ...], now: datetime) -> list[AccountCredential]:
+    def credentials_of(
+        self, kinds: tuple[CredentialKind, ...], now: datetime
+    ) -> list[AccountCredential]:
         """The unexpired credentials of the given kinds."""
         return [c for c in self.credentials if c.kind in kinds and c.is_valid_at(now)]

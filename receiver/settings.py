@@ -31,7 +31,7 @@ class Settings:
     stedi_core_url: str = "https://core.us.stedi.com/2023-08-01"
     stedi_manager_url: str = "https://manager.us.stedi.com/2024-04-01"
     optum_base_url: str = "https://apigw.optum.com"
-    optum_token_url: str = "https://apigw.optum.com/apip/auth/v2/token"
+    optum_token_url: str = "https://apigw.optum.com/apip/auth/v2/token"  # noqa: S105 - a URL
     log_format: str = "console"
     log_level: str = "info"
     allow_insecure_destinations: bool = False

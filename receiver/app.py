@@ -1,0 +1,92 @@
+"""create_app: the one place where concrete parts (store, keys, clock, metrics) are built."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TypedDict
+
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from receiver.auth.keys import load_or_create_signing_key
+from receiver.auth.throttle import FailureThrottle
+from receiver.clock import Clock, utc_now
+from receiver.errors import ReceiverError
+from receiver.services import Services
+from receiver.settings import Settings
+from receiver.store.base import Store
+from receiver.store.factory import build_store
+from receiver.web import intake, oauth, openapi, ops
+from receiver.web.errors import http_error, receiver_error, unexpected_error
+from receiver.web.middleware import RequestIdMiddleware
+
+_log = structlog.get_logger("receiver.app")
+
+
+class State(TypedDict):
+    """What the lifespan hands every request as `request.state`."""
+
+    services: Services
+
+
+ROUTES = [
+    Route("/oauth/token", oauth.token, methods=["POST"]),
+    Route("/.well-known/jwks.json", oauth.jwks_document, methods=["GET"]),
+    Route("/.well-known/oauth-authorization-server", oauth.server_metadata, methods=["GET"]),
+    Route(
+        "/callbacks/optum/coverage-discovery", intake.optum_coverage_discovery, methods=["POST"]
+    ),
+    Route("/webhooks/stedi/{account}", intake.stedi_webhook, methods=["POST"]),
+    Route(
+        "/webhooks/stedi/{account}/event-destinations",
+        intake.stedi_destination,
+        methods=["POST"],
+    ),
+    Route("/events", ops.list_events, methods=["GET"]),
+    Route("/events/{id}", ops.show_event, methods=["GET"]),
+    Route("/jobs", ops.list_jobs, methods=["GET"]),
+    Route("/healthz", ops.healthz, methods=["GET"]),
+    Route("/readyz", ops.readyz, methods=["GET"]),
+    Route("/metrics", ops.metrics, methods=["GET"]),
+    Route("/openapi.json", openapi.document, methods=["GET"]),
+]
+
+
+def create_app(
+    settings: Settings, *, store: Store | None = None, clock: Clock = utc_now
+) -> Starlette:
+    """The ASGI app. The store is opened (and migrated) by the lifespan and closed after."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        opened = store or build_store(settings)
+        await opened.open()
+        try:
+            services = Services(
+                settings=settings,
+                store=opened,
+                signing_key=load_or_create_signing_key(settings.resolved_signing_key_path),
+                clock=clock,
+                throttle=FailureThrottle(
+                    settings.auth_failure_limit, settings.auth_failure_window_seconds
+                ),
+            )
+            _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
+            yield {"services": services}
+        finally:
+            await opened.close()
+
+    return Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(RequestIdMiddleware)],
+        exception_handlers={
+            ReceiverError: receiver_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+        lifespan=lifespan,
+    )

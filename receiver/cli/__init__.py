@@ -1,0 +1,21 @@
+"""The `receiver` command: serve, migrate, clients, accounts, events, jobs."""
+
+from __future__ import annotations
+
+import click
+
+from receiver.cli import accounts, clients, events, serve
+
+
+@click.group()
+@click.version_option(package_name="receiver")
+def main() -> None:
+    """receiver: durable intake for Stedi webhooks and Optum callbacks."""
+
+
+main.add_command(serve.serve)
+main.add_command(serve.migrate)
+main.add_command(clients.clients)
+main.add_command(accounts.accounts)
+main.add_command(events.events)
+main.add_command(events.jobs)

@@ -1,0 +1,204 @@
+"""`receiver accounts add|list|rotate|remove`: Stedi accounts and their credentials."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import click
+
+from receiver.cli.base import emit_json, read_secret_env, with_store
+from receiver.clock import utc_now
+from receiver.errors import NotFoundError
+from receiver.models import Account, AccountCredential, CredentialKind
+from receiver.sources.stedi import hash_credential
+from receiver.store.base import Store
+
+
+def account_json(account: Account, now: datetime) -> dict[str, object]:
+    """An account without any secret: credential kinds, names and expiry only."""
+    return {
+        "name": account.name,
+        "stedi_account_id": account.stedi_account_id,
+        "created_at": account.created_at.isoformat(),
+        "has_api_key": account.api_key is not None,
+        "credentials": [
+            {
+                "kind": c.kind.value,
+                "name": c.name,
+                "expires_at": c.expires_at.isoformat() if c.expires_at else None,
+                "valid": c.is_valid_at(now),
+            }
+            for c in account.credentials
+        ],
+    }
+
+
+def inbound_credential(
+    header: str | None, basic_user: str | None, secret_env: str | None, now: datetime
+) -> AccountCredential | None:
+    """The webhook credential the options describe (secret hashed), or None."""
+    if header and basic_user:
+        raise click.UsageError("give --inbound-header or --inbound-basic, not both")
+    if not (header or basic_user):
+        if secret_env:
+            raise click.UsageError("--inbound-secret-env needs --inbound-header or --inbound-basic")
+        return None
+    secret = read_secret_env("--inbound-secret-env", secret_env)
+    if secret is None:
+        raise click.UsageError("--inbound-secret-env names the variable holding the secret")
+    if header:
+        return AccountCredential(
+            CredentialKind.HEADER, header.lower(), hash_credential(secret), now
+        )
+    assert basic_user is not None  # noqa: S101
+    return AccountCredential(CredentialKind.BASIC, basic_user, hash_credential(secret), now)
+
+
+def destination_credential(env: str | None, now: datetime) -> AccountCredential | None:
+    """The event-destinations signing secret (`whsec_...`), or None."""
+    secret = read_secret_env("--destination-secret-env", env)
+    if secret is None:
+        return None
+    if not secret.startswith("whsec_"):
+        raise click.UsageError("--destination-secret-env: the secret must start with whsec_")
+    return AccountCredential(CredentialKind.DESTINATION, "destination", secret, now)
+
+
+_inbound_options = [
+    click.option("--inbound-header", help="Header Stedi sends (API Keys credential set)."),
+    click.option("--inbound-basic", "basic_user", help="Basic user Stedi sends."),
+    click.option("--inbound-secret-env", help="Env var holding the header value or password."),
+    click.option("--destination-secret-env", help="Env var holding the whsec_ secret."),
+]
+
+
+def inbound_options(f: click.decorators.FC) -> click.decorators.FC:
+    """Attach the credential options shared by add and rotate."""
+    for option in reversed(_inbound_options):
+        f = option(f)
+    return f
+
+
+@click.group()
+def accounts() -> None:
+    """Stedi accounts: one webhook configuration each, under a local name."""
+
+
+@accounts.command("add")
+@click.argument("name")
+@click.option("--stedi-account-id", required=True, help="The account id Stedi puts in events.")
+@inbound_options
+@click.option("--api-key-env", help="Env var holding our API key for Stedi's APIs.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def add(
+    name: str,
+    stedi_account_id: str,
+    inbound_header: str | None,
+    basic_user: str | None,
+    inbound_secret_env: str | None,
+    destination_secret_env: str | None,
+    api_key_env: str | None,
+    as_json: bool,
+) -> None:
+    """Add an account. Stedi's webhook is then POST /webhooks/stedi/NAME."""
+    now = utc_now()
+    credentials = [
+        c
+        for c in (
+            inbound_credential(inbound_header, basic_user, inbound_secret_env, now),
+            destination_credential(destination_secret_env, now),
+        )
+        if c is not None
+    ]
+    if not credentials:
+        raise click.UsageError(
+            "an account needs --inbound-header or --inbound-basic with --inbound-secret-env, "
+            "or --destination-secret-env"
+        )
+    account = Account(
+        name=name,
+        stedi_account_id=stedi_account_id,
+        created_at=now,
+        credentials=tuple(credentials),
+        api_key=read_secret_env("--api-key-env", api_key_env),
+    )
+
+    async def action(store: Store) -> None:
+        await store.add_account(account)
+
+    with_store(action)
+    if as_json:
+        emit_json(account_json(account, now))
+    else:
+        click.echo(f"added {name}: Stedi posts to /webhooks/stedi/{name}")
+
+
+@accounts.command("rotate")
+@click.argument("name")
+@inbound_options
+@click.option("--grace-hours", default=24.0, show_default=True, help="Old credential stays valid.")
+def rotate(
+    name: str,
+    inbound_header: str | None,
+    basic_user: str | None,
+    inbound_secret_env: str | None,
+    destination_secret_env: str | None,
+    grace_hours: float,
+) -> None:
+    """Add a new credential; the old one of the same kind is accepted for the grace period."""
+    now = utc_now()
+    new = [
+        c
+        for c in (
+            inbound_credential(inbound_header, basic_user, inbound_secret_env, now),
+            destination_credential(destination_secret_env, now),
+        )
+        if c is not None
+    ]
+    if not new:
+        raise click.UsageError("give the new credential to rotate to")
+    expires = now + timedelta(hours=grace_hours)
+    webhook_kinds = {CredentialKind.HEADER, CredentialKind.BASIC}
+
+    def same_family(a: CredentialKind, b: CredentialKind) -> bool:
+        return a == b or {a, b} <= webhook_kinds
+
+    async def action(store: Store) -> None:
+        account = await store.fetch_account(name)
+        if account is None:
+            raise NotFoundError(f"no account named {name!r}")
+        kept = tuple(
+            c
+            if c.expires_at is not None or not any(same_family(c.kind, n.kind) for n in new)
+            else replace(c, expires_at=expires)
+            for c in account.credentials
+            if c.is_valid_at(now)
+        )
+        await store.update_account(replace(account, credentials=(*kept, *new)))
+
+    with_store(action)
+    click.echo(f"rotated {name}: previous credential accepted until {expires.isoformat()}")
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_(as_json: bool) -> None:
+    """List accounts (never their secrets)."""
+    found = with_store(lambda store: store.list_accounts())
+    now = utc_now()
+    if as_json:
+        emit_json([account_json(a, now) for a in found])
+        return
+    for a in found:
+        kinds = ",".join(sorted({c.kind.value for c in a.credentials if c.is_valid_at(now)}))
+        click.echo(f"{a.name}\t{a.stedi_account_id}\t{kinds}")
+
+
+@accounts.command("remove")
+@click.argument("name")
+def remove(name: str) -> None:
+    """Remove an account; its stored events are kept."""
+    if not with_store(lambda store: store.remove_account(name)):
+        raise click.ClickException(f"no account named {name!r}")
+    click.echo(f"removed {name}")

@@ -1,0 +1,64 @@
+"""Shared CLI plumbing: settings, a store opened for one command, JSON output, secrets.
+
+Secrets are read from environment variables (named by `--*-env` options) or stdin, never from
+arguments, so they stay out of shell history and process listings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+from receiver.errors import ConfigError, ReceiverError
+from receiver.settings import Settings, load_settings
+from receiver.store.base import Store
+from receiver.store.factory import build_store
+
+T = TypeVar("T")
+
+
+def load_or_exit() -> Settings:
+    """Settings from the environment, or a one-line message and exit code 2."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.UsageError(f"configuration: {exc.detail}") from None
+
+
+def with_store(action: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the configured store, run `action`, close it; store errors become messages."""
+
+    async def run() -> T:
+        store = build_store(load_or_exit())
+        await store.open()
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except ReceiverError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+def emit_json(value: Any) -> None:
+    """Print one JSON document."""
+    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode())
+
+
+def read_secret_env(option: str, env_name: str | None) -> str | None:
+    """The value of the environment variable an option names; '-' reads one line of stdin."""
+    if env_name is None:
+        return None
+    value = sys.stdin.readline().strip() if env_name == "-" else os.environ.get(env_name, "")
+    if not value:
+        where = "stdin" if env_name == "-" else f"environment variable {env_name}"
+        raise click.UsageError(f"{option}: {where} is empty or not set")
+    return value

@@ -1,0 +1,111 @@
+"""`receiver clients create|list|rotate|revoke`: OAuth clients for our token endpoint."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+
+from receiver.auth.clients import new_client, revoke_client, rotate_client
+from receiver.cli.base import emit_json, with_store
+from receiver.clock import utc_now
+from receiver.errors import ConfigError, NotFoundError
+from receiver.models import Client
+from receiver.store.base import Store
+
+
+def client_json(client: Client) -> dict[str, object]:
+    """A client without its secret hashes."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "scopes": list(client.scopes),
+        "created_at": client.created_at.isoformat(),
+        "revoked_at": client.revoked_at.isoformat() if client.revoked_at else None,
+        "previous_secret_expires_at": (
+            client.previous_expires_at.isoformat() if client.previous_expires_at else None
+        ),
+    }
+
+
+async def _by_name(store: Store, name: str) -> Client:
+    client = await store.fetch_client_by_name(name)
+    if client is None:
+        raise NotFoundError(f"no client named {name!r}")
+    return client
+
+
+@click.group()
+def clients() -> None:
+    """OAuth clients (Optum, ops tools) allowed to take tokens from /oauth/token."""
+
+
+@clients.command("create")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, required=True, help="Repeat for each scope.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def create(name: str, scopes: tuple[str, ...], as_json: bool) -> None:
+    """Create a client; its secret is shown once and stored only as a hash."""
+    try:
+        client, secret = new_client(name, scopes, utc_now())
+    except ConfigError as exc:
+        raise click.UsageError(exc.detail) from None
+
+    async def action(store: Store) -> None:
+        await store.add_client(client)
+
+    with_store(action)
+    if as_json:
+        emit_json({**client_json(client), "client_secret": secret})
+        return
+    click.echo(f"client_id:     {client.client_id}")
+    click.echo(f"client_secret: {secret}")
+    click.echo(f"scopes:        {' '.join(client.scopes)}")
+    click.echo("The secret is shown once; store it now.")
+
+
+@clients.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_(as_json: bool) -> None:
+    """List clients (never their secrets)."""
+    found = with_store(lambda store: store.list_clients())
+    if as_json:
+        emit_json([client_json(c) for c in found])
+        return
+    for c in found:
+        state = "revoked" if c.revoked_at else "active"
+        click.echo(f"{c.name}\t{c.client_id}\t{state}\t{' '.join(c.scopes)}")
+
+
+@clients.command("rotate")
+@click.argument("name")
+@click.option("--grace-hours", default=24.0, show_default=True, help="Old secret stays valid.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rotate(name: str, grace_hours: float, as_json: bool) -> None:
+    """Issue a new secret; the old one keeps working for the grace period."""
+
+    async def action(store: Store) -> tuple[Client, str]:
+        rotated, secret = rotate_client(
+            await _by_name(store, name), utc_now(), timedelta(hours=grace_hours)
+        )
+        await store.update_client(rotated)
+        return rotated, secret
+
+    client, secret = with_store(action)
+    if as_json:
+        emit_json({**client_json(client), "client_secret": secret})
+        return
+    click.echo(f"client_secret: {secret}")
+    click.echo(f"The old secret works until {client.previous_expires_at}.")
+
+
+@clients.command("revoke")
+@click.argument("name")
+def revoke(name: str) -> None:
+    """Revoke a client: no new tokens, and its unexpired tokens stop working."""
+
+    async def action(store: Store) -> None:
+        await store.update_client(revoke_client(await _by_name(store, name), utc_now()))
+
+    with_store(action)
+    click.echo(f"revoked {name}")

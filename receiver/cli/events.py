@@ -1,0 +1,96 @@
+"""`receiver events list|show` and `receiver jobs list`, read straight from the store."""
+
+from __future__ import annotations
+
+import click
+
+from receiver.cli.base import emit_json, with_store
+from receiver.errors import ReceiverError
+from receiver.models import JobFilter
+from receiver.web.ops import event_filter, event_json, job_json
+
+
+@click.group()
+def events() -> None:
+    """Inbound events."""
+
+
+@events.command("list")
+@click.option("--source")
+@click.option("--type", "type_")
+@click.option("--account")
+@click.option("--status")
+@click.option("--since", help="ISO-8601 time.")
+@click.option("--until", help="ISO-8601 time.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--cursor")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_(
+    source: str | None,
+    type_: str | None,
+    account: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    """Events, newest first."""
+    query = {
+        "source": source,
+        "type": type_,
+        "account": account,
+        "status": status,
+        "since": since,
+        "until": until,
+    }
+    try:
+        flt = event_filter({k: v for k, v in query.items() if v is not None})
+    except ReceiverError as exc:
+        raise click.UsageError(exc.detail) from None
+    page = with_store(lambda store: store.list_events(flt, limit=limit, cursor=cursor))
+    if as_json:
+        emit_json({"items": [event_json(e) for e in page.items], "next_cursor": page.next_cursor})
+        return
+    for e in page.items:
+        click.echo(
+            f"{e.id}\t{e.received_at.isoformat()}\t{e.source}\t{e.type}\t{e.account or '-'}"
+            f"\t{e.status}"
+        )
+    if page.next_cursor:
+        click.echo(f"more: --cursor {page.next_cursor}")
+
+
+@events.command("show")
+@click.argument("event_id")
+def show(event_id: str) -> None:
+    """One event as JSON, with its body exactly as received."""
+    event = with_store(lambda store: store.fetch_event(event_id))
+    if event is None:
+        raise click.ClickException(f"no event {event_id}")
+    emit_json(event_json(event))
+
+
+@click.group()
+def jobs() -> None:
+    """Follow-up jobs."""
+
+
+@jobs.command("list")
+@click.option("--status")
+@click.option("--event-id")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: bool) -> None:
+    """Jobs, newest first."""
+    page = with_store(
+        lambda store: store.list_jobs(
+            JobFilter(status=status, event_id=event_id), limit=limit, cursor=None
+        )
+    )
+    if as_json:
+        emit_json({"items": [job_json(j) for j in page.items], "next_cursor": page.next_cursor})
+        return
+    for j in page.items:
+        click.echo(f"{j.id}\t{j.event_id}\t{j.kind}\t{j.status}\t{j.attempts}")

@@ -1,0 +1,57 @@
+"""structlog set-up: JSON or console lines, request id from contextvars, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys whose values are never written, whatever a caller passes by mistake.
+REDACTED_KEYS = frozenset(
+    {
+        "authorization",
+        "body",
+        "client_secret",
+        "secret",
+        "token",
+        "access_token",
+        "password",
+        "api_key",
+        "headers",
+        "payload",
+    }
+)
+
+
+def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Processor: replace the value of any sensitive key with a marker."""
+    for key in REDACTED_KEYS.intersection(event_dict):
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(log_format: str = "console", level: str = "info", stream: Any = None) -> None:
+    """Configure structlog (process-wide; called once by the composition root or the CLI)."""
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            redact,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )

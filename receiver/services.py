@@ -1,0 +1,29 @@
+"""Services: the concrete parts one app runs with, built by `create_app` and handed to routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from receiver.auth.keys import SigningKey
+from receiver.auth.throttle import FailureThrottle
+from receiver.clock import Clock
+from receiver.metrics import Metrics
+from receiver.settings import Settings
+from receiver.store.base import Store
+
+
+@dataclass(slots=True)
+class Services:
+    """What a request handler may use; one instance per app."""
+
+    settings: Settings
+    store: Store
+    signing_key: SigningKey
+    clock: Clock
+    throttle: FailureThrottle
+    metrics: Metrics = field(default_factory=Metrics)
+
+    @property
+    def keys(self) -> dict[str, SigningKey]:
+        """Verification keys by kid."""
+        return {self.signing_key.kid: self.signing_key}

@@ -1,0 +1,41 @@
+"""What route handlers share: the app's Services, a Bearer guard, and a fast JSON response."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from receiver.auth.guard import authorize_bearer
+from receiver.auth.tokens import TokenClaims
+from receiver.services import Services
+
+
+class ORJSONResponse(JSONResponse):
+    """JSONResponse rendered with orjson (datetimes as ISO-8601)."""
+
+    def render(self, content: Any) -> bytes:
+        """Serialise with orjson."""
+        return orjson.dumps(content)
+
+
+def services(request: Request) -> Services:
+    """The Services the lifespan put in the request state."""
+    found: Services = request.state.services
+    return found
+
+
+async def require_scope(request: Request, scope: str) -> TokenClaims:
+    """Authorise the request's Bearer token for `scope` (401/403 BearerError otherwise)."""
+    svc = services(request)
+    return await authorize_bearer(
+        store=svc.store,
+        keys=svc.keys,
+        authorization=request.headers.get("authorization"),
+        scope=scope,
+        issuer=svc.settings.public_url,
+        audience=svc.settings.public_url,
+        now=svc.clock(),
+    )

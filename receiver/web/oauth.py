@@ -1,0 +1,45 @@
+"""OAuth routes: the client-credentials token endpoint, JWKS and RFC 8414 metadata."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from receiver.auth.endpoint import exchange_client_credentials
+from receiver.auth.keys import jwks
+from receiver.auth.metadata import authorization_server_metadata
+from receiver.web.body import read_body
+from receiver.web.deps import ORJSONResponse, services
+
+TOKEN_BODY_LIMIT = 16 * 1024
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def token(request: Request) -> Response:
+    """POST /oauth/token (RFC 6749 §4.4)."""
+    svc = services(request)
+    body = await read_body(request, TOKEN_BODY_LIMIT)
+    issued = await exchange_client_credentials(
+        store=svc.store,
+        key=svc.signing_key,
+        throttle=svc.throttle,
+        authorization=request.headers.get("authorization"),
+        content_type=request.headers.get("content-type"),
+        body=body,
+        issuer=svc.settings.public_url,
+        audience=svc.settings.public_url,
+        now=svc.clock(),
+        ttl_seconds=svc.settings.token_ttl_seconds,
+    )
+    svc.metrics.tokens_issued.inc()
+    return ORJSONResponse(issued, headers=_NO_STORE)
+
+
+async def jwks_document(request: Request) -> Response:
+    """GET /.well-known/jwks.json."""
+    return ORJSONResponse(jwks([services(request).signing_key]))
+
+
+async def server_metadata(request: Request) -> Response:
+    """GET /.well-known/oauth-authorization-server (RFC 8414)."""
+    return ORJSONResponse(authorization_server_metadata(services(request).settings.public_url))

@@ -1,0 +1,231 @@
+"""GET /openapi.json: the OpenAPI 3.1 document of every route, written out by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from receiver import __version__
+from receiver.web.deps import ORJSONResponse, services
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_OAUTH_ERROR = {"$ref": "#/components/schemas/OAuthError"}
+_ACK = {"$ref": "#/components/schemas/Ack"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "Malformed request or body",
+        401: "Missing or wrong credentials",
+        403: "Authenticated but not allowed",
+        404: "Not found",
+        413: "Body over the size limit",
+        415: "Body is not JSON",
+        429: "Too many failures; see Retry-After",
+        503: "Store unavailable; retry",
+    }
+    return {str(c): _json(_ERROR, text[c]) for c in codes}
+
+
+def _query(*names: str) -> list[dict[str, Any]]:
+    return [
+        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names
+    ]
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_INTAKE_ERRORS = _errors(400, 401, 404, 403, 413, 415, 503)
+
+
+def build_document(public_url: str) -> dict[str, Any]:
+    """The OpenAPI document, with `public_url` as the server."""
+    paths: dict[str, Any] = {
+        "/oauth/token": {
+            "post": {
+                "summary": "Client-credentials token (RFC 6749 §4.4); Basic or form client auth",
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["grant_type"],
+                                "properties": {
+                                    "grant_type": {"const": "client_credentials"},
+                                    "scope": {"type": "string"},
+                                    "client_id": {"type": "string"},
+                                    "client_secret": {"type": "string"},
+                                },
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Token"}, "Access token"),
+                    "400": _json(
+                        _OAUTH_ERROR, "invalid_request, unsupported_grant_type, invalid_scope"
+                    ),
+                    "401": _json(_OAUTH_ERROR, "invalid_client"),
+                    "429": _json(_OAUTH_ERROR, "Too many failed attempts for this client"),
+                },
+            }
+        },
+        "/.well-known/jwks.json": {
+            "get": {
+                "summary": "Token verification keys",
+                "responses": {"200": _json({"type": "object"}, "JWKS")},
+            }
+        },
+        "/.well-known/oauth-authorization-server": {
+            "get": {
+                "summary": "RFC 8414 metadata",
+                "responses": {"200": _json({"type": "object"}, "Metadata")},
+            }
+        },
+        "/callbacks/optum/coverage-discovery": {
+            "post": {
+                "summary": "Optum Coverage Discovery result (scope callbacks:coverage-discovery)",
+                "security": _BEARER,
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "204": {"description": "Stored (or already stored)"},
+                    **_INTAKE_ERRORS,
+                },
+            }
+        },
+        "/webhooks/stedi/{account}": {
+            "post": {
+                "summary": "Stedi webhook (transaction.processed.v2, file.failed.v2, ...)",
+                "parameters": [_path("account")],
+                "security": [{"stediHeader": []}, {"stediBasic": []}],
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"200": _json(_ACK, "Stored, or a duplicate"), **_INTAKE_ERRORS},
+            }
+        },
+        "/webhooks/stedi/{account}/event-destinations": {
+            "post": {
+                "summary": "Stedi event destination (Standard Webhooks signature)",
+                "parameters": [_path("account")],
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {"200": _json(_ACK, "Stored, or a duplicate"), **_INTAKE_ERRORS},
+            }
+        },
+        "/events": {
+            "get": {
+                "summary": "Events, newest first (scope events:read)",
+                "security": _BEARER,
+                "parameters": _query(
+                    "source", "type", "account", "status", "since", "until", "limit", "cursor"
+                ),
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Page"}, "A page"),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/events/{id}": {
+            "get": {
+                "summary": "One event with its body exactly as received (scope events:read)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "200": _json({"type": "object"}, "The event"),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
+        "/jobs": {
+            "get": {
+                "summary": "Follow-up jobs, newest first (scope events:read)",
+                "security": _BEARER,
+                "parameters": _query("status", "kind", "event_id", "limit", "cursor"),
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Page"}, "A page"),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/healthz": {
+            "get": {"summary": "Liveness", "responses": {"200": {"description": "Alive"}}}
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness: the store answers",
+                "responses": {"200": {"description": "Ready"}, **_errors(503)},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {"200": {"description": "Text exposition"}},
+            }
+        },
+        "/openapi.json": {
+            "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "receiver", "version": __version__},
+        "servers": [{"url": public_url}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "stediHeader": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "stediBasic": {"type": "http", "scheme": "basic"},
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "detail"],
+                    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+                },
+                "OAuthError": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "error_description": {"type": "string"},
+                    },
+                },
+                "Ack": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"enum": ["accepted", "duplicate"]},
+                        "event_id": {"type": "string"},
+                    },
+                },
+                "Token": {
+                    "type": "object",
+                    "properties": {
+                        "access_token": {"type": "string"},
+                        "token_type": {"const": "Bearer"},
+                        "expires_in": {"type": "integer"},
+                        "scope": {"type": "string"},
+                    },
+                },
+                "Page": {
+                    "type": "object",
+                    "properties": {
+                        "items": {"type": "array"},
+                        "next_cursor": {"type": ["string", "null"]},
+                    },
+                },
+            },
+        },
+    }
+
+
+async def document(request: Request) -> Response:
+    """GET /openapi.json."""
+    return ORJSONResponse(build_document(services(request).settings.public_url))
