@@ -104,7 +104,8 @@ class SqliteStore:
             await self._writer.execute("PRAGMA journal_mode = WAL")
             await self.migrate()
             self._reader = await self._connect()
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StoreUnavailableError) as exc:
+            # Close what was opened: a live aiosqlite thread would keep the process from exiting.
             await self.close()
             raise StoreUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from exc
 
