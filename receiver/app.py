@@ -21,7 +21,7 @@ from receiver.settings import Settings
 from receiver.store.base import Store
 from receiver.store.factory import build_store
 from receiver.web import intake, oauth, openapi, ops
-from receiver.web.errors import http_error, receiver_error, unexpected_error
+from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
 
 _log = structlog.get_logger("receiver.app")
@@ -86,7 +86,6 @@ def create_app(
         exception_handlers={
             ReceiverError: receiver_error,
             HTTPException: http_error,
-            Exception: unexpected_error,
         },
         lifespan=lifespan,
     )

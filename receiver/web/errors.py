@@ -1,5 +1,5 @@
-"""The one place errors become HTTP responses: ReceiverError subclasses, Starlette's own
-HTTPException (404 route, 405 method), and anything unexpected (a logged 500, no trace out)."""
+"""The one place errors become HTTP responses: ReceiverError subclasses and Starlette's own
+HTTPException (404 route, 405 method). Unexpected exceptions end in RequestIdMiddleware."""
 
 from __future__ import annotations
 
@@ -43,8 +43,3 @@ async def http_error(request: Request, exc: Exception) -> Response:
         headers=dict(exc.headers or {}),
     )
 
-
-async def unexpected_error(request: Request, exc: Exception) -> Response:
-    """A bug: log its type (never its message, which may quote data) and answer a bare 500."""
-    _log.error("request.crashed", error_type=type(exc).__name__)
-    return JSONResponse({"error": "internal_error", "detail": "internal error"}, status_code=500)
