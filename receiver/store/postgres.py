@@ -287,7 +287,7 @@ class PostgresStore:
             await self._execute(
                 f"INSERT INTO clients ({rows.CLIENT_COLUMNS}) "  # noqa: S608
                 "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                *_client_params(client),
+                *rows.client_params(client),
             )
         except ConflictError:
             raise ConflictError(f"a client named {client.name!r} already exists") from None
@@ -322,7 +322,7 @@ class PostgresStore:
                 "UPDATE clients SET name = $1, scopes = $2, secret_hash = $3, "
                 "previous_secret_hash = $4, previous_expires_at = $5, created_at = $6, "
                 "revoked_at = $7 WHERE client_id = $8",
-                *_client_params(client)[1:],
+                *rows.client_params(client)[1:],
                 client.client_id,
             )
         except ConflictError:
@@ -337,7 +337,7 @@ class PostgresStore:
             await self._execute(
                 f"INSERT INTO accounts ({rows.ACCOUNT_COLUMNS}) "  # noqa: S608
                 "VALUES ($1, $2, $3, $4, $5)",
-                *_account_params(account),
+                *rows.account_params(account),
             )
         except ConflictError:
             raise ConflictError(f"an account named {account.name!r} already exists") from None
@@ -362,7 +362,7 @@ class PostgresStore:
         count = await self._execute(
             "UPDATE accounts SET stedi_account_id = $1, credentials = $2, api_key = $3, "
             "created_at = $4 WHERE name = $5",
-            *_account_params(account)[1:],
+            *rows.account_params(account)[1:],
             account.name,
         )
         if count == 0:
@@ -372,25 +372,3 @@ class PostgresStore:
         """Delete by name."""
         return await self._execute("DELETE FROM accounts WHERE name = $1", name) > 0
 
-
-def _client_params(client: Client) -> tuple[object, ...]:
-    return (
-        client.client_id,
-        client.name,
-        " ".join(client.scopes),
-        client.secret_hash,
-        client.previous_secret_hash,
-        client.previous_expires_at,
-        client.created_at,
-        client.revoked_at,
-    )
-
-
-def _account_params(account: Account) -> tuple[object, ...]:
-    return (
-        account.name,
-        account.stedi_account_id,
-        rows.credentials_to_json(account.credentials),
-        account.api_key,
-        account.created_at,
-    )

@@ -96,6 +96,31 @@ def client_from_row(row: Row) -> Client:
     )
 
 
+def client_params(client: Client) -> tuple[object, ...]:
+    """A client's values in `CLIENT_COLUMNS` order (datetimes as datetimes)."""
+    return (
+        client.client_id,
+        client.name,
+        " ".join(client.scopes),
+        client.secret_hash,
+        client.previous_secret_hash,
+        client.previous_expires_at,
+        client.created_at,
+        client.revoked_at,
+    )
+
+
+def account_params(account: Account) -> tuple[object, ...]:
+    """An account's values in `ACCOUNT_COLUMNS` order."""
+    return (
+        account.name,
+        account.stedi_account_id,
+        credentials_to_json(account.credentials),
+        account.api_key,
+        account.created_at,
+    )
+
+
 def credentials_to_json(credentials: tuple[AccountCredential, ...]) -> str:
     """Serialise account credentials for the `accounts.credentials` column."""
     return orjson.dumps(

@@ -361,27 +361,10 @@ class SqliteStore:
             return cur.rowcount > 0
 
 
+
 def _client_params(client: Client) -> tuple[object, ...]:
-    return tuple(
-        _param(v)
-        for v in (
-            client.client_id,
-            client.name,
-            " ".join(client.scopes),
-            client.secret_hash,
-            client.previous_secret_hash,
-            client.previous_expires_at,
-            client.created_at,
-            client.revoked_at,
-        )
-    )
+    return tuple(_param(v) for v in rows.client_params(client))
 
 
 def _account_params(account: Account) -> tuple[object, ...]:
-    return (
-        account.name,
-        account.stedi_account_id,
-        rows.credentials_to_json(account.credentials),
-        account.api_key,
-        to_text(account.created_at),
-    )
+    return tuple(_param(v) for v in rows.account_params(account))
