@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -100,6 +101,9 @@ class SqliteStore:
         """Create the file if needed, switch to WAL, apply migrations."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The file holds PHI and secrets: owner-only from its first byte. SQLite gives the
+            # -wal and -shm files the database file's mode.
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
             self._writer = await self._connect()
             await self._writer.execute("PRAGMA journal_mode = WAL")
             await self.migrate()

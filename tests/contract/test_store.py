@@ -27,7 +27,9 @@ pytestmark = pytest.mark.anyio
 T0 = datetime(2026, 3, 14, 15, 0, 0, 123456, tzinfo=UTC)
 
 
-def make_event(n: int = 0, *, keys: tuple[str, ...] | None = None, **changes: object) -> InboundEvent:
+def make_event(
+    n: int = 0, *, keys: tuple[str, ...] | None = None, **changes: object
+) -> InboundEvent:
     event = InboundEvent(
         id=new_id("evt"),
         source=Source.STEDI,
