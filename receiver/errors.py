@@ -40,16 +40,21 @@ class BadRequestError(ReceiverError):
 
 
 class UnauthorizedError(ReceiverError):
-    """Missing or wrong credentials for a webhook route."""
+    """Missing or wrong credentials for a webhook route (RFC 9110 requires a challenge)."""
 
     status_code = 401
     code = "unauthorized"
+    challenge = 'Basic realm="receiver"'
+
+    def __init__(self, detail: str = "", *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": self.challenge, **(headers or {})})
 
 
 class SignatureError(UnauthorizedError):
     """A Standard Webhooks signature is missing, malformed, stale or wrong."""
 
     code = "invalid_signature"
+    challenge = 'Signature realm="receiver"'
 
 
 class ForbiddenError(ReceiverError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import parse_qsl, unquote_plus
@@ -24,6 +25,7 @@ MAX_CLIENT_ID_LENGTH = 128
 MAX_FIELDS = 32
 
 _log = structlog.get_logger(__name__)
+_OUR_ID = re.compile(r"cli_[0-9a-z]{26}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,10 @@ async def exchange_client_credentials(
     authenticated = authenticate_client(client, creds.secret, now)
     if client is None or not authenticated:
         throttle.record_failure(creds.client_id, now)
-        _log.warning("oauth.client.auth_failed", client_id=creds.client_id, method=creds.method)
+        # Log the presented id only if it has our ids' shape: a client that swapped its id and
+        # secret must not get the secret written to the log.
+        shown = creds.client_id if _OUR_ID.fullmatch(creds.client_id) else "(not a client id)"
+        _log.warning("oauth.client.auth_failed", client_id=shown, method=creds.method)
         raise invalid_client()
     throttle.reset(creds.client_id)
     scopes = _granted_scopes(params.get("scope"), client.scopes)

@@ -106,7 +106,10 @@ def decode_cursor(cursor: str | None) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         if not raw.startswith("s"):
             raise ValueError(raw)
-        return int(raw[1:])
+        seq = int(raw[1:])
+        if not 0 <= seq < 2**63:  # both dialects keep seq in a signed 64-bit integer
+            raise ValueError(raw)
+        return seq
     except (ValueError, UnicodeDecodeError):
         raise BadRequestError("cursor is not valid") from None
 

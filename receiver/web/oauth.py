@@ -8,6 +8,7 @@ from starlette.responses import Response
 from receiver.auth.endpoint import exchange_client_credentials
 from receiver.auth.keys import jwks
 from receiver.auth.metadata import authorization_server_metadata
+from receiver.errors import OAuthError, TooManyRequestsError
 from receiver.web.body import read_body
 from receiver.web.deps import ORJSONResponse, services
 
@@ -19,7 +20,20 @@ async def token(request: Request) -> Response:
     """POST /oauth/token (RFC 6749 §4.4)."""
     svc = services(request)
     body = await read_body(request, TOKEN_BODY_LIMIT)
-    issued = await exchange_client_credentials(
+    try:
+        issued = await _exchange(request, body)
+    except TooManyRequestsError as exc:
+        # Same shape as every other token-endpoint error (RFC 6749 §5.2 has no 429 code).
+        raise OAuthError(
+            "too_many_requests", exc.detail, status_code=429, headers=exc.headers
+        ) from None
+    svc.metrics.tokens_issued.inc()
+    return ORJSONResponse(issued, headers=_NO_STORE)
+
+
+async def _exchange(request: Request, body: bytes) -> dict[str, object]:
+    svc = services(request)
+    return await exchange_client_credentials(
         store=svc.store,
         key=svc.signing_key,
         throttle=svc.throttle,
@@ -31,8 +45,6 @@ async def token(request: Request) -> Response:
         now=svc.clock(),
         ttl_seconds=svc.settings.token_ttl_seconds,
     )
-    svc.metrics.tokens_issued.inc()
-    return ORJSONResponse(issued, headers=_NO_STORE)
 
 
 async def jwks_document(request: Request) -> Response:

@@ -59,16 +59,16 @@ def parse_time(name: str, raw: str | None) -> datetime | None:
         return None
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         raise BadRequestError(f"{name} must be an ISO-8601 time, not {raw!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def parse_limit(raw: str | None) -> int:
     """The `limit` query parameter (1 to 500, default 50)."""
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequestError("limit must be a whole number")
     return int(raw)
 

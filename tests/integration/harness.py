@@ -181,9 +181,7 @@ class LiveServer:
         data = {"grant_type": "client_credentials"}
         if scope:
             data["scope"] = scope
-        resp = self.http.post(
-            "/oauth/token", data=data, auth=(seeded.client_id, seeded.secret)
-        )
+        resp = self.http.post("/oauth/token", data=data, auth=(seeded.client_id, seeded.secret))
         assert resp.status_code == 200, resp.text
         token: str = resp.json()["access_token"]
         self._tokens[(who, scope)] = token
@@ -220,6 +218,9 @@ class LiveServer:
         return items
 
     def stop(self) -> None:
+        """Stop uvicorn (the lifespan closes the store) and wait for it; idempotent."""
+        if not self._thread.is_alive() and self.http.is_closed:
+            return
         self.http.close()
         self._server.should_exit = True
         self._thread.join(timeout=15)

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from receiver.auth.clients import revoke_client
 from receiver.auth.keys import load_or_create_signing_key
@@ -182,8 +183,6 @@ def test_hs256_token_keyed_with_the_public_key_is_invalid_token(server: LiveServ
         "scope": "callbacks:coverage-discovery",
     }
     header = {"alg": "HS256", "typ": "at+jwt", "kid": key.kid}
-    from cryptography.hazmat.primitives import serialization
-
     pem = key.public_key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import fixture_bytes
@@ -28,9 +30,9 @@ F277 = "stedi/transaction-processed-v2.inbound-277ca.webhook.json"
 JSON = {"content-type": "application/json"}
 
 
-def _accepted(resp: object) -> str:
-    assert resp.status_code == 200, resp.text  # type: ignore[attr-defined]
-    body = resp.json()  # type: ignore[attr-defined]
+def _accepted(resp: httpx.Response) -> str:
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
     assert body["status"] == "accepted"
     assert set(body) == {"status", "event_id"}
     event_id: str = body["event_id"]
@@ -107,8 +109,8 @@ def test_same_transaction_with_another_detail_type_is_new(server: LiveServer) ->
     assert len(server.events()) == 2
 
 
-def fixture_bytes_json(name: str) -> dict[str, object]:
-    loaded: dict[str, object] = json.loads(fixture_bytes(name))
+def fixture_bytes_json(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(fixture_bytes(name))
     return loaded
 
 
@@ -142,11 +144,6 @@ def test_wrong_or_missing_credential_is_401(server: LiveServer, headers: dict[st
     assert server.events() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: webhook 401s carry no WWW-Authenticate header (RFC 9110 §15.5.2 requires one; "
-    "receiver/errors.py documents UnauthorizedError as 'with WWW-Authenticate')",
-)
 def test_webhook_401_carries_www_authenticate(server: LiveServer) -> None:
     resp = server.stedi(fixture_bytes(F277), headers=JSON)
     assert resp.status_code == 401
@@ -161,7 +158,7 @@ def test_unknown_account_is_404(server: LiveServer) -> None:
 
 def test_body_naming_another_stedi_account_is_403(server: LiveServer) -> None:
     other = fixture_bytes_json(F277)
-    other["event"]["account"] = "99999999-9999-4999-8999-999999999999"  # type: ignore[index]
+    other["event"]["account"] = "99999999-9999-4999-8999-999999999999"
     resp = server.stedi(other)
     assert resp.status_code == 403
     assert resp.json()["error"] == "forbidden"

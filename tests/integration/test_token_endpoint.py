@@ -197,3 +197,13 @@ def test_jwks_publishes_one_public_p256_key(server: LiveServer) -> None:
     assert key["alg"] == "ES256"
     assert key["use"] == "sig"
     assert "d" not in key
+
+
+def test_throttled_answer_has_the_oauth_error_shape(server: LiveServer) -> None:
+    ops = server.seed.ops
+    for _ in range(10):
+        server.http.post("/oauth/token", data=FORM, auth=(ops.client_id, "wrong"))
+    throttled = server.http.post("/oauth/token", data=FORM, auth=(ops.client_id, "wrong"))
+    assert throttled.status_code == 429
+    assert set(throttled.json()) == {"error", "error_description"}
+    assert throttled.headers.get("cache-control") == "no-store"
