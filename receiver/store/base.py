@@ -9,6 +9,7 @@ name is taken) at their boundary; nothing driver-specific leaks upward.
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 from typing import Protocol
 
 from receiver.errors import BadRequestError
@@ -26,6 +27,7 @@ from receiver.models import (
 
 PROCESS_JOB = "process"
 MAX_PAGE = 500
+MAX_ERROR_CHARS = 1000
 
 
 class Store(Protocol):
@@ -60,6 +62,49 @@ class Store(Protocol):
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
         """Jobs matching `flt`, newest first."""
 
+    # -- job queue ---------------------------------------------------------------------------
+    async def claim_due_jobs(
+        self,
+        *,
+        now: datetime,
+        lease_seconds: int,
+        limit: int,
+        kinds: tuple[str, ...] | None = None,
+    ) -> list[Job]:
+        """Lease up to `limit` jobs that are due at `now` (of `kinds`, if given), oldest
+        `next_attempt_at` first: pending jobs whose `next_attempt_at <= now`, and running jobs
+        whose lease ran out (their worker died). Each is set running with
+        `lease_until = now + lease_seconds`; `attempts` is unchanged. Concurrent claimers never
+        receive the same job. Returns the jobs as updated."""
+
+    async def complete_job(self, job_id: str, *, now: datetime, lease_until: datetime) -> bool:
+        """Mark a job done (attempts + 1, lease and error cleared) and its event processed,
+        in one transaction, if the job is still running under exactly `lease_until`; False
+        otherwise (the lease expired and the job was claimed again, or it is gone)."""
+
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Put a running job back to pending (attempts + 1, lease cleared) to run again at
+        `next_attempt_at`, keeping `error` (truncated); same lease guard as `complete_job`."""
+
+    async def kill_job(
+        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
+    ) -> bool:
+        """Give up on a running job: dead (attempts + 1, lease cleared, `error` kept,
+        truncated) and its event failed, in one transaction; same lease guard as
+        `complete_job`."""
+
+    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
+        """Put a dead job back to pending, due at `now`, attempts kept (an operator's
+        retry); False if the job is not dead."""
+
     # -- OAuth clients -----------------------------------------------------------------------
     async def add_client(self, client: Client) -> None:
         """Store a new client; ConflictError if the name or id is taken."""
@@ -91,6 +136,11 @@ class Store(Protocol):
 
     async def remove_account(self, name: str) -> bool:
         """Delete an account; False if there was none. Its events are kept."""
+
+
+def truncate_error(error: str) -> str:
+    """A job error cut to `MAX_ERROR_CHARS` characters."""
+    return error[:MAX_ERROR_CHARS]
 
 
 def encode_cursor(seq: int) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -18,6 +18,7 @@ from receiver.models import (
     Account,
     Client,
     EventFilter,
+    EventStatus,
     InboundEvent,
     Job,
     JobFilter,
@@ -27,7 +28,7 @@ from receiver.models import (
     StoredEvent,
 )
 from receiver.store import rows
-from receiver.store.base import check_limit, decode_cursor
+from receiver.store.base import check_limit, decode_cursor, truncate_error
 from receiver.store.migrations import load_migrations, split_statements
 
 # pg_advisory_xact_lock key serialising migrations across replicas ("rcvrmigr" as ASCII).
@@ -280,6 +281,126 @@ class PostgresStore:
         )
         return rows.page_of(found, limit, rows.job_from_row)
 
+    # -- job queue -----------------------------------------------------------------------------
+    async def claim_due_jobs(
+        self,
+        *,
+        now: datetime,
+        lease_seconds: int,
+        limit: int,
+        kinds: tuple[str, ...] | None = None,
+    ) -> list[Job]:
+        """One UPDATE over a FOR UPDATE SKIP LOCKED sub-select: concurrent claimers skip
+        each other's rows instead of waiting for them or taking them twice."""
+        if limit < 1 or (kinds is not None and not kinds):
+            return []
+        kind_clause = " AND kind = ANY($6::text[])" if kinds is not None else ""
+        params: list[object] = [
+            JobStatus.RUNNING.value,
+            now + timedelta(seconds=lease_seconds),
+            now,
+            JobStatus.PENDING.value,
+            limit,
+        ]
+        if kinds is not None:
+            params.append(list(kinds))
+        found = await self._fetch(
+            "UPDATE jobs SET status = $1, lease_until = $2, updated_at = $3 "  # noqa: S608
+            "WHERE id IN (SELECT id FROM jobs "
+            "WHERE ((status = $4 AND next_attempt_at <= $3) "
+            f"OR (status = $1 AND lease_until < $3)){kind_clause} "
+            "ORDER BY next_attempt_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {rows.JOB_COLUMNS}",
+            *params,
+        )
+        jobs = [rows.job_from_row(row) for row in found]
+        jobs.sort(key=lambda job: job.next_attempt_at)
+        return jobs
+
+    async def _finish_job(
+        self,
+        job_id: str,
+        lease_until: datetime,
+        assignments: str,
+        params: tuple[object, ...],
+        event_status: EventStatus | None,
+    ) -> bool:
+        """Apply `assignments` (placeholders from $4 on) to a job still running under
+        exactly `lease_until`, and set its event's status, in one transaction."""
+        async with self._transaction() as conn:
+            event_id = await conn.fetchval(
+                f"UPDATE jobs SET {assignments} "  # noqa: S608
+                "WHERE id = $1 AND status = $2 AND lease_until = $3 RETURNING event_id",
+                job_id,
+                JobStatus.RUNNING.value,
+                lease_until,
+                *params,
+            )
+            if event_id is None:
+                return False
+            if event_status is not None:
+                await conn.execute(
+                    "UPDATE inbound_events SET status = $1 WHERE id = $2",
+                    event_status.value,
+                    event_id,
+                )
+            return True
+
+    async def complete_job(self, job_id: str, *, now: datetime, lease_until: datetime) -> bool:
+        """Done, attempts + 1, event processed; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = NULL, "
+            "updated_at = $5",
+            (JobStatus.DONE.value, now),
+            EventStatus.PROCESSED,
+        )
+
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = $5, "
+            "next_attempt_at = $6, updated_at = $7",
+            (JobStatus.PENDING.value, truncate_error(error), next_attempt_at, now),
+            None,
+        )
+
+    async def kill_job(
+        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
+    ) -> bool:
+        """Dead, attempts + 1, event failed; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = $5, "
+            "updated_at = $6",
+            (JobStatus.DEAD.value, truncate_error(error), now),
+            EventStatus.FAILED,
+        )
+
+    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
+        """Dead -> pending, due now."""
+        count = await self._execute(
+            "UPDATE jobs SET status = $1, next_attempt_at = $2, lease_until = NULL, "
+            "updated_at = $2 WHERE id = $3 AND status = $4",
+            JobStatus.PENDING.value,
+            now,
+            job_id,
+            JobStatus.DEAD.value,
+        )
+        return count > 0
+
     # -- clients -------------------------------------------------------------------------------
     async def add_client(self, client: Client) -> None:
         """Insert; ConflictError on a taken name or id."""
@@ -371,4 +492,3 @@ class PostgresStore:
     async def remove_account(self, name: str) -> bool:
         """Delete by name."""
         return await self._execute("DELETE FROM accounts WHERE name = $1", name) > 0
-

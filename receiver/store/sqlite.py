@@ -13,7 +13,7 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from receiver.models import (
     Account,
     Client,
     EventFilter,
+    EventStatus,
     InboundEvent,
     Job,
     JobFilter,
@@ -35,7 +36,7 @@ from receiver.models import (
     StoredEvent,
 )
 from receiver.store import rows
-from receiver.store.base import check_limit, decode_cursor
+from receiver.store.base import check_limit, decode_cursor, truncate_error
 from receiver.store.migrations import load_migrations, split_statements
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -271,6 +272,146 @@ class SqliteStore:
         )
         return rows.page_of(found, limit, rows.job_from_row)
 
+    # -- job queue -----------------------------------------------------------------------------
+    async def claim_due_jobs(
+        self,
+        *,
+        now: datetime,
+        lease_seconds: int,
+        limit: int,
+        kinds: tuple[str, ...] | None = None,
+    ) -> list[Job]:
+        """Select the due ids and lease them inside one BEGIN IMMEDIATE transaction."""
+        if limit < 1:
+            return []
+        now_text = to_text(now)
+        lease_text = to_text(now + timedelta(seconds=lease_seconds))
+        params: list[object] = [
+            JobStatus.PENDING.value,
+            now_text,
+            JobStatus.RUNNING.value,
+            now_text,
+        ]
+        kind_clause = ""
+        if kinds is not None:
+            if not kinds:
+                return []
+            kind_clause = f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params.extend(kinds)
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "SELECT id FROM jobs WHERE ((status = ? AND next_attempt_at <= ?) "  # noqa: S608
+                f"OR (status = ? AND lease_until < ?)){kind_clause} "
+                "ORDER BY next_attempt_at, seq LIMIT ?",
+                [*params, limit],
+            )
+            ids = [row["id"] for row in await cur.fetchall()]
+            if not ids:
+                return []
+            marks = ", ".join("?" for _ in ids)
+            await conn.execute(
+                "UPDATE jobs SET status = ?, lease_until = ?, updated_at = ? "  # noqa: S608
+                f"WHERE id IN ({marks})",
+                [JobStatus.RUNNING.value, lease_text, now_text, *ids],
+            )
+            cur = await conn.execute(
+                f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE id IN ({marks}) "  # noqa: S608
+                "ORDER BY next_attempt_at, seq",
+                ids,
+            )
+            claimed: list[dict[str, Any]] = list(await cur.fetchall())  # type: ignore[arg-type]
+            return [rows.job_from_row(row) for row in claimed]
+
+    async def _finish_job(
+        self,
+        job_id: str,
+        lease_until: datetime,
+        assignments: str,
+        params: Sequence[object],
+        event_status: EventStatus | None,
+    ) -> bool:
+        """Apply `assignments` to a job still running under exactly `lease_until`, and set
+        its event's status, in one transaction."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET {assignments} "  # noqa: S608
+                "WHERE id = ? AND status = ? AND lease_until = ?",
+                [
+                    *(_param(p) for p in params),
+                    job_id,
+                    JobStatus.RUNNING.value,
+                    to_text(lease_until),
+                ],
+            )
+            if cur.rowcount == 0:
+                return False
+            if event_status is not None:
+                await conn.execute(
+                    "UPDATE inbound_events SET status = ? "
+                    "WHERE id = (SELECT event_id FROM jobs WHERE id = ?)",
+                    (event_status.value, job_id),
+                )
+            return True
+
+    async def complete_job(self, job_id: str, *, now: datetime, lease_until: datetime) -> bool:
+        """Done, attempts + 1, event processed; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = NULL, "
+            "updated_at = ?",
+            (JobStatus.DONE.value, now),
+            EventStatus.PROCESSED,
+        )
+
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = ?, "
+            "next_attempt_at = ?, updated_at = ?",
+            (JobStatus.PENDING.value, truncate_error(error), next_attempt_at, now),
+            None,
+        )
+
+    async def kill_job(
+        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
+    ) -> bool:
+        """Dead, attempts + 1, event failed; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = ?, "
+            "updated_at = ?",
+            (JobStatus.DEAD.value, truncate_error(error), now),
+            EventStatus.FAILED,
+        )
+
+    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
+        """Dead -> pending, due now."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE jobs SET status = ?, next_attempt_at = ?, lease_until = NULL, "
+                "updated_at = ? WHERE id = ? AND status = ?",
+                (
+                    JobStatus.PENDING.value,
+                    to_text(now),
+                    to_text(now),
+                    job_id,
+                    JobStatus.DEAD.value,
+                ),
+            )
+            return cur.rowcount > 0
+
     # -- clients -------------------------------------------------------------------------------
     async def add_client(self, client: Client) -> None:
         """Insert; ConflictError on a taken name or id."""
@@ -363,7 +504,6 @@ class SqliteStore:
         async with self._transaction() as conn:
             cur = await conn.execute("DELETE FROM accounts WHERE name = ?", (name,))
             return cur.rowcount > 0
-
 
 
 def _client_params(client: Client) -> tuple[object, ...]:
