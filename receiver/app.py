@@ -37,9 +37,7 @@ ROUTES = [
     Route("/oauth/token", oauth.token, methods=["POST"]),
     Route("/.well-known/jwks.json", oauth.jwks_document, methods=["GET"]),
     Route("/.well-known/oauth-authorization-server", oauth.server_metadata, methods=["GET"]),
-    Route(
-        "/callbacks/optum/coverage-discovery", intake.optum_coverage_discovery, methods=["POST"]
-    ),
+    Route("/callbacks/optum/coverage-discovery", intake.optum_coverage_discovery, methods=["POST"]),
     Route("/webhooks/stedi/{account}", intake.stedi_webhook, methods=["POST"]),
     Route(
         "/webhooks/stedi/{account}/event-destinations",

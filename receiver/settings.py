@@ -123,9 +123,7 @@ def _convert(field: dataclasses.Field[Any], name: str, raw: object) -> object:
     return check(name, value) if check else value
 
 
-def load_settings(
-    environ: Mapping[str, str] | None = None, **overrides: object
-) -> Settings:
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build Settings from the environment (and `RECEIVER_CONFIG`), then `overrides`."""
     env = os.environ if environ is None else environ
     file_values: dict[str, object] = {}

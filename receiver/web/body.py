@@ -26,4 +26,3 @@ async def read_body(request: Request, limit: int) -> bytes:
     except ClientDisconnect:
         raise BadRequestError("client disconnected before the body was complete") from None
     return b"".join(chunks)
-

@@ -42,4 +42,3 @@ async def http_error(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
         headers=dict(exc.headers or {}),
     )
-
