@@ -1,0 +1,1 @@
+"""Outbound clients for the upstream APIs receiver fetches from (Stedi reports)."""

@@ -1,0 +1,153 @@
+"""Fetch 277CA and 835 reports from Stedi's healthcare API, mapping failures to UpstreamError."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import re
+from datetime import datetime
+
+import httpx
+
+from receiver.errors import ReceiverError
+from receiver.policy import FailureKind, classify_status, parse_retry_after
+
+_TRANSACTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+_MESSAGE_LIMIT = 200
+
+
+class ReportKind(enum.StrEnum):
+    """Which JSON report to fetch for a transaction (the last path segment)."""
+
+    ACK_277 = "277"
+    ERA_835 = "835"
+
+
+class UpstreamError(ReceiverError):
+    """A report fetch failed; `kind` says whether (and how) a retry may help."""
+
+    code = "upstream_error"
+
+    def __init__(
+        self,
+        kind: FailureKind,
+        *,
+        status: int | None,
+        retry_after: float | None = None,
+        reason: str,
+    ) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return (
+            f"UpstreamError(kind={self.kind.value!r}, status={self.status!r}, "
+            f"retry_after={self.retry_after!r}, reason={self.reason!r})"
+        )
+
+
+def report_url(base_url: str, transaction_id: str, kind: ReportKind) -> str:
+    """The report URL, built only from a configured base URL and a validated transaction id."""
+    if not _TRANSACTION_ID.fullmatch(transaction_id):
+        raise ValueError("transaction id must be 1-64 letters, digits or hyphens")
+    report = ReportKind(kind)
+    return f"{base_url.rstrip('/')}/change/medicalnetwork/reports/v2/{transaction_id}/{report}"
+
+
+class StediClient:
+    """One shared HTTP client for Stedi report fetches, with a concurrency bound per account."""
+
+    def __init__(
+        self,
+        *,
+        healthcare_url: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_concurrency_per_account: int = 5,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        if max_concurrency_per_account < 1:
+            raise ValueError("max_concurrency_per_account must be at least 1")
+        self._healthcare_url = healthcare_url
+        self._max_concurrency = max_concurrency_per_account
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._http = httpx.AsyncClient(
+            follow_redirects=False,
+            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+            transport=transport,
+        )
+
+    async def fetch_report(
+        self,
+        *,
+        account: str,
+        api_key: str,
+        transaction_id: str,
+        kind: ReportKind,
+        now: datetime,
+    ) -> bytes:
+        """The report's exact JSON bytes, or UpstreamError; `now` anchors Retry-After dates."""
+        url = report_url(self._healthcare_url, transaction_id, kind)
+        headers = {"Authorization": api_key, "Accept": "application/json"}
+        async with self._semaphore(account):
+            response = await self._send(url, headers)
+        if response.status_code != 200:
+            raise _status_error(response, now)
+        if not _is_json_object(response.content):
+            raise UpstreamError(FailureKind.TRANSIENT, status=200, reason="invalid report body")
+        return response.content
+
+    async def aclose(self) -> None:
+        """Close the shared HTTP client and its connections."""
+        await self._http.aclose()
+
+    def _semaphore(self, account: str) -> asyncio.Semaphore:
+        semaphore = self._semaphores.get(account)
+        if semaphore is None:
+            semaphore = self._semaphores[account] = asyncio.Semaphore(self._max_concurrency)
+        return semaphore
+
+    async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        try:
+            return await self._http.get(url, headers=headers)
+        except httpx.TimeoutException:
+            raise UpstreamError(FailureKind.TRANSIENT, status=None, reason="timeout") from None
+        except httpx.TransportError as exc:
+            reason = f"connection error: {type(exc).__name__}"
+            raise UpstreamError(FailureKind.TRANSIENT, status=None, reason=reason) from None
+
+
+def _status_error(response: httpx.Response, now: datetime) -> UpstreamError:
+    # A 3xx is permanent because redirects are never followed; an unexpected 2xx is too.
+    kind = classify_status(response.status_code) or FailureKind.PERMANENT
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+    reason = f"HTTP {response.status_code}"
+    message = _error_message(response.content)
+    if message:
+        reason = f"{reason}: {message}"
+    return UpstreamError(kind, status=response.status_code, retry_after=retry_after, reason=reason)
+
+
+def _error_message(content: bytes) -> str | None:
+    """The first 200 characters of a JSON error body's `message`, and nothing else of it."""
+    try:
+        parsed = json.loads(content)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    message = parsed.get("message")
+    if not isinstance(message, str):
+        return None
+    return message[:_MESSAGE_LIMIT]
+
+
+def _is_json_object(content: bytes) -> bool:
+    try:
+        return isinstance(json.loads(content), dict)
+    except (ValueError, RecursionError):
+        return False

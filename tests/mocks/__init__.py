@@ -1,0 +1,1 @@
+"""In-process stand-ins for upstream APIs, served over real HTTP in tests."""

@@ -1,0 +1,111 @@
+"""A scriptable mock of Stedi's report endpoints, served by uvicorn in a thread over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+REPORT_FIXTURES = {
+    "277": "stedi/report-277ca.accepted.json",
+    "835": "stedi/report-835-era.json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request the mock saw: its path and (lower-cased) headers."""
+
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class MockStediState:
+    """What the mock saw, and how it should behave; tests set the behaviour fields."""
+
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    delay_seconds: float = 0.0
+    api_key: str | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def enter(self, request: RecordedRequest) -> tuple[int, dict[str, str]] | None:
+        """Record a request, count it in flight, and pop the next scripted response."""
+        with self._lock:
+            self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            return self.script.pop(0) if self.script else None
+
+    def leave(self) -> None:
+        """Count a request as no longer in flight."""
+        with self._lock:
+            self.in_flight -= 1
+
+
+def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
+    """The mock app (report fixtures read from `fixtures_dir/stedi/`) and its state."""
+    state = MockStediState()
+    bodies = {kind: (fixtures_dir / name).read_bytes() for kind, name in REPORT_FIXTURES.items()}
+
+    async def report(request: Request) -> Response:
+        recorded = RecordedRequest(request.url.path, dict(request.headers))
+        scripted = state.enter(recorded)
+        try:
+            if state.delay_seconds:
+                await asyncio.sleep(state.delay_seconds)
+            if state.api_key is not None and request.headers.get("authorization") != state.api_key:
+                return JSONResponse({"message": "Unauthorized"}, status_code=401)
+            if scripted is not None:
+                status, headers = scripted
+                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+            body = bodies.get(request.path_params["kind"])
+            if body is None:
+                return JSONResponse({"message": "Not Found"}, status_code=404)
+            return Response(body, media_type="application/json")
+        finally:
+            state.leave()
+
+    routes = [Route("/change/medicalnetwork/reports/v2/{transaction_id}/{kind}", report)]
+    return Starlette(routes=routes), state
+
+
+@contextmanager
+def serve_mock_stedi(fixtures_dir: Path) -> Iterator[tuple[str, MockStediState]]:
+    """Run the mock under uvicorn on a free loopback port; yields (base URL, state)."""
+    app, state = create_mock_stedi(fixtures_dir)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name=f"mock-stedi-{port}", daemon=True
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the mock Stedi did not start under uvicorn")
+            time.sleep(0.005)
+        yield f"http://127.0.0.1:{port}", state
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
