@@ -114,6 +114,61 @@ class EventFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A report fetched for an event (277CA or 835 JSON), kept as its exact bytes."""
+
+    kind: str
+    transaction_id: str
+    body: bytes
+    content_type: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimEntry:
+    """One claim's line in a timeline: what one event said about one patient control number.
+
+    `kind` is "submission" (837), "acknowledgment" (277CA) or "remittance" (835); `data` holds
+    the per-claim summary (codes, amounts as strings, payer numbers)."""
+
+    patient_control_number: str
+    kind: str
+    data: dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A message to publish to subscribers, written in the transaction that finishes a job
+    (transactional outbox). One per (event, type), however often the job runs."""
+
+    id: str
+    type: str
+    account: str | None
+    data: dict[str, object]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobResult:
+    """What a finished job stores alongside marking itself done."""
+
+    documents: tuple[Document, ...] = ()
+    claims: tuple[ClaimEntry, ...] = ()
+    messages: tuple[OutboundMessage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """A ClaimEntry as read back, with the event it came from."""
+
+    patient_control_number: str
+    kind: str
+    data: dict[str, object]
+    event_id: str
+    transaction_id: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class JobFilter:
     """Filters for listing jobs."""
 

@@ -16,13 +16,17 @@ from receiver.errors import BadRequestError
 from receiver.models import (
     Account,
     Client,
+    Document,
     EventFilter,
     InboundEvent,
     Job,
     JobFilter,
+    JobResult,
+    OutboundMessage,
     Page,
     RecordResult,
     StoredEvent,
+    TimelineEntry,
 )
 
 PROCESS_JOB = "process"
@@ -77,10 +81,30 @@ class Store(Protocol):
         `lease_until = now + lease_seconds`; `attempts` is unchanged. Concurrent claimers never
         receive the same job. Returns the jobs as updated."""
 
-    async def complete_job(self, job_id: str, *, now: datetime, lease_until: datetime) -> bool:
+    async def complete_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        result: JobResult | None = None,
+    ) -> bool:
         """Mark a job done (attempts + 1, lease and error cleared) and its event processed,
         in one transaction, if the job is still running under exactly `lease_until`; False
-        otherwise (the lease expired and the job was claimed again, or it is gone)."""
+        otherwise (the lease expired and the job was claimed again, or it is gone).
+
+        The same transaction stores `result`: documents (one per event and kind), claim
+        entries, and outbound messages (one per event and type); rows already there from an
+        earlier run are left as they are."""
+
+    async def fetch_documents(self, event_id: str) -> list[Document]:
+        """The documents stored for an event, by kind."""
+
+    async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
+        """Every claim entry for a patient control number, oldest event first."""
+
+    async def list_messages(self, *, limit: int, cursor: str | None) -> Page[OutboundMessage]:
+        """Outbound messages, newest first."""
 
     async def retry_job(
         self,

@@ -17,15 +17,19 @@ from receiver.ids import new_id
 from receiver.models import (
     Account,
     Client,
+    Document,
     EventFilter,
     EventStatus,
     InboundEvent,
     Job,
     JobFilter,
+    JobResult,
     JobStatus,
+    OutboundMessage,
     Page,
     RecordResult,
     StoredEvent,
+    TimelineEntry,
 )
 from receiver.store import rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
@@ -324,9 +328,12 @@ class PostgresStore:
         assignments: str,
         params: tuple[object, ...],
         event_status: EventStatus | None,
+        result: JobResult | None = None,
+        now: datetime | None = None,
     ) -> bool:
         """Apply `assignments` (placeholders from $4 on) to a job still running under
-        exactly `lease_until`, and set its event's status, in one transaction."""
+        exactly `lease_until`, set its event's status and store `result` (stamped `now`),
+        in one transaction."""
         async with self._transaction() as conn:
             event_id = await conn.fetchval(
                 f"UPDATE jobs SET {assignments} "  # noqa: S608
@@ -344,10 +351,19 @@ class PostgresStore:
                     event_status.value,
                     event_id,
                 )
+            if result is not None and now is not None:
+                await _store_result(conn, result, event_id, now)
             return True
 
-    async def complete_job(self, job_id: str, *, now: datetime, lease_until: datetime) -> bool:
-        """Done, attempts + 1, event processed; guarded by the lease."""
+    async def complete_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        result: JobResult | None = None,
+    ) -> bool:
+        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
         return await self._finish_job(
             job_id,
             lease_until,
@@ -355,7 +371,39 @@ class PostgresStore:
             "updated_at = $5",
             (JobStatus.DONE.value, now),
             EventStatus.PROCESSED,
+            result,
+            now,
         )
+
+    async def fetch_documents(self, event_id: str) -> list[Document]:
+        """By kind."""
+        found = await self._fetch(
+            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
+            "WHERE event_id = $1 ORDER BY kind",
+            event_id,
+        )
+        return [rows.document_from_row(row) for row in found]
+
+    async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
+        """Oldest event first, then insertion order."""
+        found = await self._fetch(
+            f"SELECT {rows.TIMELINE_COLUMNS} FROM claim_entries c "  # noqa: S608
+            "JOIN inbound_events e ON e.id = c.event_id "
+            "WHERE c.patient_control_number = $1 ORDER BY e.received_at, c.seq",
+            patient_control_number,
+        )
+        return [rows.timeline_from_row(row) for row in found]
+
+    async def list_messages(self, *, limit: int, cursor: str | None) -> Page[OutboundMessage]:
+        """Newest first, cursor on `seq`."""
+        where, params = rows.where_clause([("seq < {}", decode_cursor(cursor))], _placeholder)
+        found = await self._fetch(
+            f"SELECT {rows.MESSAGE_COLUMNS} FROM outbound_messages{where} "  # noqa: S608
+            f"ORDER BY seq DESC LIMIT {_placeholder(len(params) + 1)}",
+            *params,
+            check_limit(limit) + 1,
+        )
+        return rows.page_of(found, limit, rows.message_from_row)
 
     async def retry_job(
         self,
@@ -492,3 +540,25 @@ class PostgresStore:
     async def remove_account(self, name: str) -> bool:
         """Delete by name."""
         return await self._execute("DELETE FROM accounts WHERE name = $1", name) > 0
+
+
+async def _store_result(conn: Any, result: JobResult, event_id: str, now: datetime) -> None:
+    """Insert a job result's rows, leaving any already stored by an earlier run."""
+    if result.documents:
+        await conn.executemany(
+            "INSERT INTO documents (event_id, kind, transaction_id, content_type, body, "
+            "created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            rows.document_params(result, event_id, now),
+        )
+    if result.claims:
+        await conn.executemany(
+            "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
+            "created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
+            rows.claim_params(result, event_id, now),
+        )
+    if result.messages:
+        await conn.executemany(
+            "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
+            rows.message_params(result, event_id),
+        )

@@ -13,11 +13,15 @@ from receiver.models import (
     AccountCredential,
     Client,
     CredentialKind,
+    Document,
     EventFilter,
     Job,
     JobFilter,
+    JobResult,
+    OutboundMessage,
     Page,
     StoredEvent,
+    TimelineEntry,
 )
 from receiver.store.base import encode_cursor
 
@@ -38,6 +42,11 @@ CLIENT_COLUMNS = (
     "created_at, revoked_at"
 )
 ACCOUNT_COLUMNS = "name, stedi_account_id, credentials, api_key, created_at"
+DOCUMENT_COLUMNS = "kind, transaction_id, content_type, body"
+MESSAGE_COLUMNS = "seq, id, type, account, data, created_at"
+TIMELINE_COLUMNS = (
+    "c.seq, c.patient_control_number, c.kind, c.data, c.event_id, e.transaction_id, e.received_at"
+)
 
 
 def _json(value: object) -> Any:
@@ -156,6 +165,63 @@ def account_from_row(row: Row) -> Account:
         credentials=credentials,
         api_key=row["api_key"],
     )
+
+
+def document_from_row(row: Row) -> Document:
+    """A Document from a `DOCUMENT_COLUMNS` row."""
+    return Document(
+        kind=row["kind"],
+        transaction_id=row["transaction_id"],
+        body=bytes(row["body"]),
+        content_type=row["content_type"],
+    )
+
+
+def message_from_row(row: Row) -> OutboundMessage:
+    """An OutboundMessage from a `MESSAGE_COLUMNS` row."""
+    return OutboundMessage(
+        id=row["id"],
+        type=row["type"],
+        account=row["account"],
+        data=_json(row["data"]),
+        created_at=row["created_at"],
+    )
+
+
+def timeline_from_row(row: Row) -> TimelineEntry:
+    """A TimelineEntry from a `TIMELINE_COLUMNS` row."""
+    return TimelineEntry(
+        patient_control_number=row["patient_control_number"],
+        kind=row["kind"],
+        data=_json(row["data"]),
+        event_id=row["event_id"],
+        transaction_id=row["transaction_id"],
+        received_at=row["received_at"],
+    )
+
+
+def document_params(result: JobResult, event_id: str, now: datetime) -> list[tuple[object, ...]]:
+    """(event_id, kind, transaction_id, content_type, body, created_at) per document."""
+    return [
+        (event_id, d.kind, d.transaction_id, d.content_type, d.body, now) for d in result.documents
+    ]
+
+
+def claim_params(result: JobResult, event_id: str, now: datetime) -> list[tuple[object, ...]]:
+    """(event_id, ordinal, patient_control_number, kind, data JSON, created_at) per claim;
+    the ordinal is the claim's index within the result."""
+    return [
+        (event_id, i, c.patient_control_number, c.kind, orjson.dumps(c.data).decode(), now)
+        for i, c in enumerate(result.claims)
+    ]
+
+
+def message_params(result: JobResult, event_id: str) -> list[tuple[object, ...]]:
+    """(id, event_id, type, account, data JSON, created_at) per message."""
+    return [
+        (m.id, event_id, m.type, m.account, orjson.dumps(m.data).decode(), m.created_at)
+        for m in result.messages
+    ]
 
 
 def page_of(found: Sequence[Row], limit: int, build: Callable[[Row], T]) -> Page[T]:
