@@ -1,0 +1,219 @@
+"""The worker against a real SQLite store and the mock Stedi over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from receiver.models import Account, Job, JobFilter
+from receiver.policy import RetryPolicy
+from receiver.sources.stedi import parse_stedi_webhook
+from receiver.store.base import PROCESS_JOB
+from receiver.store.sqlite import SqliteStore
+from receiver.upstream.stedi import StediClient
+from receiver.worker import Worker
+from tests.conftest import FIXTURES, fixture_bytes
+from tests.mocks.stedi import MockStediState, serve_mock_stedi
+
+pytestmark = pytest.mark.anyio
+
+API_KEY = "test-stedi-key-9f8e7d6c5b4a"
+STEDI_ACCOUNT_ID = "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6"
+TRANSACTION_ID = "c4e6a8f0-2d4b-4c6e-8a0f-1e3d5c7b9a84"
+REPORT_835_PATH = f"/change/medicalnetwork/reports/v2/{TRANSACTION_ID}/835"
+WEBHOOK_835 = "stedi/transaction-processed-v2.inbound-835.webhook.json"
+START = datetime(2025, 3, 21, 8, 12, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Rig:
+    """A store, a mock Stedi, a worker and its clock."""
+
+    store: SqliteStore
+    mock: MockStediState
+    worker: Worker
+    clock: FakeClock
+
+    async def job_of(self, event_id: str) -> Job:
+        page = await self.store.list_jobs(JobFilter(event_id=event_id), limit=10, cursor=None)
+        assert len(page.items) == 1
+        return page.items[0]
+
+
+@pytest.fixture
+def mock_stedi() -> Iterator[tuple[str, MockStediState]]:
+    """The mock Stedi on a free loopback port, stopped at teardown."""
+    with serve_mock_stedi(FIXTURES) as running:
+        yield running
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, mock_stedi: tuple[str, MockStediState]) -> AsyncIterator[Rig]:
+    """An open SqliteStore with account `acme` (with an API key) and a worker on the mock."""
+    base_url, state = mock_stedi
+    store = SqliteStore(tmp_path / "receiver.db")
+    await store.open()
+    await store.add_account(
+        Account(name="acme", stedi_account_id=STEDI_ACCOUNT_ID, created_at=START, api_key=API_KEY)
+    )
+    stedi = StediClient(healthcare_url=base_url, read_timeout=5.0)
+    clock = FakeClock(START)
+    worker = Worker(store=store, stedi=stedi, policy=RetryPolicy(jitter=0.0), clock=clock)
+    try:
+        yield Rig(store=store, mock=state, worker=worker, clock=clock)
+    finally:
+        await stedi.aclose()
+        await store.close()
+
+
+async def record_835(store: SqliteStore, payload: dict[str, Any] | None = None) -> str:
+    """Store the 835 webhook fixture (or `payload`) as acme's event with a process job."""
+    body = fixture_bytes(WEBHOOK_835) if payload is None else json.dumps(payload).encode()
+    account = await store.fetch_account("acme")
+    assert account is not None
+    event = parse_stedi_webhook(
+        json.loads(body),
+        account=account,
+        event_id="evt_835",
+        body=body,
+        headers={},
+        received_at=START,
+    )
+    recorded = await store.record_inbound(event, PROCESS_JOB)
+    assert recorded.created
+    return recorded.event_id
+
+
+async def test_run_once_fetches_the_835_and_stores_the_result(rig: Rig) -> None:
+    event_id = await record_835(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == ("done", 1, None)
+    event = await rig.store.fetch_event(event_id, with_body=False)
+    assert event is not None
+    assert event.status == "processed"
+    documents = await rig.store.fetch_documents(event_id)
+    assert [(d.kind, d.transaction_id, d.body) for d in documents] == [
+        ("835", TRANSACTION_ID, fixture_bytes("stedi/report-835-era.json"))
+    ]
+    timeline = await rig.store.claim_timeline("SYN0001842")
+    assert [(t.kind, t.event_id, t.data["paid_amount"]) for t in timeline] == [
+        ("remittance", event_id, "132.40")
+    ]
+    messages = await rig.store.list_messages(limit=10, cursor=None)
+    assert sorted(m.type for m in messages.items) == [
+        "claim.remittance.received",
+        "stedi.transaction.processed",
+    ]
+    assert [r.path for r in rig.mock.requests] == [REPORT_835_PATH]
+    assert rig.mock.requests[0].headers["authorization"] == API_KEY
+    assert await rig.worker.run_once() == 0
+
+
+async def test_429_then_200_retries_then_completes(rig: Rig) -> None:
+    rig.mock.script = [(429, {"Retry-After": "30"})]
+    event_id = await record_835(rig.store)
+
+    assert await rig.worker.run_once() == 1
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts) == ("pending", 1)
+    assert job.last_error is not None
+    assert "429" in job.last_error
+    assert job.next_attempt_at == START + timedelta(seconds=30)
+    assert await rig.worker.run_once() == 0  # not due yet
+
+    rig.clock.now = START + timedelta(seconds=31)
+    assert await rig.worker.run_once() == 1
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == ("done", 2, None)
+    assert len(await rig.store.claim_timeline("SYN0001842")) == 1
+    assert [r.path for r in rig.mock.requests] == [REPORT_835_PATH, REPORT_835_PATH]
+
+
+async def test_a_rejected_api_key_kills_the_job(rig: Rig) -> None:
+    rig.mock.api_key = "some-other-key"
+    event_id = await record_835(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert job.status == "dead"
+    assert job.last_error is not None
+    assert "401" in job.last_error
+    assert API_KEY not in job.last_error
+    event = await rig.store.fetch_event(event_id, with_body=False)
+    assert event is not None
+    assert event.status == "failed"
+    assert await rig.store.fetch_documents(event_id) == []
+
+
+async def test_an_account_without_api_key_kills_the_job_with_a_hint(rig: Rig) -> None:
+    account = await rig.store.fetch_account("acme")
+    assert account is not None
+    await rig.store.update_account(
+        Account(
+            name=account.name,
+            stedi_account_id=account.stedi_account_id,
+            created_at=account.created_at,
+            credentials=account.credentials,
+            api_key=None,
+        )
+    )
+    event_id = await record_835(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert job.status == "dead"
+    assert job.last_error is not None
+    assert "has no Stedi API key" in job.last_error
+    assert rig.mock.requests == []
+
+
+async def test_urls_in_a_forged_event_are_never_followed(rig: Rig) -> None:
+    payload = json.loads(fixture_bytes(WEBHOOK_835))
+    event = payload["event"]
+    event["resources"] = ["http://evil.invalid/steal"]
+    for artifact in event["detail"]["artifacts"]:
+        artifact["url"] = "http://evil.invalid/artifact"
+    event_id = await record_835(rig.store, payload)
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert job.status == "done"
+    assert [r.path for r in rig.mock.requests] == [REPORT_835_PATH]
+    assert all(r.headers["host"].startswith("127.0.0.1") for r in rig.mock.requests)
+
+
+async def test_an_unexpected_error_retries_the_job_and_keeps_the_loop(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def boom(**_: object) -> bytes:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(rig.worker._stedi, "fetch_report", boom)
+    event_id = await record_835(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == ("pending", 1, "RuntimeError")

@@ -1,0 +1,307 @@
+"""The worker's pure parts: which report an event needs, and what finishing its job stores."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from receiver.models import Account, InboundEvent, StoredEvent
+from receiver.sources.optum import parse_coverage_discovery
+from receiver.sources.stedi import parse_stedi_webhook
+from receiver.sources.stedi_destinations import parse_destination_event
+from receiver.upstream.stedi import ReportKind
+from receiver.worker import build_result, plan_report
+from tests.conftest import fixture_bytes
+
+NOW = datetime(2025, 3, 21, 8, 12, tzinfo=UTC)
+STEDI_ACCOUNT_ID = "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6"
+ACCOUNT = Account(name="acme", stedi_account_id=STEDI_ACCOUNT_ID, created_at=NOW)
+
+WEBHOOK_837 = "stedi/transaction-processed-v2.outbound-837p.webhook.json"
+WEBHOOK_277 = "stedi/transaction-processed-v2.inbound-277ca.webhook.json"
+WEBHOOK_835 = "stedi/transaction-processed-v2.inbound-835.webhook.json"
+WEBHOOK_FILE_FAILED = "stedi/file-failed-v2.webhook.json"
+DESTINATION_BODY = "stedi/event-destination.transaction-processed.v1-thin.body.json"
+OPTUM_BODY = "optum/coverage-discovery.callback.success.json"
+REPORT_277 = fixture_bytes("stedi/report-277ca.accepted.json")
+REPORT_835 = fixture_bytes("stedi/report-835-era.json")
+
+ACK_CLAIM = {
+    "patient_control_number": "SYN0001842",
+    "status_category_codes": ["A2"],
+    "status_codes": ["20"],
+    "action_code": None,
+    "payer_claim_number": "SYNPCCN77001",
+    "clearinghouse_trace_number": "01JPQ7SYNTHETIC0000000001",
+    "payer_name": "SYNTHETIC HEALTH PLAN",
+}
+REMIT_CLAIM = {
+    "patient_control_number": "SYN0001842",
+    "claim_status_code": "1",
+    "charge_amount": "245.00",
+    "paid_amount": "132.40",
+    "patient_responsibility_amount": "40.00",
+    "payer_claim_control_number": "SYNPCCN77001",
+    "payment_trace_number": "SYNEFT20250324001",
+}
+
+
+def stored(event: InboundEvent) -> StoredEvent:
+    """An InboundEvent as the store would give it back, with its body."""
+    return StoredEvent(
+        id=event.id,
+        source=event.source.value,
+        type=event.type,
+        account=event.account,
+        external_id=event.external_id,
+        status="received",
+        received_at=event.received_at,
+        transaction_id=event.transaction_id,
+        transaction_set=event.transaction_set,
+        direction=event.direction,
+        summary=event.summary,
+        headers=event.headers,
+        body=event.body,
+    )
+
+
+def stedi(name: str, *, body: bytes | None = None) -> StoredEvent:
+    raw = fixture_bytes(name) if body is None else body
+    return stored(
+        parse_stedi_webhook(
+            json.loads(raw),
+            account=ACCOUNT,
+            event_id="evt_test",
+            body=raw,
+            headers={},
+            received_at=NOW,
+        )
+    )
+
+
+def destination(body: bytes | None = None) -> StoredEvent:
+    raw = fixture_bytes(DESTINATION_BODY) if body is None else body
+    return stored(
+        parse_destination_event(
+            json.loads(raw),
+            account=ACCOUNT,
+            webhook_id="msg_test",
+            event_id="evt_dest",
+            body=raw,
+            headers={},
+            received_at=NOW,
+        )
+    )
+
+
+def optum() -> StoredEvent:
+    raw = fixture_bytes(OPTUM_BODY)
+    return stored(
+        parse_coverage_discovery(
+            json.loads(raw),
+            event_id="evt_optum",
+            body=raw,
+            headers={"x-optum-tenant-id": "tenant-1"},
+            received_at=NOW,
+        )
+    )
+
+
+def ids() -> Any:
+    counter = itertools.count(1)
+    return lambda: f"msg_{next(counter)}"
+
+
+def types(result: Any) -> list[str]:
+    return [m.type for m in result.messages]
+
+
+# -- plan_report -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (WEBHOOK_277, ReportKind.ACK_277),
+        (WEBHOOK_835, ReportKind.ERA_835),
+        (WEBHOOK_837, None),
+        (WEBHOOK_FILE_FAILED, None),
+    ],
+)
+def test_plan_report_for_stedi_webhooks(name: str, expected: ReportKind | None) -> None:
+    assert plan_report(stedi(name)) == expected
+
+
+def test_plan_report_for_event_destination_835() -> None:
+    assert plan_report(destination()) == ReportKind.ERA_835
+
+
+def test_plan_report_for_event_destination_of_another_type() -> None:
+    payload = json.loads(fixture_bytes(DESTINATION_BODY))
+    payload["type"] = "file.delivered"
+    assert plan_report(destination(json.dumps(payload).encode())) is None
+
+
+def test_plan_report_needs_a_transaction_id() -> None:
+    event = dataclasses.replace(stedi(WEBHOOK_835), transaction_id=None)
+    assert plan_report(event) is None
+
+
+def test_plan_report_needs_inbound_direction() -> None:
+    event = dataclasses.replace(stedi(WEBHOOK_835), direction="OUTBOUND")
+    assert plan_report(event) is None
+
+
+def test_plan_report_ignores_unknown_sets_and_sources() -> None:
+    assert plan_report(dataclasses.replace(stedi(WEBHOOK_835), transaction_set="999")) is None
+    assert plan_report(dataclasses.replace(stedi(WEBHOOK_835), source="optum")) is None
+    assert plan_report(optum()) is None
+
+
+def test_plan_report_with_invalid_transaction_id_is_none() -> None:
+    payload = json.loads(fixture_bytes(WEBHOOK_835))
+    payload["event"]["detail"]["transactionId"] = "../../evil"
+    assert plan_report(stedi(WEBHOOK_835, body=json.dumps(payload).encode())) is None
+
+
+# -- build_result ------------------------------------------------------------------------------
+
+
+def test_build_result_for_277() -> None:
+    event = stedi(WEBHOOK_277)
+    result = build_result(
+        event, report=REPORT_277, kind=ReportKind.ACK_277, now=NOW, new_message_id=ids()
+    )
+    assert len(result.documents) == 1
+    document = result.documents[0]
+    assert (document.kind, document.transaction_id, document.body) == (
+        "277",
+        event.transaction_id,
+        REPORT_277,
+    )
+    assert [(c.patient_control_number, c.kind, c.data) for c in result.claims] == [
+        ("SYN0001842", "acknowledgment", ACK_CLAIM)
+    ]
+    assert types(result) == ["stedi.transaction.processed", "claim.acknowledgment.received"]
+    ack = result.messages[1]
+    assert ack.data == {
+        "event_id": event.id,
+        "transaction_id": event.transaction_id,
+        "claims": [ACK_CLAIM],
+    }
+    assert (ack.account, ack.created_at) == ("acme", NOW)
+    assert [m.id for m in result.messages] == ["msg_1", "msg_2"]
+
+
+def test_build_result_for_835() -> None:
+    event = stedi(WEBHOOK_835)
+    result = build_result(
+        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
+    )
+    assert [(d.kind, d.body) for d in result.documents] == [("835", REPORT_835)]
+    assert [(c.patient_control_number, c.kind, c.data) for c in result.claims] == [
+        ("SYN0001842", "remittance", REMIT_CLAIM)
+    ]
+    assert result.claims[0].data["paid_amount"] == "132.40"
+    assert types(result) == ["stedi.transaction.processed", "claim.remittance.received"]
+    assert result.messages[1].data["claims"] == [REMIT_CLAIM]
+
+
+def test_transaction_message_carries_the_summary_not_the_body() -> None:
+    event = stedi(WEBHOOK_835)
+    result = build_result(
+        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
+    )
+    message = result.messages[0]
+    assert message.data == {
+        "event_id": event.id,
+        "transaction_id": event.transaction_id,
+        "transaction_set": "835",
+        "direction": "INBOUND",
+        "summary": event.summary,
+    }
+    serialized = json.dumps([m.data for m in result.messages])
+    assert "TESTPATIENT" not in serialized  # the report's patient names stay in the document
+    assert "artifacts" not in serialized
+
+
+def test_build_result_for_outbound_837() -> None:
+    event = stedi(WEBHOOK_837)
+    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    assert types(result) == ["stedi.transaction.processed"]
+    assert result.documents == ()
+    assert result.claims == ()
+    assert result.messages[0].data["transaction_set"] == "837"
+
+
+def test_build_result_for_file_failed() -> None:
+    event = stedi(WEBHOOK_FILE_FAILED)
+    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    assert types(result) == ["claim.file.failed"]
+    assert result.messages[0].data == {"event_id": event.id, "fault_codes": ["FAILED_TO_PARSE"]}
+
+
+def test_build_result_for_other_stedi_types_publishes_nothing() -> None:
+    payload = json.loads(fixture_bytes(WEBHOOK_FILE_FAILED))
+    payload["event"]["detail-type"] = "file.delivered.v2"
+    event = stedi(WEBHOOK_FILE_FAILED, body=json.dumps(payload).encode())
+    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    assert result.messages == ()
+
+
+def test_build_result_for_event_destination_835() -> None:
+    event = destination()
+    result = build_result(
+        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
+    )
+    assert types(result) == ["stedi.transaction.processed", "claim.remittance.received"]
+    assert [c.kind for c in result.claims] == ["remittance"]
+
+
+def test_build_result_for_optum_coverage_discovery() -> None:
+    event = optum()
+    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    assert types(result) == ["coverage_discovery.completed"]
+    message = result.messages[0]
+    assert message.account == "tenant-1"
+    assert message.data == {
+        "event_id": "evt_optum",
+        "task_id": "3e5a7c9e-1b3d-4f5a-8c7e-9a1b3c5d7e20",
+        "task_status": "success",
+        "coverages": [
+            {
+                "path": "Commercial",
+                "chc_payer_id": "SYNCOMM1",
+                "payer_name": "SYNTHETIC COMMERCIAL PLAN",
+                "payer_id": "SYNCOMM1",
+                "member_id": "ZZC998877001",
+                "plan_description": "SYNTHETIC GOLD PPO",
+            }
+        ],
+    }
+    assert "TESTPATIENT" not in json.dumps(message.data)
+
+
+def test_build_result_for_optum_skips_unreadable_271() -> None:
+    payload = json.loads(fixture_bytes(OPTUM_BODY))
+    payload["discoveryPaths"]["successful"][0]["transaction"]["x12-271"] = "not x12"
+    payload["discoveryPaths"]["successful"].append("junk")
+    raw = json.dumps(payload).encode()
+    event = dataclasses.replace(optum(), body=raw)
+    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    assert result.messages[0].data["coverages"] == []
+
+
+def test_build_result_with_a_report_that_is_not_json_keeps_the_document() -> None:
+    event = stedi(WEBHOOK_835)
+    result = build_result(
+        event, report=b"[1]", kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
+    )
+    assert [d.body for d in result.documents] == [b"[1]"]
+    assert result.claims == ()
+    assert result.messages[1].data["claims"] == []
