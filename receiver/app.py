@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
+import anyio
+import httpx
 import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,13 +19,16 @@ from receiver.auth.keys import load_or_create_signing_key
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
 from receiver.errors import ReceiverError
+from receiver.policy import RetryPolicy
 from receiver.services import Services
 from receiver.settings import Settings
 from receiver.store.base import Store
 from receiver.store.factory import build_store
+from receiver.upstream.stedi import StediClient
 from receiver.web import intake, oauth, openapi, ops
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
+from receiver.worker import Worker
 
 _log = structlog.get_logger("receiver.app")
 
@@ -47,6 +53,7 @@ ROUTES = [
     Route("/events", ops.list_events, methods=["GET"]),
     Route("/events/{id}", ops.show_event, methods=["GET"]),
     Route("/jobs", ops.list_jobs, methods=["GET"]),
+    Route("/claims/{pcn}", ops.claim_timeline, methods=["GET"]),
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/readyz", ops.readyz, methods=["GET"]),
     Route("/metrics", ops.metrics, methods=["GET"]),
@@ -54,10 +61,47 @@ ROUTES = [
 ]
 
 
+def build_worker(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    *,
+    stedi_transport: httpx.AsyncBaseTransport | None = None,
+) -> tuple[Worker, StediClient]:
+    """The follow-up worker and the Stedi client it owns (the caller closes the client)."""
+    stedi = StediClient(healthcare_url=settings.stedi_healthcare_url, transport=stedi_transport)
+    return Worker(store=store, stedi=stedi, policy=RetryPolicy(), clock=clock), stedi
+
+
+@asynccontextmanager
+async def running_worker(
+    settings: Settings, store: Store, clock: Clock, *, idle_seconds: float = 1.0
+) -> AsyncIterator[None]:
+    """Run the worker loop in the background for the duration of the block."""
+    worker, stedi = build_worker(settings, store, clock)
+    stop = anyio.Event()
+    task = asyncio.get_running_loop().create_task(
+        worker.run_forever(idle_seconds=idle_seconds, stop=stop)
+    )
+    _log.info("worker.started")
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await stedi.aclose()
+        _log.info("worker.stopped")
+
+
 def create_app(
-    settings: Settings, *, store: Store | None = None, clock: Clock = utc_now
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    clock: Clock = utc_now,
+    run_workers: bool = False,
 ) -> Starlette:
-    """The ASGI app. The store is opened (and migrated) by the lifespan and closed after."""
+    """The ASGI app. The store is opened (and migrated) by the lifespan and closed after;
+    with `run_workers`, the follow-up worker runs in the same process."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -74,7 +118,11 @@ def create_app(
                 ),
             )
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
-            yield {"services": services}
+            if run_workers:
+                async with running_worker(settings, opened, clock):
+                    yield {"services": services}
+            else:
+                yield {"services": services}
         finally:
             await opened.close()
 

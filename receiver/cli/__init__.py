@@ -15,7 +15,9 @@ def main() -> None:
 
 main.add_command(serve.serve)
 main.add_command(serve.migrate)
+main.add_command(serve.worker)
 main.add_command(clients.clients)
 main.add_command(accounts.accounts)
 main.add_command(events.events)
 main.add_command(events.jobs)
+main.add_command(events.claims)

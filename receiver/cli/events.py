@@ -7,7 +7,7 @@ import click
 from receiver.cli.base import emit_json, with_store
 from receiver.errors import ReceiverError
 from receiver.models import JobFilter
-from receiver.web.ops import event_filter, event_json, job_json
+from receiver.web.ops import event_filter, event_json, job_json, timeline_json
 
 
 @click.group()
@@ -94,3 +94,23 @@ def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: boo
         return
     for j in page.items:
         click.echo(f"{j.id}\t{j.event_id}\t{j.kind}\t{j.status}\t{j.attempts}")
+
+
+@click.group()
+def claims() -> None:
+    """Claim timelines."""
+
+
+@claims.command("show")
+@click.argument("patient_control_number")
+def claims_show(patient_control_number: str) -> None:
+    """What every event said about one claim (277CA acknowledgments, 835 remittances)."""
+    entries = with_store(lambda store: store.claim_timeline(patient_control_number))
+    if not entries:
+        raise click.ClickException("no events mention this claim")
+    emit_json(
+        {
+            "patient_control_number": patient_control_number,
+            "timeline": [timeline_json(e) for e in entries],
+        }
+    )

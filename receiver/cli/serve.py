@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+
 import click
 import structlog
 import uvicorn
 
-from receiver.app import create_app
+from receiver.app import create_app, running_worker
 from receiver.cli.base import load_or_exit, with_store
+from receiver.clock import utc_now
+from receiver.errors import ReceiverError
 from receiver.logs import configure_logging
 from receiver.store.base import Store
+from receiver.store.factory import build_store
 
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
-def serve(host: str, port: int) -> None:
-    """Run the web service (SQLite ./receiver.db unless RECEIVER_DATABASE_URL says otherwise)."""
+@click.option("--no-workers", is_flag=True, help="Web only; run `receiver worker` elsewhere.")
+def serve(host: str, port: int, no_workers: bool) -> None:
+    """Run the web service and, unless --no-workers, the follow-up worker in-process
+    (SQLite ./receiver.db unless RECEIVER_DATABASE_URL says otherwise)."""
     settings = load_or_exit()
     configure_logging(settings.log_format, settings.log_level)
     where = settings.sqlite_path if settings.is_sqlite else "postgresql"
@@ -27,7 +35,7 @@ def serve(host: str, port: int) -> None:
         signing_key=str(settings.resolved_signing_key_path),
     )
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, run_workers=not no_workers),
         host=host,
         port=port,
         log_level="warning",
@@ -45,3 +53,32 @@ def migrate() -> None:
 
     with_store(action)
     click.echo("migrations: up to date")
+
+
+@click.command()
+def worker() -> None:
+    """Run only the follow-up worker (fetches 277CA/835 reports) until interrupted."""
+    settings = load_or_exit()
+    configure_logging(settings.log_format, settings.log_level)
+
+    async def run() -> None:
+        store = build_store(settings)
+        await store.open()
+        try:
+            async with running_worker(settings, store, utc_now):
+                await _wait_for_signal()
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(run())
+    except ReceiverError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+async def _wait_for_signal() -> None:
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopped.set)
+    await stopped.wait()

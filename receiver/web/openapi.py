@@ -154,6 +154,17 @@ def build_document(public_url: str) -> dict[str, Any]:
                 },
             }
         },
+        "/claims/{pcn}": {
+            "get": {
+                "summary": "A claim's timeline by patient control number (scope events:read)",
+                "security": _BEARER,
+                "parameters": [_path("pcn")],
+                "responses": {
+                    "200": _json({"type": "object"}, "837, 277CA and 835 entries in order"),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
         "/healthz": {
             "get": {"summary": "Liveness", "responses": {"200": {"description": "Alive"}}}
         },

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.errors import BadRequestError, NotFoundError, StoreUnavailableError
-from receiver.models import EventFilter, Job, JobFilter, StoredEvent
+from receiver.models import EventFilter, Job, JobFilter, StoredEvent, TimelineEntry
 from receiver.web.deps import ORJSONResponse, require_scope, services
 
 READ_SCOPE = "events:read"
@@ -144,3 +144,26 @@ async def metrics(request: Request) -> Response:
     return Response(
         services(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
+
+
+async def claim_timeline(request: Request) -> Response:
+    """GET /claims/{patientControlNumber}: what every event said about one claim, in order."""
+    await require_scope(request, READ_SCOPE)
+    pcn = request.path_params["pcn"]
+    entries = await services(request).store.claim_timeline(pcn)
+    if not entries:
+        raise NotFoundError("no events mention this claim")
+    return ORJSONResponse(
+        {"patient_control_number": pcn, "timeline": [timeline_json(e) for e in entries]}
+    )
+
+
+def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
+    """The public JSON form of one timeline entry."""
+    return {
+        "kind": entry.kind,
+        "event_id": entry.event_id,
+        "transaction_id": entry.transaction_id,
+        "received_at": entry.received_at.isoformat(),
+        "data": entry.data,
+    }
