@@ -70,18 +70,23 @@ def build_worker(
 ) -> tuple[Worker, StediClient]:
     """The follow-up worker and the Stedi client it owns (the caller closes the client)."""
     stedi = StediClient(healthcare_url=settings.stedi_healthcare_url, transport=stedi_transport)
-    return Worker(store=store, stedi=stedi, policy=RetryPolicy(), clock=clock), stedi
+    worker = Worker(
+        store=store,
+        stedi=stedi,
+        policy=RetryPolicy(),
+        clock=clock,
+        lease_seconds=settings.worker_lease_seconds,
+    )
+    return worker, stedi
 
 
 @asynccontextmanager
-async def running_worker(
-    settings: Settings, store: Store, clock: Clock, *, idle_seconds: float = 1.0
-) -> AsyncIterator[None]:
+async def running_worker(settings: Settings, store: Store, clock: Clock) -> AsyncIterator[None]:
     """Run the worker loop in the background for the duration of the block."""
     worker, stedi = build_worker(settings, store, clock)
     stop = anyio.Event()
     task = asyncio.get_running_loop().create_task(
-        worker.run_forever(idle_seconds=idle_seconds, stop=stop)
+        worker.run_forever(idle_seconds=settings.worker_idle_ms / 1000, stop=stop)
     )
     _log.info("worker.started")
     try:

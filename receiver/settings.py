@@ -45,6 +45,8 @@ class Settings:
     auth_failure_limit: int = 10
     auth_failure_window_seconds: int = 300
     sqlite_busy_timeout_ms: int = 5000
+    worker_lease_seconds: int = 300
+    worker_idle_ms: int = 1000
     sqlite_synchronous: str = "FULL"
 
     @property
