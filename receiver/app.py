@@ -19,7 +19,9 @@ from receiver.auth.keys import load_or_create_signing_key
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
 from receiver.errors import ReceiverError
+from receiver.metrics import Metrics
 from receiver.policy import RetryPolicy
+from receiver.reconcile import Reconciler
 from receiver.services import Services
 from receiver.settings import Settings
 from receiver.store.base import Store
@@ -67,33 +69,52 @@ def build_worker(
     clock: Clock,
     *,
     stedi_transport: httpx.AsyncBaseTransport | None = None,
+    metrics: Metrics | None = None,
 ) -> tuple[Worker, StediClient]:
     """The follow-up worker and the Stedi client it owns (the caller closes the client)."""
-    stedi = StediClient(healthcare_url=settings.stedi_healthcare_url, transport=stedi_transport)
+    stedi = StediClient(
+        healthcare_url=settings.stedi_healthcare_url,
+        core_url=settings.stedi_core_url,
+        transport=stedi_transport,
+        metrics=metrics,
+    )
     worker = Worker(
         store=store,
         stedi=stedi,
         policy=RetryPolicy(),
         clock=clock,
         lease_seconds=settings.worker_lease_seconds,
+        metrics=metrics,
     )
     return worker, stedi
 
 
 @asynccontextmanager
-async def running_worker(settings: Settings, store: Store, clock: Clock) -> AsyncIterator[None]:
-    """Run the worker loop in the background for the duration of the block."""
-    worker, stedi = build_worker(settings, store, clock)
+async def running_worker(
+    settings: Settings, store: Store, clock: Clock, *, metrics: Metrics | None = None
+) -> AsyncIterator[None]:
+    """Run the worker loop (and the reconciler) in the background for the block's duration."""
+    worker, stedi = build_worker(settings, store, clock, metrics=metrics)
     stop = anyio.Event()
-    task = asyncio.get_running_loop().create_task(
-        worker.run_forever(idle_seconds=settings.worker_idle_ms / 1000, stop=stop)
-    )
+    loop = asyncio.get_running_loop()
+    tasks = [
+        loop.create_task(worker.run_forever(idle_seconds=settings.worker_idle_ms / 1000, stop=stop))
+    ]
+    if settings.reconcile_interval_seconds > 0:
+        reconciler = Reconciler(
+            store=store,
+            stedi=stedi,
+            clock=clock,
+            interval_seconds=settings.reconcile_interval_seconds,
+        )
+        tasks.append(loop.create_task(reconciler.run_forever(stop)))
     _log.info("worker.started")
     try:
         yield
     finally:
         stop.set()
-        await task
+        for task in tasks:
+            await task
         await stedi.aclose()
         _log.info("worker.stopped")
 
@@ -124,7 +145,7 @@ def create_app(
             )
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
             if run_workers:
-                async with running_worker(settings, opened, clock):
+                async with running_worker(settings, opened, clock, metrics=services.metrics):
                     yield {"services": services}
             else:
                 yield {"services": services}

@@ -47,6 +47,7 @@ class Settings:
     sqlite_busy_timeout_ms: int = 5000
     worker_lease_seconds: int = 300
     worker_idle_ms: int = 1000
+    reconcile_interval_seconds: int = 300
     sqlite_synchronous: str = "FULL"
 
     @property

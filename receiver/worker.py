@@ -14,6 +14,7 @@ import structlog
 from receiver.claims import acknowledgment_claims, remittance_claims
 from receiver.clock import Clock
 from receiver.ids import new_id
+from receiver.metrics import Metrics
 from receiver.models import (
     ClaimEntry,
     Document,
@@ -224,6 +225,7 @@ class Worker:
         clock: Clock,
         lease_seconds: int = 300,
         batch: int = 10,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._stedi = stedi
@@ -231,6 +233,7 @@ class Worker:
         self._clock = clock
         self._lease_seconds = lease_seconds
         self._batch = batch
+        self._metrics = metrics
 
     async def run_once(self) -> int:
         """Claim up to `batch` due jobs and handle them concurrently; return how many."""
@@ -276,7 +279,7 @@ class Worker:
         """Process one claimed job: fetch what its event needs, then complete, retry or kill."""
         lease_until = job.lease_until
         if lease_until is None:
-            _log.warning("job.lease_lost", job_id=job.id, event_id=job.event_id)
+            self._outcome("lease_lost", job)
             return
         event = await self._store.fetch_event(job.event_id, with_body=True)
         if event is None:
@@ -320,8 +323,9 @@ class Worker:
             job.id, now=now, lease_until=lease_until, result=result
         )
         if not done:
-            _log.warning("job.lease_lost", job_id=job.id, event_id=event.id)
+            self._outcome("lease_lost", job)
             return
+        self._count("done")
         _log.info(
             "job.done",
             job_id=job.id,
@@ -357,9 +361,9 @@ class Worker:
                 error=reason,
             )
             if ok:
-                _log.info("job.retry", job_id=job.id, event_id=job.event_id)
+                self._outcome("retry", job)
             else:
-                _log.warning("job.lease_lost", job_id=job.id, event_id=job.event_id)
+                self._outcome("lease_lost", job)
             return
         await self._kill(job, f"{reason} ({decision.reason})")
 
@@ -372,9 +376,19 @@ class Worker:
             job.id, now=self._clock(), lease_until=lease_until, error=reason
         )
         if ok:
-            _log.warning("job.dead", job_id=job.id, event_id=job.event_id)
+            self._outcome("dead", job)
         else:
-            _log.warning("job.lease_lost", job_id=job.id, event_id=job.event_id)
+            self._outcome("lease_lost", job)
+
+    def _outcome(self, outcome: str, job: Job) -> None:
+        """Count and log a job outcome other than done (a warning unless it is a retry)."""
+        self._count(outcome)
+        log = _log.info if outcome == "retry" else _log.warning
+        log(f"job.{outcome}", job_id=job.id, event_id=job.event_id)
+
+    def _count(self, outcome: str) -> None:
+        if self._metrics is not None:
+            self._metrics.job_outcomes.labels(outcome).inc()
 
 
 def _message_id() -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from receiver.cli.base import emit_json, with_store
+from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import JobFilter
+from receiver.store.base import Store
 from receiver.web.ops import event_filter, event_json, job_json, timeline_json
 
 
@@ -94,6 +96,19 @@ def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: boo
         return
     for j in page.items:
         click.echo(f"{j.id}\t{j.event_id}\t{j.kind}\t{j.status}\t{j.attempts}")
+
+
+@jobs.command("retry")
+@click.argument("job_id")
+def jobs_retry(job_id: str) -> None:
+    """Put a dead job back in the queue (after fixing what killed it, e.g. an API key)."""
+
+    async def action(store: Store) -> bool:
+        return await store.revive_job(job_id, now=utc_now())
+
+    if not with_store(action):
+        raise click.ClickException(f"job {job_id} is not dead (or does not exist)")
+    click.echo(f"requeued {job_id}")
 
 
 @click.group()

@@ -125,6 +125,9 @@ class Store(Protocol):
         truncated) and its event failed, in one transaction; same lease guard as
         `complete_job`."""
 
+    async def count_jobs_by_status(self) -> dict[str, int]:
+        """How many jobs are in each status (statuses with none are absent)."""
+
     async def revive_job(self, job_id: str, *, now: datetime) -> bool:
         """Put a dead job back to pending, due at `now`, attempts kept (an operator's
         retry); False if the job is not dead."""
@@ -160,6 +163,13 @@ class Store(Protocol):
 
     async def remove_account(self, name: str) -> bool:
         """Delete an account; False if there was none. Its events are kept."""
+
+    # -- poll cursors ------------------------------------------------------------------------
+    async def fetch_poll_cursor(self, name: str) -> str | None:
+        """The value stored under a poll cursor's name, or None if none was saved."""
+
+    async def save_poll_cursor(self, name: str, value: str, now: datetime) -> None:
+        """Store `value` under `name` (insert or replace), stamped `updated_at = now`."""
 
 
 def truncate_error(error: str) -> str:

@@ -437,6 +437,11 @@ class PostgresStore:
             EventStatus.FAILED,
         )
 
+    async def count_jobs_by_status(self) -> dict[str, int]:
+        """One GROUP BY over the jobs table."""
+        found = await self._fetch("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        return {row["status"]: int(row["n"]) for row in found}
+
     async def revive_job(self, job_id: str, *, now: datetime) -> bool:
         """Dead -> pending, due now."""
         count = await self._execute(
@@ -540,6 +545,23 @@ class PostgresStore:
     async def remove_account(self, name: str) -> bool:
         """Delete by name."""
         return await self._execute("DELETE FROM accounts WHERE name = $1", name) > 0
+
+    # -- poll cursors --------------------------------------------------------------------------
+    async def fetch_poll_cursor(self, name: str) -> str | None:
+        """The stored value, or None."""
+        row = await self._fetchrow("SELECT value FROM poll_cursors WHERE name = $1", name)
+        return str(row["value"]) if row else None
+
+    async def save_poll_cursor(self, name: str, value: str, now: datetime) -> None:
+        """Upsert by name."""
+        await self._execute(
+            "INSERT INTO poll_cursors (name, value, updated_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, "
+            "updated_at = EXCLUDED.updated_at",
+            name,
+            value,
+            now,
+        )
 
 
 async def _store_result(conn: Any, result: JobResult, event_id: str, now: datetime) -> None:

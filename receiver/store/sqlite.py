@@ -446,6 +446,11 @@ class SqliteStore:
             EventStatus.FAILED,
         )
 
+    async def count_jobs_by_status(self) -> dict[str, int]:
+        """One GROUP BY over the jobs table."""
+        found = await self._fetchall("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        return {row["status"]: row["n"] for row in found}
+
     async def revive_job(self, job_id: str, *, now: datetime) -> bool:
         """Dead -> pending, due now."""
         async with self._transaction() as conn:
@@ -554,6 +559,22 @@ class SqliteStore:
         async with self._transaction() as conn:
             cur = await conn.execute("DELETE FROM accounts WHERE name = ?", (name,))
             return cur.rowcount > 0
+
+    # -- poll cursors --------------------------------------------------------------------------
+    async def fetch_poll_cursor(self, name: str) -> str | None:
+        """The stored value, or None."""
+        row = await self._fetchone("SELECT value FROM poll_cursors WHERE name = ?", (name,))
+        return str(row["value"]) if row else None
+
+    async def save_poll_cursor(self, name: str, value: str, now: datetime) -> None:
+        """Upsert by name."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO poll_cursors (name, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                (name, value, to_text(now)),
+            )
 
 
 async def _store_result(

@@ -6,15 +6,25 @@ import asyncio
 import enum
 import json
 import re
-from datetime import datetime
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import httpx
 
 from receiver.errors import ReceiverError
+from receiver.metrics import Metrics
 from receiver.policy import FailureKind, classify_status, parse_retry_after
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _MESSAGE_LIMIT = 200
+_MAX_POLL_PAGE = 500
+
+
+def iso_z(value: datetime) -> str:
+    """An aware datetime as ISO-8601 UTC with milliseconds and a `Z` (Stedi's format)."""
+    utc = value.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class ReportKind(enum.StrEnum):
@@ -65,16 +75,20 @@ class StediClient:
         self,
         *,
         healthcare_url: str,
+        core_url: str = "https://core.us.stedi.com/2023-08-01",
         transport: httpx.AsyncBaseTransport | None = None,
         max_concurrency_per_account: int = 5,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
+        metrics: Metrics | None = None,
     ) -> None:
         if max_concurrency_per_account < 1:
             raise ValueError("max_concurrency_per_account must be at least 1")
         self._healthcare_url = healthcare_url
+        self._core_url = core_url.rstrip("/")
         self._max_concurrency = max_concurrency_per_account
         self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._metrics = metrics
         self._http = httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
@@ -94,12 +108,47 @@ class StediClient:
         url = report_url(self._healthcare_url, transaction_id, kind)
         headers = {"Authorization": api_key, "Accept": "application/json"}
         async with self._semaphore(account):
-            response = await self._send(url, headers)
+            response = await self._send(url, headers, endpoint=f"report_{kind.value}")
         if response.status_code != 200:
             raise _status_error(response, now)
         if not _is_json_object(response.content):
             raise UpstreamError(FailureKind.TRANSIENT, status=200, reason="invalid report body")
         return response.content
+
+    async def poll_transactions(
+        self,
+        *,
+        account: str,
+        api_key: str,
+        start_date_time: datetime | None,
+        page_token: str | None,
+        page_size: int = 100,
+        now: datetime,
+    ) -> dict[str, object]:
+        """One page of Stedi's poll-transactions list, from `page_token` if given, else from
+        `start_date_time`; the JSON object, or UpstreamError (mapped as for reports)."""
+        if not 1 <= page_size <= _MAX_POLL_PAGE:
+            raise ValueError(f"page_size must be between 1 and {_MAX_POLL_PAGE}")
+        params: dict[str, str] = {"pageSize": str(page_size)}
+        if page_token is not None:
+            params["pageToken"] = page_token
+        elif start_date_time is not None:
+            params["startDateTime"] = iso_z(start_date_time)
+        else:
+            raise ValueError("either start_date_time or page_token is required")
+        url = f"{self._core_url}/polling/transactions?{urlencode(params)}"
+        headers = {"Authorization": api_key, "Accept": "application/json"}
+        async with self._semaphore(account):
+            response = await self._send(url, headers, endpoint="poll_transactions")
+        if response.status_code != 200:
+            raise _status_error(response, now)
+        try:
+            parsed = json.loads(response.content)
+        except (ValueError, RecursionError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise UpstreamError(FailureKind.TRANSIENT, status=200, reason="invalid poll body")
+        return parsed
 
     async def aclose(self) -> None:
         """Close the shared HTTP client and its connections."""
@@ -111,14 +160,25 @@ class StediClient:
             semaphore = self._semaphores[account] = asyncio.Semaphore(self._max_concurrency)
         return semaphore
 
-    async def _send(self, url: str, headers: dict[str, str]) -> httpx.Response:
+    async def _send(self, url: str, headers: dict[str, str], *, endpoint: str) -> httpx.Response:
+        started = time.perf_counter()
+        status = "error"
         try:
-            return await self._http.get(url, headers=headers)
+            response = await self._http.get(url, headers=headers)
+            status = str(response.status_code)
+            return response
         except httpx.TimeoutException:
+            status = "timeout"
             raise UpstreamError(FailureKind.TRANSIENT, status=None, reason="timeout") from None
         except httpx.TransportError as exc:
             reason = f"connection error: {type(exc).__name__}"
             raise UpstreamError(FailureKind.TRANSIENT, status=None, reason=reason) from None
+        finally:
+            if self._metrics is not None:
+                self._metrics.upstream_requests.labels(endpoint, status).inc()
+                self._metrics.upstream_seconds.labels(endpoint).observe(
+                    time.perf_counter() - started
+                )
 
 
 def _status_error(response: httpx.Response, now: datetime) -> UpstreamError:

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.errors import BadRequestError, NotFoundError, StoreUnavailableError
-from receiver.models import EventFilter, Job, JobFilter, StoredEvent, TimelineEntry
+from receiver.models import EventFilter, Job, JobFilter, JobStatus, StoredEvent, TimelineEntry
 from receiver.web.deps import ORJSONResponse, require_scope, services
 
 READ_SCOPE = "events:read"
@@ -140,10 +140,16 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """GET /metrics: Prometheus text."""
-    return Response(
-        services(request).metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-    )
+    """GET /metrics: Prometheus text; queue depth is read from the store at scrape time."""
+    svc = services(request)
+    try:
+        counts = await svc.store.count_jobs_by_status()
+    except StoreUnavailableError:
+        counts = None  # the rest of the metrics are still worth serving
+    if counts is not None:
+        for state in JobStatus:
+            svc.metrics.jobs.labels(state.value).set(counts.get(state.value, 0))
+    return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 async def claim_timeline(request: Request) -> Response:

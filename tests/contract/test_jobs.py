@@ -197,3 +197,12 @@ class TestFinish:
         assert not await store.revive_job(job.id, now=revived_at)  # no longer dead
         (again,) = await claim(store, revived_at)
         assert again.id == job.id
+
+
+async def test_count_jobs_by_status(store: Store) -> None:
+    """Queue depth for /metrics: one GROUP BY, absent statuses left out."""
+    assert await store.count_jobs_by_status() == {}
+    await add_events(store, 1, 2, 3)
+    claimed = await claim(store, limit=1)
+    assert len(claimed) == 1
+    assert await store.count_jobs_by_status() == {"pending": 2, "running": 1}

@@ -123,6 +123,10 @@ def test_serve_fetches_the_835_and_builds_the_claim_timeline(
             f"{server.url}/events/{event_id}", headers={"authorization": f"Bearer {bearer}"}
         ).json()
         assert event["status"] == "processed"
+        metrics = httpx.get(f"{server.url}/metrics").text
+        assert 'receiver_job_outcomes_total{outcome="done"} 1.0' in metrics
+        assert 'receiver_jobs{state="done"} 1.0' in metrics
+        assert 'receiver_upstream_requests_total{endpoint="report_835",status="200"} 1.0' in metrics
     finally:
         server.kill()
 

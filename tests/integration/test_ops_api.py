@@ -188,3 +188,6 @@ def test_metrics_count_intake(server: LiveServer) -> None:
     assert 'receiver_inbound_events_total{outcome="rejected",source="stedi"} 1.0' in text
     assert 'receiver_inbound_duplicates_total{source="stedi"} 1.0' in text
     assert "receiver_tokens_issued_total 1.0" in text  # the optum token
+    # Queue depth comes from the store: the five accepted events wait with pending jobs.
+    assert 'receiver_jobs{state="pending"} 5.0' in text
+    assert 'receiver_jobs{state="dead"} 0.0' in text

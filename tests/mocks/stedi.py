@@ -1,4 +1,5 @@
-"""A scriptable mock of Stedi's report endpoints, served by uvicorn in a thread over loopback."""
+"""A scriptable mock of Stedi's report and poll-transactions endpoints, served by uvicorn in a
+thread over loopback."""
 
 from __future__ import annotations
 
@@ -22,13 +23,16 @@ REPORT_FIXTURES = {
     "835": "stedi/report-835-era.json",
 }
 
+POLL_FIXTURE = "stedi/poll-transactions.response.json"
+
 
 @dataclass(frozen=True, slots=True)
 class RecordedRequest:
-    """One request the mock saw: its path and (lower-cased) headers."""
+    """One request the mock saw: its path, (lower-cased) headers and raw query string."""
 
     path: str
     headers: dict[str, str]
+    query: str = ""
 
 
 @dataclass
@@ -39,6 +43,9 @@ class MockStediState:
     delay_seconds: float = 0.0
     api_key: str | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
+    # Poll-transactions pages served in turn (the last one repeats); None serves the fixture
+    # for a startDateTime request and an empty last page for a pageToken request.
+    poll_pages: list[dict[str, object]] | None = None
     in_flight: int = 0
     max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -80,7 +87,32 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
         finally:
             state.leave()
 
-    routes = [Route("/change/medicalnetwork/reports/v2/{transaction_id}/{kind}", report)]
+    poll_body = (fixtures_dir / POLL_FIXTURE).read_bytes()
+
+    async def poll(request: Request) -> Response:
+        recorded = RecordedRequest(request.url.path, dict(request.headers), request.url.query)
+        scripted = state.enter(recorded)
+        try:
+            if state.api_key is not None and request.headers.get("authorization") != state.api_key:
+                return JSONResponse({"message": "Unauthorized"}, status_code=401)
+            if scripted is not None:
+                status, headers = scripted
+                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+            if state.poll_pages is not None:
+                with state._lock:
+                    pages = state.poll_pages
+                    page = pages.pop(0) if len(pages) > 1 else (pages or [{"items": []}])[0]
+                return JSONResponse(page)
+            if "pageToken" in request.query_params:
+                return JSONResponse({"items": []})
+            return Response(poll_body, media_type="application/json")
+        finally:
+            state.leave()
+
+    routes = [
+        Route("/change/medicalnetwork/reports/v2/{transaction_id}/{kind}", report),
+        Route("/polling/transactions", poll),
+    ]
     return Starlette(routes=routes), state
 
 

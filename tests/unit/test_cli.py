@@ -349,3 +349,33 @@ def test_events_list_bad_cursor_is_a_clean_error(cli: Cli) -> None:
 
 def test_version(cli: Cli) -> None:
     assert "version" in cli.ok("--version").stdout
+
+
+def test_jobs_retry_requeues_a_dead_job_only(cli: Cli) -> None:
+    """`jobs retry` puts a dead job back to pending; anything else is a clean error."""
+    import asyncio
+    from datetime import timedelta
+
+    from receiver.store.base import PROCESS_JOB
+    from receiver.store.sqlite import SqliteStore
+    from tests.contract.test_store import T0, make_event
+
+    async def make_dead_job() -> str:
+        store = SqliteStore(cli.db)
+        await store.open()
+        try:
+            await store.record_inbound(make_event(1), PROCESS_JOB)
+            (job,) = await store.claim_due_jobs(
+                now=T0 + timedelta(hours=1), lease_seconds=60, limit=1
+            )
+            assert job.lease_until is not None
+            await store.kill_job(job.id, now=T0, lease_until=job.lease_until, error="HTTP 401")
+            return job.id
+        finally:
+            await store.close()
+
+    job_id = asyncio.run(make_dead_job())
+    assert [j["status"] for j in cli.json("jobs", "list")["items"]] == ["dead"]
+    assert cli.ok("jobs", "retry", job_id).stdout.strip() == f"requeued {job_id}"
+    assert [j["status"] for j in cli.json("jobs", "list")["items"]] == ["pending"]
+    assert_clean_error(cli("jobs", "retry", job_id), 1, "not dead")
