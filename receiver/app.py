@@ -77,6 +77,7 @@ def build_worker(
         core_url=settings.stedi_core_url,
         transport=stedi_transport,
         metrics=metrics,
+        max_concurrency_per_account=max(1, settings.stedi_max_concurrency),
     )
     worker = Worker(
         store=store,

@@ -46,6 +46,7 @@ class Settings:
     auth_failure_window_seconds: int = 300
     sqlite_busy_timeout_ms: int = 5000
     worker_lease_seconds: int = 300
+    stedi_max_concurrency: int = 5
     worker_idle_ms: int = 1000
     reconcile_interval_seconds: int = 300
     sqlite_synchronous: str = "FULL"

@@ -148,6 +148,42 @@ async def test_429_then_200_retries_then_completes(rig: Rig) -> None:
     assert [r.path for r in rig.mock.requests] == [REPORT_835_PATH, REPORT_835_PATH]
 
 
+async def test_a_429_storm_ends_in_one_success(rig: Rig) -> None:
+    """A 404 (report not ready), throttled answers with and without Retry-After and a 500,
+    then the report: the job backs off each time, then completes once, with one document and
+    one message of each type."""
+    rig.mock.script = [
+        (404, {}),
+        (429, {}),
+        (429, {"Retry-After": "2"}),
+        (429, {}),
+        (500, {}),
+        (429, {}),
+        (429, {"Retry-After": "1"}),
+    ]
+    event_id = await record_835(rig.store)
+    seen_delays = []
+    for _ in range(len(rig.mock.script) + 1):
+        assert await rig.worker.run_once() == 1
+        job = await rig.job_of(event_id)
+        if job.status == "done":
+            break
+        assert job.status == "pending"
+        seen_delays.append(job.next_attempt_at - rig.clock.now)
+        rig.clock.now = job.next_attempt_at
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts) == ("done", 8)
+    assert len(seen_delays) == 7
+    assert all(delay > timedelta(0) for delay in seen_delays)
+    assert len(await rig.store.fetch_documents(event_id)) == 1
+    assert len(await rig.store.claim_timeline("SYN0001842")) == 1
+    messages = await rig.store.list_messages(limit=10, cursor=None)
+    assert sorted(m.type for m in messages.items) == [
+        "claim.remittance.received",
+        "stedi.transaction.processed",
+    ]
+
+
 async def test_a_rejected_api_key_kills_the_job(rig: Rig) -> None:
     rig.mock.api_key = "some-other-key"
     event_id = await record_835(rig.store)
