@@ -32,6 +32,7 @@ def mock_stedi() -> Iterator[tuple[str, MockStediState]]:
 def pipeline_env(stedi_url: str, **extra: str) -> dict[str, str]:
     return clean_env(
         RECEIVER_STEDI_HEALTHCARE_URL=stedi_url,
+        RECEIVER_STEDI_CORE_URL=stedi_url,
         RECEIVER_WORKER_IDLE_MS="100",
         ACME_INBOUND=INBOUND,
         ACME_KEY=API_KEY,
