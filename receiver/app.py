@@ -30,7 +30,7 @@ from receiver.upstream.stedi import StediClient
 from receiver.web import intake, oauth, openapi, ops
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
-from receiver.worker import Worker
+from receiver.worker import Wakeup, Worker
 
 _log = structlog.get_logger("receiver.app")
 
@@ -92,14 +92,23 @@ def build_worker(
 
 @asynccontextmanager
 async def running_worker(
-    settings: Settings, store: Store, clock: Clock, *, metrics: Metrics | None = None
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    *,
+    metrics: Metrics | None = None,
+    wakeup: Wakeup | None = None,
 ) -> AsyncIterator[None]:
     """Run the worker loop (and the reconciler) in the background for the block's duration."""
     worker, stedi = build_worker(settings, store, clock, metrics=metrics)
     stop = anyio.Event()
     loop = asyncio.get_running_loop()
     tasks = [
-        loop.create_task(worker.run_forever(idle_seconds=settings.worker_idle_ms / 1000, stop=stop))
+        loop.create_task(
+            worker.run_forever(
+                idle_seconds=settings.worker_idle_ms / 1000, stop=stop, wakeup=wakeup
+            )
+        )
     ]
     if settings.reconcile_interval_seconds > 0:
         reconciler = Reconciler(
@@ -114,6 +123,8 @@ async def running_worker(
         yield
     finally:
         stop.set()
+        if wakeup is not None:
+            wakeup.notify()
         for task in tasks:
             await task
         await stedi.aclose()
@@ -143,10 +154,13 @@ def create_app(
                 throttle=FailureThrottle(
                     settings.auth_failure_limit, settings.auth_failure_window_seconds
                 ),
+                wakeup=Wakeup() if run_workers else None,
             )
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
             if run_workers:
-                async with running_worker(settings, opened, clock, metrics=services.metrics):
+                async with running_worker(
+                    settings, opened, clock, metrics=services.metrics, wakeup=services.wakeup
+                ):
                     yield {"services": services}
             else:
                 yield {"services": services}

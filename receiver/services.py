@@ -10,6 +10,7 @@ from receiver.clock import Clock
 from receiver.metrics import Metrics
 from receiver.settings import Settings
 from receiver.store.base import Store
+from receiver.worker import Wakeup
 
 
 @dataclass(slots=True)
@@ -22,6 +23,7 @@ class Services:
     clock: Clock
     throttle: FailureThrottle
     metrics: Metrics = field(default_factory=Metrics)
+    wakeup: Wakeup | None = None  # set when the worker runs in this process
 
     @property
     def keys(self) -> dict[str, SigningKey]:

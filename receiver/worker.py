@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Callable, Mapping
@@ -213,6 +214,24 @@ def _plain(value: object) -> Any:
     return value
 
 
+class Wakeup:
+    """In-process signal from intake to the worker that new work is waiting, so the worker
+    need not wait out its idle interval. (Workers in other processes still poll.)"""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """New work (or a stop): wake a waiting worker."""
+        self._event.set()
+
+    async def wait(self, seconds: float) -> None:
+        """Return on `notify` or after `seconds`, whichever is first."""
+        with anyio.move_on_after(seconds):
+            await self._event.wait()
+        self._event.clear()
+
+
 class Worker:
     """Claims due `process` jobs and finishes each: done, retry later, or dead."""
 
@@ -250,8 +269,12 @@ class Worker:
                 group.start_soon(self._handle_safely, job)
         return len(jobs)
 
-    async def run_forever(self, *, idle_seconds: float = 1.0, stop: anyio.Event) -> None:
-        """Run `run_once` until `stop` is set, sleeping `idle_seconds` when nothing was due."""
+    async def run_forever(
+        self, *, idle_seconds: float = 1.0, stop: anyio.Event, wakeup: Wakeup | None = None
+    ) -> None:
+        """Run `run_once` until `stop` is set; when nothing was due, wait up to
+        `idle_seconds`, or less if `wakeup` says new work arrived (or `stop` is set)."""
+        wakeup = wakeup or Wakeup()
         while not stop.is_set():
             try:
                 handled = await self.run_once()
@@ -259,8 +282,7 @@ class Worker:
                 _log.warning("worker.claim_failed", error=type(exc).__name__)
                 handled = 0
             if handled == 0 and not stop.is_set():
-                with anyio.move_on_after(idle_seconds):
-                    await stop.wait()
+                await wakeup.wait(idle_seconds)
 
     async def _handle_safely(self, job: Job) -> None:
         """`handle`, with any failure turned into a retry and never raised."""

@@ -53,6 +53,8 @@ async def _intake(
         svc.metrics.inbound_events.labels(source.value, "rejected").inc()
         raise
     outcome = "accepted" if result.created else "duplicate"
+    if result.created and svc.wakeup is not None:
+        svc.wakeup.notify()
     svc.metrics.inbound_events.labels(source.value, outcome).inc()
     if not result.created:
         svc.metrics.inbound_duplicates.labels(source.value).inc()

@@ -132,6 +132,24 @@ def test_serve_fetches_the_835_and_builds_the_claim_timeline(
         server.kill()
 
 
+def test_intake_wakes_the_in_process_worker(
+    tmp_path: Path, mock_stedi: tuple[str, MockStediState]
+) -> None:
+    """With an idle interval of 10 minutes, the report is still fetched at once: intake wakes
+    the worker instead of leaving the job for the next poll."""
+    stedi_url, _ = mock_stedi
+    env = pipeline_env(stedi_url)
+    env["RECEIVER_WORKER_IDLE_MS"] = "600000"
+    credentials = set_up(tmp_path, env)
+    server = Server(tmp_path, tmp_path / "serve.log", env=env).start()
+    try:
+        time.sleep(0.5)  # let the worker's first (empty) pass start its idle wait
+        post_835(server)
+        wait_for_timeline(server, token(server, credentials), timeout=10.0)
+    finally:
+        server.kill()
+
+
 def test_worker_killed_mid_fetch_loses_nothing_and_publishes_once(
     tmp_path: Path, mock_stedi: tuple[str, MockStediState]
 ) -> None:
