@@ -13,7 +13,12 @@ import structlog
 from receiver.clock import Clock
 from receiver.ids import new_id
 from receiver.models import Account, InboundEvent, Source
-from receiver.sources.stedi import is_valid_id
+from receiver.sources.stedi import (
+    is_valid_id,
+    transaction_dedup_key,
+    transaction_set_of,
+    x12_summary,
+)
 from receiver.store.base import PROCESS_JOB, Store
 from receiver.upstream.stedi import StediClient, UpstreamError, iso_z
 
@@ -32,18 +37,6 @@ TIME_PREFIX = "time:"
 def cursor_name(account: Account) -> str:
     """The poll cursor's name for an account."""
     return f"stedi-poll:{account.name}"
-
-
-def _dict(value: object) -> dict[str, object]:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _code(value: object) -> str | int | None:
-    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -78,27 +71,16 @@ def events_from_poll(
             continue
         if item.get("direction") != "INBOUND" or item.get("status") != "succeeded":
             continue
-        metadata = _dict(_dict(item.get("x12")).get("metadata"))
-        transaction = _dict(metadata.get("transaction"))
-        transaction_set = _str(transaction.get("transactionSetIdentifier"))
+        transaction_set = transaction_set_of(item)
         if transaction_set is None or transaction_set not in RECONCILED_SETS:
             continue
-        group = _dict(metadata.get("functionalGroup"))
         file_execution_id = item.get("fileExecutionId")
         summary: dict[str, object] = {
             "reconciled": True,
             "stedi_account_id": account.stedi_account_id,
             "detail_type": TRANSACTION_TYPE,
-            "mode": _str(item.get("mode")),
             "file_execution_id": file_execution_id if is_valid_id(file_execution_id) else None,
-            "processed_at": _str(item.get("processedAt")),
-            "interchange_control_number": _code(
-                _dict(metadata.get("interchange")).get("controlNumber")
-            ),
-            "group_control_number": _code(group.get("controlNumber")),
-            "transaction_control_number": _code(transaction.get("controlNumber")),
-            "functional_identifier_code": _str(group.get("functionalIdentifierCode")),
-            "release": _str(group.get("release")),
+            **x12_summary(item),
         }
         events.append(
             InboundEvent(
@@ -107,7 +89,7 @@ def events_from_poll(
                 type=TRANSACTION_TYPE,
                 account=account.name,
                 external_id=f"poll:{transaction_id}",
-                dedup_keys=(f"stedi:txn:{transaction_id}:{TRANSACTION_TYPE}",),
+                dedup_keys=(transaction_dedup_key(transaction_id, TRANSACTION_TYPE),),
                 body=orjson.dumps(item),
                 headers={},
                 received_at=received_at,
@@ -203,7 +185,8 @@ class Reconciler:
             raw_items = page.get("items")
             items: list[object] = raw_items if isinstance(raw_items, list) else []
             for item in items:
-                processed_at = _parse_time(_dict(item).get("processedAt"))
+                raw_time = item.get("processedAt") if isinstance(item, dict) else None
+                processed_at = _parse_time(raw_time)
                 if processed_at is not None and (newest is None or processed_at > newest):
                     newest = processed_at
             for event in events_from_poll(

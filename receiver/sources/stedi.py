@@ -113,6 +113,41 @@ def _code(value: object) -> str | int | None:
     return value if isinstance(value, str | int) else None
 
 
+def transaction_dedup_key(transaction_id: str, detail_type: str) -> str:
+    """The key a transaction's event is deduplicated on, whether it came by webhook or by
+    poll: Stedi's own re-emit gets a new event id but keeps the transaction id."""
+    return f"stedi:txn:{transaction_id}:{detail_type}"
+
+
+def _x12_metadata(detail: dict[str, object]) -> dict[str, object]:
+    return _dict(_dict(detail.get("x12")).get("metadata"))
+
+
+def transaction_set_of(detail: dict[str, object]) -> str | None:
+    """The X12 transaction set (277, 835, 837, 999) a transaction's detail names, if any."""
+    transaction = _dict(_x12_metadata(detail).get("transaction"))
+    return _str(transaction.get("transactionSetIdentifier"))
+
+
+def x12_summary(detail: dict[str, object]) -> dict[str, object]:
+    """The ids and codes (no PHI) of a transaction's detail or poll item: mode, processing
+    time, envelope control numbers, functional identifier code and release."""
+    metadata = _x12_metadata(detail)
+    group = _dict(metadata.get("functionalGroup"))
+    transaction = _dict(metadata.get("transaction"))
+    return {
+        "mode": _str(detail.get("mode")),
+        "processed_at": _str(detail.get("processedAt")),
+        "interchange_control_number": _code(
+            _dict(metadata.get("interchange")).get("controlNumber")
+        ),
+        "group_control_number": _code(group.get("controlNumber")),
+        "transaction_control_number": _code(transaction.get("controlNumber")),
+        "functional_identifier_code": _str(group.get("functionalIdentifierCode")),
+        "release": _str(group.get("release")),
+    }
+
+
 def _fault_codes(detail: dict[str, object]) -> list[str]:
     """The `faultCode` of each entry of a `file.failed` event's `errors` (codes, not messages)."""
     errors = detail.get("errors")
@@ -147,9 +182,6 @@ def parse_stedi_webhook(
     check_event_account(envelope.get("account"), account)
 
     detail = _dict(envelope.get("detail"))
-    metadata = _dict(_dict(detail.get("x12")).get("metadata"))
-    group = _dict(metadata.get("functionalGroup"))
-    transaction = _dict(metadata.get("transaction"))
 
     summary: dict[str, object] = {}
     raw_transaction_id = detail.get("transactionId")
@@ -163,7 +195,7 @@ def parse_stedi_webhook(
 
     dedup_keys = [f"stedi:event:{stedi_id}"]
     if transaction_id is not None:
-        dedup_keys.append(f"stedi:txn:{transaction_id}:{detail_type}")
+        dedup_keys.append(transaction_dedup_key(transaction_id, detail_type))
     if detail_type.startswith("file.") and file_execution_id is not None:
         dedup_keys.append(f"stedi:file:{file_execution_id}:{detail_type}")
 
@@ -172,16 +204,8 @@ def parse_stedi_webhook(
         {
             "stedi_account_id": account.stedi_account_id,
             "detail_type": detail_type,
-            "mode": _str(detail.get("mode")),
             "file_execution_id": file_execution_id,
-            "processed_at": _str(detail.get("processedAt")),
-            "interchange_control_number": _code(
-                _dict(metadata.get("interchange")).get("controlNumber")
-            ),
-            "group_control_number": _code(group.get("controlNumber")),
-            "transaction_control_number": _code(transaction.get("controlNumber")),
-            "functional_identifier_code": _str(group.get("functionalIdentifierCode")),
-            "release": _str(group.get("release")),
+            **x12_summary(detail),
             "fault_codes": fault_codes,
             "wrapped": wrapped,
         }
@@ -197,7 +221,7 @@ def parse_stedi_webhook(
         headers=headers,
         received_at=received_at,
         transaction_id=transaction_id,
-        transaction_set=_str(transaction.get("transactionSetIdentifier")),
+        transaction_set=transaction_set_of(detail),
         direction=_str(detail.get("direction")),
         summary=summary,
     )
