@@ -1,0 +1,15 @@
+"""PostgresStore: the Store protocol on PostgreSQL through an asyncpg connection pool.
+
+Driver and network errors become StoreUnavailableError at this boundary. The adapter is
+assembled from one part per concern; `base` holds the pool, transactions and migrations.
+"""
+
+from receiver.store.postgres.directory import PostgresDirectory
+from receiver.store.postgres.intake import PostgresIntake
+from receiver.store.postgres.jobs import PostgresJobs
+
+__all__ = ["PostgresStore"]
+
+
+class PostgresStore(PostgresIntake, PostgresJobs, PostgresDirectory):
+    """The Store protocol on PostgreSQL, optionally confined to one schema."""

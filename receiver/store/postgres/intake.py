@@ -1,0 +1,106 @@
+"""Intake on PostgreSQL: record an inbound event with its job, read events back."""
+
+from __future__ import annotations
+
+import orjson
+
+from receiver.errors import StoreUnavailableError
+from receiver.ids import new_id
+from receiver.models import (
+    EventFilter,
+    InboundEvent,
+    JobStatus,
+    Page,
+    RecordResult,
+    StoredEvent,
+)
+from receiver.store import rows
+from receiver.store.base import check_limit, decode_cursor
+from receiver.store.postgres.base import Duplicate, PostgresBase, placeholder
+
+
+class PostgresIntake(PostgresBase):
+    """Intake on PostgreSQL: record an inbound event with its job, read events back."""
+
+    # -- intake --------------------------------------------------------------------------------
+    async def record_inbound(self, event: InboundEvent, job_kind: str | None) -> RecordResult:
+        """Event, dedup keys and job in one transaction; a known dedup key stores nothing.
+
+        A concurrent insert of the same key waits for the first transaction and then finds
+        the key taken, so exactly one of several concurrent duplicates is created."""
+        if not event.dedup_keys:
+            raise ValueError("an inbound event needs at least one dedup key")
+        # Sorted: concurrent events sharing keys take their row locks in the same order.
+        keys = sorted(set(event.dedup_keys))
+        try:
+            async with self._transaction() as conn:
+                await conn.execute(
+                    "INSERT INTO inbound_events (id, source, type, account, external_id, status, "
+                    "transaction_id, transaction_set, direction, received_at, summary, headers, "
+                    "body) VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8, $9, "
+                    "$10::jsonb, $11::jsonb, $12)",
+                    event.id,
+                    event.source.value,
+                    event.type,
+                    event.account,
+                    event.external_id,
+                    event.transaction_id,
+                    event.transaction_set,
+                    event.direction,
+                    event.received_at,
+                    orjson.dumps(event.summary).decode(),
+                    orjson.dumps(event.headers).decode(),
+                    event.body,
+                )
+                inserted = await conn.fetch(
+                    "INSERT INTO inbound_dedup (key, event_id) "
+                    "SELECT key, $2 FROM unnest($1::text[]) AS key "
+                    "ON CONFLICT (key) DO NOTHING RETURNING key",
+                    keys,
+                    event.id,
+                )
+                if len(inserted) != len(keys):
+                    raise Duplicate
+                if job_kind is not None:
+                    await conn.execute(
+                        "INSERT INTO jobs (id, event_id, kind, status, attempts, "
+                        "next_attempt_at, created_at, updated_at) "
+                        "VALUES ($1, $2, $3, $4, 0, $5, $5, $5)",
+                        new_id("job"),
+                        event.id,
+                        job_kind,
+                        JobStatus.PENDING.value,
+                        event.received_at,
+                    )
+        except Duplicate:
+            row = await self._fetchrow(
+                "SELECT event_id FROM inbound_dedup WHERE key = ANY($1::text[]) LIMIT 1", keys
+            )
+            if row is None:  # the conflicting key vanished: cannot happen without deletes
+                raise StoreUnavailableError("dedup key conflict could not be resolved") from None
+            return RecordResult(event_id=row["event_id"], created=False)
+        return RecordResult(event_id=event.id, created=True)
+
+    async def fetch_event(self, event_id: str, *, with_body: bool = True) -> StoredEvent | None:
+        """One event by id."""
+        columns = rows.EVENT_COLUMNS + (", body" if with_body else "")
+        row = await self._fetchrow(
+            f"SELECT {columns} FROM inbound_events WHERE id = $1",  # noqa: S608
+            event_id,
+        )
+        if row is None:
+            return None
+        return rows.event_from_row(row, bytes(row["body"]) if with_body else None)
+
+    async def list_events(
+        self, flt: EventFilter, *, limit: int, cursor: str | None
+    ) -> Page[StoredEvent]:
+        """Newest first, cursor on `seq`."""
+        where, params = rows.event_conditions(flt, decode_cursor(cursor), placeholder)
+        found = await self._fetch(
+            f"SELECT {rows.EVENT_COLUMNS} FROM inbound_events{where} "  # noqa: S608
+            f"ORDER BY seq DESC LIMIT {placeholder(len(params) + 1)}",
+            *params,
+            check_limit(limit) + 1,
+        )
+        return rows.page_of(found, limit, rows.event_from_row)

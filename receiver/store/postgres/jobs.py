@@ -1,0 +1,227 @@
+"""The job queue on PostgreSQL: claim (SKIP LOCKED) with a lease, finish, retry, kill."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from receiver.models import (
+    Document,
+    EventStatus,
+    Job,
+    JobFilter,
+    JobResult,
+    JobStatus,
+    OutboundMessage,
+    Page,
+    TimelineEntry,
+)
+from receiver.store import rows
+from receiver.store.base import check_limit, decode_cursor, truncate_error
+from receiver.store.postgres.base import PostgresBase, placeholder
+
+
+class PostgresJobs(PostgresBase):
+    """The job queue on PostgreSQL: claim (SKIP LOCKED) with a lease, finish, retry, kill."""
+
+    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
+        """Newest first, cursor on `seq`."""
+        where, params = rows.job_conditions(flt, decode_cursor(cursor), placeholder)
+        found = await self._fetch(
+            f"SELECT {rows.JOB_COLUMNS} FROM jobs{where} "  # noqa: S608
+            f"ORDER BY seq DESC LIMIT {placeholder(len(params) + 1)}",
+            *params,
+            check_limit(limit) + 1,
+        )
+        return rows.page_of(found, limit, rows.job_from_row)
+
+    # -- job queue -----------------------------------------------------------------------------
+    async def claim_due_jobs(
+        self,
+        *,
+        now: datetime,
+        lease_seconds: int,
+        limit: int,
+        kinds: tuple[str, ...] | None = None,
+    ) -> list[Job]:
+        """One UPDATE over a FOR UPDATE SKIP LOCKED sub-select: concurrent claimers skip
+        each other's rows instead of waiting for them or taking them twice."""
+        if limit < 1 or (kinds is not None and not kinds):
+            return []
+        kind_clause = " AND kind = ANY($6::text[])" if kinds is not None else ""
+        params: list[object] = [
+            JobStatus.RUNNING.value,
+            now + timedelta(seconds=lease_seconds),
+            now,
+            JobStatus.PENDING.value,
+            limit,
+        ]
+        if kinds is not None:
+            params.append(list(kinds))
+        found = await self._fetch(
+            "UPDATE jobs SET status = $1, lease_until = $2, updated_at = $3 "  # noqa: S608
+            "WHERE id IN (SELECT id FROM jobs "
+            "WHERE ((status = $4 AND next_attempt_at <= $3) "
+            f"OR (status = $1 AND lease_until < $3)){kind_clause} "
+            "ORDER BY next_attempt_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {rows.JOB_COLUMNS}",
+            *params,
+        )
+        jobs = [rows.job_from_row(row) for row in found]
+        jobs.sort(key=lambda job: job.next_attempt_at)
+        return jobs
+
+    async def _finish_job(
+        self,
+        job_id: str,
+        lease_until: datetime,
+        assignments: str,
+        params: tuple[object, ...],
+        event_status: EventStatus | None,
+        result: JobResult | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Apply `assignments` (placeholders from $4 on) to a job still running under
+        exactly `lease_until`, set its event's status and store `result` (stamped `now`),
+        in one transaction."""
+        async with self._transaction() as conn:
+            event_id = await conn.fetchval(
+                f"UPDATE jobs SET {assignments} "  # noqa: S608
+                "WHERE id = $1 AND status = $2 AND lease_until = $3 RETURNING event_id",
+                job_id,
+                JobStatus.RUNNING.value,
+                lease_until,
+                *params,
+            )
+            if event_id is None:
+                return False
+            if event_status is not None:
+                await conn.execute(
+                    "UPDATE inbound_events SET status = $1 WHERE id = $2",
+                    event_status.value,
+                    event_id,
+                )
+            if result is not None and now is not None:
+                await _store_result(conn, result, event_id, now)
+            return True
+
+    async def complete_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        result: JobResult | None = None,
+    ) -> bool:
+        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = NULL, "
+            "updated_at = $5",
+            (JobStatus.DONE.value, now),
+            EventStatus.PROCESSED,
+            result,
+            now,
+        )
+
+    async def fetch_documents(self, event_id: str) -> list[Document]:
+        """By kind."""
+        found = await self._fetch(
+            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
+            "WHERE event_id = $1 ORDER BY kind",
+            event_id,
+        )
+        return [rows.document_from_row(row) for row in found]
+
+    async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
+        """Oldest event first, then insertion order."""
+        found = await self._fetch(
+            f"SELECT {rows.TIMELINE_COLUMNS} FROM claim_entries c "  # noqa: S608
+            "JOIN inbound_events e ON e.id = c.event_id "
+            "WHERE c.patient_control_number = $1 ORDER BY e.received_at, c.seq",
+            patient_control_number,
+        )
+        return [rows.timeline_from_row(row) for row in found]
+
+    async def list_messages(self, *, limit: int, cursor: str | None) -> Page[OutboundMessage]:
+        """Newest first, cursor on `seq`."""
+        where, params = rows.where_clause([("seq < {}", decode_cursor(cursor))], placeholder)
+        found = await self._fetch(
+            f"SELECT {rows.MESSAGE_COLUMNS} FROM outbound_messages{where} "  # noqa: S608
+            f"ORDER BY seq DESC LIMIT {placeholder(len(params) + 1)}",
+            *params,
+            check_limit(limit) + 1,
+        )
+        return rows.page_of(found, limit, rows.message_from_row)
+
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = $5, "
+            "next_attempt_at = $6, updated_at = $7",
+            (JobStatus.PENDING.value, truncate_error(error), next_attempt_at, now),
+            None,
+        )
+
+    async def kill_job(
+        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
+    ) -> bool:
+        """Dead, attempts + 1, event failed; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = $5, "
+            "updated_at = $6",
+            (JobStatus.DEAD.value, truncate_error(error), now),
+            EventStatus.FAILED,
+        )
+
+    async def count_jobs_by_status(self) -> dict[str, int]:
+        """One GROUP BY over the jobs table."""
+        found = await self._fetch("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        return {row["status"]: int(row["n"]) for row in found}
+
+    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
+        """Dead -> pending, due now."""
+        count = await self._execute(
+            "UPDATE jobs SET status = $1, next_attempt_at = $2, lease_until = NULL, "
+            "updated_at = $2 WHERE id = $3 AND status = $4",
+            JobStatus.PENDING.value,
+            now,
+            job_id,
+            JobStatus.DEAD.value,
+        )
+        return count > 0
+
+
+async def _store_result(conn: Any, result: JobResult, event_id: str, now: datetime) -> None:
+    """Insert a job result's rows, leaving any already stored by an earlier run."""
+    if result.documents:
+        await conn.executemany(
+            "INSERT INTO documents (event_id, kind, transaction_id, content_type, body, "
+            "created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            rows.document_params(result, event_id, now),
+        )
+    if result.claims:
+        await conn.executemany(
+            "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
+            "created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
+            rows.claim_params(result, event_id, now),
+        )
+    if result.messages:
+        await conn.executemany(
+            "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
+            rows.message_params(result, event_id),
+        )

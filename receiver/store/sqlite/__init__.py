@@ -1,0 +1,18 @@
+"""SqliteStore: the embedded default Store on one SQLite file (WAL, synchronous=FULL).
+
+One writer connection, serialised by a lock (SQLite has one writer anyway), and one reader
+connection, which WAL lets run beside the writer. Every sqlite3 error becomes
+StoreUnavailableError at this boundary, so callers answer 503 and senders retry. The adapter
+is assembled from one part per concern; `base` holds the connections and plumbing.
+"""
+
+from receiver.store.sqlite.base import to_text
+from receiver.store.sqlite.directory import SqliteDirectory
+from receiver.store.sqlite.intake import SqliteIntake
+from receiver.store.sqlite.jobs import SqliteJobs
+
+__all__ = ["SqliteStore", "to_text"]
+
+
+class SqliteStore(SqliteIntake, SqliteJobs, SqliteDirectory):
+    """The Store protocol on a local SQLite file."""

@@ -1,0 +1,177 @@
+"""SqliteBase: connections, transactions, migrations and plumbing for the SQLite store.
+
+One writer connection, serialised by a lock (SQLite has one writer anyway), and one reader
+connection, which WAL lets run beside the writer. Every sqlite3 error becomes
+StoreUnavailableError here, so callers answer 503 and senders retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from receiver.errors import ConflictError, StoreUnavailableError
+from receiver.store.migrations import load_migrations, split_statements
+
+_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TS_COLUMNS = frozenset(
+    {
+        "received_at",
+        "next_attempt_at",
+        "lease_until",
+        "created_at",
+        "updated_at",
+        "previous_expires_at",
+        "revoked_at",
+    }
+)
+
+
+def to_text(value: datetime) -> str:
+    """A fixed-width UTC timestamp that sorts as text."""
+    return value.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def param(value: object) -> object:
+    return to_text(value) if isinstance(value, datetime) else value
+
+
+def row_factory(cursor: sqlite3.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
+    """Row factory: a dict with timestamp columns parsed back to aware datetimes."""
+    out: dict[str, Any] = {}
+    for (name, *_), value in zip(cursor.description, raw, strict=True):
+        if name in _TS_COLUMNS and isinstance(value, str):
+            value = datetime.strptime(value, _TS_FORMAT).replace(tzinfo=UTC)
+        out[name] = value
+    return out
+
+
+def placeholder(_: int) -> str:
+    return "?"
+
+
+class SqliteBase:
+    """The Store protocol on a local SQLite file."""
+
+    def __init__(
+        self, path: Path | str, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL"
+    ) -> None:
+        self.path = Path(path)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    # -- life cycle ----------------------------------------------------------------------------
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = row_factory  # type: ignore[assignment]
+        await conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        await conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def open(self) -> None:
+        """Create the file if needed, switch to WAL, apply migrations."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The file holds PHI and secrets: owner-only from its first byte. SQLite gives the
+            # -wal and -shm files the database file's mode.
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+            self._writer = await self._connect()
+            await self._writer.execute("PRAGMA journal_mode = WAL")
+            await self.migrate()
+            self._reader = await self._connect()
+        except (sqlite3.Error, OSError, StoreUnavailableError) as exc:
+            # Close what was opened: a live aiosqlite thread would keep the process from exiting.
+            await self.close()
+            raise StoreUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from exc
+
+    async def close(self) -> None:
+        """Close both connections (waiting for a write in progress)."""
+        async with self._write_lock:
+            for conn in (self._reader, self._writer):
+                if conn is not None:
+                    await conn.close()
+            self._reader = self._writer = None
+
+    async def ping(self) -> None:
+        """A trivial read through the reader connection."""
+        async with self._read() as conn:
+            await conn.execute("SELECT 1")
+
+    async def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded in `schema_migrations`."""
+        async with self._transaction() as conn:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            cur = await conn.execute("SELECT version FROM schema_migrations")
+            done = {row["version"] for row in await cur.fetchall()}
+            applied = []
+            for name, sql in load_migrations("sqlite"):
+                if name in done:
+                    continue
+                for statement in split_statements(sql):
+                    await conn.execute(statement)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (name, to_text(datetime.now(UTC))),
+                )
+                applied.append(name)
+            return applied
+
+    # -- plumbing ------------------------------------------------------------------------------
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT on the writer; rollback and 503 on any sqlite3 error."""
+        async with self._write_lock:
+            conn = self._writer
+            if conn is None:
+                raise StoreUnavailableError("store is not open")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreUnavailableError(f"cannot begin a write: {exc}") from exc
+            try:
+                yield conn
+                await conn.execute("COMMIT")
+            except BaseException as exc:
+                # The transaction may already be gone; the original error is the news.
+                with contextlib.suppress(sqlite3.Error):
+                    await conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise ConflictError(str(exc)) from exc
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreUnavailableError(f"write failed: {exc}") from exc
+                raise
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
+        conn = self._reader
+        if conn is None:
+            raise StoreUnavailableError("store is not open")
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            raise StoreUnavailableError(f"read failed: {exc}") from exc
+
+    async def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        async with self._read() as conn:
+            cur = await conn.execute(sql, [param(p) for p in params])
+            return list(await cur.fetchall())  # type: ignore[arg-type]
+
+    async def _fetchone(self, sql: str, params: Sequence[object] = ()) -> dict[str, Any] | None:
+        found = await self._fetchall(sql, params)
+        return found[0] if found else None

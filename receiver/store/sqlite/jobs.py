@@ -1,0 +1,253 @@
+"""The job queue on SQLite: claim with a lease, finish, retry, kill, revive; job results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from receiver.errors import StoreUnavailableError
+from receiver.models import (
+    Document,
+    EventStatus,
+    Job,
+    JobFilter,
+    JobResult,
+    JobStatus,
+    OutboundMessage,
+    Page,
+    TimelineEntry,
+)
+from receiver.store import rows
+from receiver.store.base import check_limit, decode_cursor, truncate_error
+from receiver.store.sqlite.base import SqliteBase, param, placeholder, to_text
+
+
+class SqliteJobs(SqliteBase):
+    """The job queue on SQLite: claim with a lease, finish, retry, kill, revive; job results."""
+
+    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
+        """Newest first, cursor on `seq`."""
+        where, params = rows.job_conditions(flt, decode_cursor(cursor), placeholder)
+        found = await self._fetchall(
+            f"SELECT {rows.JOB_COLUMNS} FROM jobs{where} ORDER BY seq DESC LIMIT ?",  # noqa: S608
+            [*params, check_limit(limit) + 1],
+        )
+        return rows.page_of(found, limit, rows.job_from_row)
+
+    # -- job queue -----------------------------------------------------------------------------
+    async def claim_due_jobs(
+        self,
+        *,
+        now: datetime,
+        lease_seconds: int,
+        limit: int,
+        kinds: tuple[str, ...] | None = None,
+    ) -> list[Job]:
+        """Select the due ids and lease them inside one BEGIN IMMEDIATE transaction."""
+        if limit < 1:
+            return []
+        now_text = to_text(now)
+        lease_text = to_text(now + timedelta(seconds=lease_seconds))
+        params: list[object] = [
+            JobStatus.PENDING.value,
+            now_text,
+            JobStatus.RUNNING.value,
+            now_text,
+        ]
+        kind_clause = ""
+        if kinds is not None:
+            if not kinds:
+                return []
+            kind_clause = f" AND kind IN ({', '.join('?' for _ in kinds)})"
+            params.extend(kinds)
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "SELECT id FROM jobs WHERE ((status = ? AND next_attempt_at <= ?) "  # noqa: S608
+                f"OR (status = ? AND lease_until < ?)){kind_clause} "
+                "ORDER BY next_attempt_at, seq LIMIT ?",
+                [*params, limit],
+            )
+            ids = [row["id"] for row in await cur.fetchall()]
+            if not ids:
+                return []
+            marks = ", ".join("?" for _ in ids)
+            await conn.execute(
+                "UPDATE jobs SET status = ?, lease_until = ?, updated_at = ? "  # noqa: S608
+                f"WHERE id IN ({marks})",
+                [JobStatus.RUNNING.value, lease_text, now_text, *ids],
+            )
+            cur = await conn.execute(
+                f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE id IN ({marks}) "  # noqa: S608
+                "ORDER BY next_attempt_at, seq",
+                ids,
+            )
+            claimed: list[dict[str, Any]] = list(await cur.fetchall())  # type: ignore[arg-type]
+            return [rows.job_from_row(row) for row in claimed]
+
+    async def _finish_job(
+        self,
+        job_id: str,
+        lease_until: datetime,
+        assignments: str,
+        params: Sequence[object],
+        event_status: EventStatus | None,
+        result: JobResult | None = None,
+        now: datetime | None = None,
+    ) -> bool:
+        """Apply `assignments` to a job still running under exactly `lease_until`, set its
+        event's status and store `result` (stamped `now`), in one transaction."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET {assignments} "  # noqa: S608
+                "WHERE id = ? AND status = ? AND lease_until = ?",
+                [
+                    *(param(p) for p in params),
+                    job_id,
+                    JobStatus.RUNNING.value,
+                    to_text(lease_until),
+                ],
+            )
+            if cur.rowcount == 0:
+                return False
+            if event_status is not None:
+                await conn.execute(
+                    "UPDATE inbound_events SET status = ? "
+                    "WHERE id = (SELECT event_id FROM jobs WHERE id = ?)",
+                    (event_status.value, job_id),
+                )
+            if result is not None and now is not None:
+                cur = await conn.execute("SELECT event_id FROM jobs WHERE id = ?", (job_id,))
+                found = await cur.fetchone()
+                if found is None:  # the UPDATE above matched it: cannot happen
+                    raise StoreUnavailableError(f"job {job_id} vanished mid-transaction")
+                await _store_result(conn, result, found["event_id"], now)
+            return True
+
+    async def complete_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        result: JobResult | None = None,
+    ) -> bool:
+        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = NULL, "
+            "updated_at = ?",
+            (JobStatus.DONE.value, now),
+            EventStatus.PROCESSED,
+            result,
+            now,
+        )
+
+    async def fetch_documents(self, event_id: str) -> list[Document]:
+        """By kind."""
+        found = await self._fetchall(
+            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
+            "WHERE event_id = ? ORDER BY kind",
+            (event_id,),
+        )
+        return [rows.document_from_row(row) for row in found]
+
+    async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
+        """Oldest event first, then insertion order."""
+        found = await self._fetchall(
+            f"SELECT {rows.TIMELINE_COLUMNS} FROM claim_entries c "  # noqa: S608
+            "JOIN inbound_events e ON e.id = c.event_id "
+            "WHERE c.patient_control_number = ? ORDER BY e.received_at, c.seq",
+            (patient_control_number,),
+        )
+        return [rows.timeline_from_row(row) for row in found]
+
+    async def list_messages(self, *, limit: int, cursor: str | None) -> Page[OutboundMessage]:
+        """Newest first, cursor on `seq`."""
+        where, params = rows.where_clause([("seq < {}", decode_cursor(cursor))], placeholder)
+        found = await self._fetchall(
+            f"SELECT {rows.MESSAGE_COLUMNS} FROM outbound_messages{where} "  # noqa: S608
+            "ORDER BY seq DESC LIMIT ?",
+            [*params, check_limit(limit) + 1],
+        )
+        return rows.page_of(found, limit, rows.message_from_row)
+
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = ?, "
+            "next_attempt_at = ?, updated_at = ?",
+            (JobStatus.PENDING.value, truncate_error(error), next_attempt_at, now),
+            None,
+        )
+
+    async def kill_job(
+        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
+    ) -> bool:
+        """Dead, attempts + 1, event failed; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            lease_until,
+            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = ?, "
+            "updated_at = ?",
+            (JobStatus.DEAD.value, truncate_error(error), now),
+            EventStatus.FAILED,
+        )
+
+    async def count_jobs_by_status(self) -> dict[str, int]:
+        """One GROUP BY over the jobs table."""
+        found = await self._fetchall("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
+        return {row["status"]: row["n"] for row in found}
+
+    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
+        """Dead -> pending, due now."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE jobs SET status = ?, next_attempt_at = ?, lease_until = NULL, "
+                "updated_at = ? WHERE id = ? AND status = ?",
+                (
+                    JobStatus.PENDING.value,
+                    to_text(now),
+                    to_text(now),
+                    job_id,
+                    JobStatus.DEAD.value,
+                ),
+            )
+            return cur.rowcount > 0
+
+
+async def _store_result(
+    conn: aiosqlite.Connection, result: JobResult, event_id: str, now: datetime
+) -> None:
+    """Insert a job result's rows, leaving any already stored by an earlier run."""
+    if result.documents:
+        await conn.executemany(
+            "INSERT INTO documents (event_id, kind, transaction_id, content_type, body, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [tuple(param(v) for v in p) for p in rows.document_params(result, event_id, now)],
+        )
+    if result.claims:
+        await conn.executemany(
+            "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [tuple(param(v) for v in p) for p in rows.claim_params(result, event_id, now)],
+        )
+    if result.messages:
+        await conn.executemany(
+            "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [tuple(param(v) for v in p) for p in rows.message_params(result, event_id)],
+        )
