@@ -50,6 +50,16 @@ class Settings:
     worker_idle_ms: int = 1000
     reconcile_interval_seconds: int = 300
     sqlite_synchronous: str = "FULL"
+    sqlite_group_commit_ms: int = 2
+    stedi_download_hosts: str = "*.amazonaws.com"
+    delivery_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
+    delivery_timeout_seconds: int = 15
+    delivery_max_retry_after_seconds: int = 3600
+    subscription_max_concurrency: int = 4
+    subscription_disable_after_seconds: int = 5 * 24 * 3600
+    subscription_secret_grace_seconds: int = 24 * 3600
+    token_cache_size: int = 10000
+    directory_cache_seconds: int = 2
 
     @property
     def is_sqlite(self) -> bool:
@@ -102,6 +112,27 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     return value.lower()
 
 
+def _check_schedule(name: str, value: str) -> str:
+    from receiver.fanout import parse_schedule
+
+    try:
+        parse_schedule(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
+def _check_host_patterns(name: str, value: str) -> str:
+    patterns = [item.strip().lower() for item in value.split(",") if item.strip()]
+    for pattern in patterns:
+        bare = pattern.removeprefix("*.")
+        if not bare or "*" in bare or "/" in bare or ":" in bare:
+            raise ConfigError(
+                f"{name} must be comma-separated host names or *.domain patterns, not {value!r}"
+            )
+    return ",".join(patterns)
+
+
 _HTTP = ("http", "https")
 _CHECKS: dict[str, Callable[[str, str], str]] = {
     "database_url": lambda n, v: _check_url(n, v, ("sqlite", "postgresql", "postgres")),
@@ -114,6 +145,8 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
     "log_format": lambda n, v: _check_choice(n, v, ("json", "console")),
     "log_level": lambda n, v: _check_choice(n, v, ("debug", "info", "warning", "error")),
     "sqlite_synchronous": lambda n, v: _check_choice(n, v, ("full", "normal", "extra")).upper(),
+    "delivery_schedule": lambda n, v: _check_schedule(n, v),
+    "stedi_download_hosts": lambda n, v: _check_host_patterns(n, v),
 }
 
 
