@@ -251,3 +251,118 @@ class Account:
     ) -> list[AccountCredential]:
         """The unexpired credentials of the given kinds."""
         return [c for c in self.credentials if c.kind in kinds and c.is_valid_at(now)]
+
+
+class SubscriptionStatus(enum.StrEnum):
+    """Whether a subscription receives deliveries."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"  # by a 410, by prolonged failure, or by an operator; can be enabled
+    REMOVED = "removed"  # deleted by an operator; kept so its delivery history stays readable
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Life cycle of one message's delivery to one subscription."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A downstream endpoint and the messages it wants.
+
+    `secret` is the `whsec_` signing secret; during a rotation `previous_secret` keeps signing
+    too until `previous_expires_at`. `failing_since` is when the current unbroken run of
+    failed attempts began (None after a success).
+    """
+
+    id: str
+    url: str
+    type_patterns: tuple[str, ...]
+    account: str | None
+    description: str
+    secret: str
+    status: SubscriptionStatus
+    created_at: datetime
+    updated_at: datetime
+    previous_secret: str | None = None
+    previous_expires_at: datetime | None = None
+    disabled_reason: str | None = None
+    failing_since: datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"Subscription(id={self.id!r}, url=<redacted>, status={self.status.value!r})"
+
+    def signing_secrets(self, now: datetime) -> tuple[str, ...]:
+        """The secrets a delivery at `now` is signed with: current first, then one in grace."""
+        if self.previous_secret and self.previous_expires_at and now < self.previous_expires_at:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One outbound message owed to one subscription, with its retry state."""
+
+    id: str
+    message_id: str
+    subscription_id: str
+    type: str
+    account: str | None
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    lease_until: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One HTTP attempt at a delivery: when, how long, and what came back."""
+
+    delivery_id: str
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    response_excerpt: str | None = None  # the first 1 KiB of the response body, as text
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFilter:
+    """Which deliveries a listing returns; None fields do not filter."""
+
+    subscription_id: str | None = None
+    status: str | None = None
+    type: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A leased delivery with what sending it needs: the message and its subscription."""
+
+    delivery: Delivery
+    message: OutboundMessage
+    subscription: Subscription
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """What the dispatcher decided after an attempt, for the store to apply in one go.
+
+    `next_status` is PENDING (retry at `next_attempt_at`), DELIVERED or DEAD. `disable`, when
+    set, disables the subscription with that reason in the same transaction.
+    """
+
+    attempt: DeliveryAttempt
+    next_status: DeliveryStatus
+    next_attempt_at: datetime | None = None
+    disable: str | None = None

@@ -15,7 +15,12 @@ from typing import Protocol
 from receiver.errors import BadRequestError
 from receiver.models import (
     Account,
+    AttemptOutcome,
+    ClaimedDelivery,
     Client,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryFilter,
     Document,
     EventFilter,
     InboundEvent,
@@ -26,6 +31,7 @@ from receiver.models import (
     Page,
     RecordResult,
     StoredEvent,
+    Subscription,
     TimelineEntry,
 )
 
@@ -94,8 +100,9 @@ class Store(Protocol):
         otherwise (the lease expired and the job was claimed again, or it is gone).
 
         The same transaction stores `result`: documents (one per event and kind), claim
-        entries, and outbound messages (one per event and type); rows already there from an
-        earlier run are left as they are."""
+        entries, outbound messages (one per event and type), and one pending delivery, due at
+        `now`, per stored message and active subscription that matches it (type pattern and
+        account filter); rows already there from an earlier run are left as they are."""
 
     async def fetch_documents(self, event_id: str) -> list[Document]:
         """The documents stored for an event, by kind."""
@@ -170,6 +177,57 @@ class Store(Protocol):
 
     async def save_poll_cursor(self, name: str, value: str, now: datetime) -> None:
         """Store `value` under `name` (insert or replace), stamped `updated_at = now`."""
+
+    # -- fan-out -----------------------------------------------------------------------------
+    async def add_subscription(self, subscription: Subscription) -> None:
+        """Store a new subscription."""
+
+    async def fetch_subscription(self, subscription_id: str) -> Subscription | None:
+        """A subscription by id, removed ones included."""
+
+    async def list_subscriptions(self, *, include_removed: bool = False) -> list[Subscription]:
+        """Subscriptions, oldest first; removed ones only if asked for."""
+
+    async def update_subscription(self, subscription: Subscription) -> None:
+        """Replace a stored subscription (rotation, enable, disable, remove); NotFoundError
+        if absent."""
+
+    async def claim_due_deliveries(
+        self, *, now: datetime, lease_seconds: int, limit: int, per_subscription: int
+    ) -> list[ClaimedDelivery]:
+        """Lease up to `limit` due deliveries of active subscriptions, oldest due first:
+        pending ones with `next_attempt_at <= now` and running ones whose lease ran out. No
+        subscription gets more than `per_subscription` deliveries running at once (those
+        already running under a live lease count). Each is set running with
+        `lease_until = now + lease_seconds`. Concurrent claimers never receive the same one."""
+
+    async def finish_delivery(
+        self, delivery_id: str, *, now: datetime, lease_until: datetime, outcome: AttemptOutcome
+    ) -> bool:
+        """In one transaction, if the delivery is still running under exactly `lease_until`:
+        append the attempt row (numbered after the delivery's earlier attempts), set the
+        delivery's status, `attempts + 1`, `next_attempt_at`, `last_status` and `last_error`;
+        on the subscription clear `failing_since` after a success or set it (if unset) after
+        a failure, and disable it with `outcome.disable` as the reason when that is set.
+        False (and nothing written) if the lease was lost."""
+
+    async def fetch_delivery(self, delivery_id: str) -> Delivery | None:
+        """A delivery by id."""
+
+    async def list_deliveries(
+        self, flt: DeliveryFilter, *, limit: int, cursor: str | None
+    ) -> Page[Delivery]:
+        """Deliveries matching `flt`, newest first."""
+
+    async def list_attempts(self, delivery_id: str) -> list[DeliveryAttempt]:
+        """A delivery's attempts, oldest first."""
+
+    async def revive_delivery(self, delivery_id: str, *, now: datetime) -> bool:
+        """Put a dead delivery back to pending, due at `now`, with a fresh attempt budget
+        (`attempts` reset to 0; the attempt rows are kept); False if it is not dead."""
+
+    async def count_deliveries_by_status(self) -> dict[str, int]:
+        """How many deliveries are in each status (statuses with none are absent)."""
 
 
 def truncate_error(error: str) -> str:

@@ -49,7 +49,7 @@ TIMELINE_COLUMNS = (
 )
 
 
-def _json(value: object) -> Any:
+def json_value(value: object) -> Any:
     """Decode a JSON column that one driver hands back as text and the other as bytes."""
     if isinstance(value, str | bytes):
         return orjson.loads(value)
@@ -69,8 +69,8 @@ def event_from_row(row: Row, body: bytes | None = None) -> StoredEvent:
         transaction_id=row["transaction_id"],
         transaction_set=row["transaction_set"],
         direction=row["direction"],
-        summary=_json(row["summary"]),
-        headers=_json(row["headers"]),
+        summary=json_value(row["summary"]),
+        headers=json_value(row["headers"]),
         body=body,
     )
 
@@ -156,7 +156,7 @@ def account_from_row(row: Row) -> Account:
             created_at=datetime.fromisoformat(c["created_at"]),
             expires_at=datetime.fromisoformat(c["expires_at"]) if c["expires_at"] else None,
         )
-        for c in _json(row["credentials"])
+        for c in json_value(row["credentials"])
     )
     return Account(
         name=row["name"],
@@ -183,7 +183,7 @@ def message_from_row(row: Row) -> OutboundMessage:
         id=row["id"],
         type=row["type"],
         account=row["account"],
-        data=_json(row["data"]),
+        data=json_value(row["data"]),
         created_at=row["created_at"],
     )
 
@@ -193,7 +193,7 @@ def timeline_from_row(row: Row) -> TimelineEntry:
     return TimelineEntry(
         patient_control_number=row["patient_control_number"],
         kind=row["kind"],
-        data=_json(row["data"]),
+        data=json_value(row["data"]),
         event_id=row["event_id"],
         transaction_id=row["transaction_id"],
         received_at=row["received_at"],

@@ -5,11 +5,12 @@ assembled from one part per concern; `base` holds the pool, transactions and mig
 """
 
 from receiver.store.postgres.directory import PostgresDirectory
+from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
 
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(PostgresIntake, PostgresJobs, PostgresDirectory):
+class PostgresStore(PostgresIntake, PostgresJobs, PostgresDirectory, PostgresFanout):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

@@ -16,7 +16,7 @@ from receiver.models import (
     Page,
     TimelineEntry,
 )
-from receiver.store import rows
+from receiver.store import fanout_rows, rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
 from receiver.store.postgres.base import PostgresBase, placeholder
 
@@ -224,4 +224,25 @@ async def _store_result(conn: Any, result: JobResult, event_id: str, now: dateti
             "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
             "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
             rows.message_params(result, event_id),
+        )
+    await _fan_out(conn, event_id, now)
+
+
+async def _fan_out(conn: Any, event_id: str, now: datetime) -> None:
+    """Owe each of the event's messages to every active subscription that wants it."""
+    messages = await conn.fetch(
+        "SELECT id, type, account FROM outbound_messages WHERE event_id = $1", event_id
+    )
+    subscriptions = [
+        fanout_rows.subscription_from_row(row)
+        for row in await conn.fetch(
+            f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
+            "WHERE status = 'active'"
+        )
+    ]
+    planned = fanout_rows.plan_deliveries(messages, subscriptions, now)
+    if planned:
+        await conn.executemany(
+            fanout_rows.INSERT_DELIVERY.format(", ".join(f"${i}" for i in range(1, 10))),
+            planned,
         )

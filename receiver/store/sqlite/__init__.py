@@ -8,11 +8,12 @@ is assembled from one part per concern; `base` holds the connections and plumbin
 
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.directory import SqliteDirectory
+from receiver.store.sqlite.fanout import SqliteFanout
 from receiver.store.sqlite.intake import SqliteIntake
 from receiver.store.sqlite.jobs import SqliteJobs
 
 __all__ = ["SqliteStore", "to_text"]
 
 
-class SqliteStore(SqliteIntake, SqliteJobs, SqliteDirectory):
+class SqliteStore(SqliteIntake, SqliteJobs, SqliteDirectory, SqliteFanout):
     """The Store protocol on a local SQLite file."""

@@ -20,7 +20,7 @@ from receiver.models import (
     Page,
     TimelineEntry,
 )
-from receiver.store import rows
+from receiver.store import fanout_rows, rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
 from receiver.store.sqlite.base import SqliteBase, param, placeholder, to_text
 
@@ -250,4 +250,27 @@ async def _store_result(
             "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [tuple(param(v) for v in p) for p in rows.message_params(result, event_id)],
+        )
+        await _fan_out(conn, event_id, now)
+
+
+async def _fan_out(conn: aiosqlite.Connection, event_id: str, now: datetime) -> None:
+    """Owe each of the event's messages to every active subscription that wants it."""
+    cur = await conn.execute(
+        "SELECT id, type, account FROM outbound_messages WHERE event_id = ?", (event_id,)
+    )
+    messages = list(await cur.fetchall())
+    cur = await conn.execute(
+        f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
+        "WHERE status = 'active'"
+    )
+    subscriptions = [
+        fanout_rows.subscription_from_row(row)  # type: ignore[arg-type]
+        for row in await cur.fetchall()
+    ]
+    planned = fanout_rows.plan_deliveries(messages, subscriptions, now)  # type: ignore[arg-type]
+    if planned:
+        await conn.executemany(
+            fanout_rows.INSERT_DELIVERY.format(", ".join("?" * 9)),
+            [tuple(param(v) for v in p) for p in planned],
         )

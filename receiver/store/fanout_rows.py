@@ -1,0 +1,206 @@
+"""Row mapping and dialect-neutral SQL for subscriptions, deliveries and attempts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from receiver.fanout import matches_subscription
+from receiver.ids import new_id
+from receiver.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryFilter,
+    DeliveryStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from receiver.store.rows import Row, where_clause
+
+SUBSCRIPTION_COLUMNS = (
+    "id, url, type_patterns, account, description, secret, previous_secret, "
+    "previous_expires_at, status, disabled_reason, failing_since, created_at, updated_at"
+)
+DELIVERY_COLUMNS = (
+    "seq, id, message_id, subscription_id, type, account, status, attempts, next_attempt_at, "
+    "lease_until, last_status, last_error, created_at, updated_at"
+)
+ATTEMPT_COLUMNS = (
+    "delivery_id, attempt, started_at, duration_ms, status_code, response_excerpt, error"
+)
+MAX_EXCERPT_CHARS = 1024
+
+
+def subscription_from_row(row: Row) -> Subscription:
+    """A Subscription from a `SUBSCRIPTION_COLUMNS` row."""
+    patterns = row["type_patterns"]
+    if isinstance(patterns, str | bytes):
+        patterns = orjson.loads(patterns)
+    return Subscription(
+        id=row["id"],
+        url=row["url"],
+        type_patterns=tuple(patterns),
+        account=row["account"],
+        description=row["description"],
+        secret=row["secret"],
+        previous_secret=row["previous_secret"],
+        previous_expires_at=row["previous_expires_at"],
+        status=SubscriptionStatus(row["status"]),
+        disabled_reason=row["disabled_reason"],
+        failing_since=row["failing_since"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def subscription_params(sub: Subscription) -> tuple[object, ...]:
+    """A subscription's values in `SUBSCRIPTION_COLUMNS` order (datetimes as datetimes)."""
+    return (
+        sub.id,
+        sub.url,
+        orjson.dumps(list(sub.type_patterns)).decode(),
+        sub.account,
+        sub.description,
+        sub.secret,
+        sub.previous_secret,
+        sub.previous_expires_at,
+        sub.status.value,
+        sub.disabled_reason,
+        sub.failing_since,
+        sub.created_at,
+        sub.updated_at,
+    )
+
+
+def delivery_from_row(row: Row) -> Delivery:
+    """A Delivery from a `DELIVERY_COLUMNS` row."""
+    return Delivery(
+        id=row["id"],
+        message_id=row["message_id"],
+        subscription_id=row["subscription_id"],
+        type=row["type"],
+        account=row["account"],
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        lease_until=row["lease_until"],
+        last_status=row["last_status"],
+        last_error=row["last_error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def attempt_from_row(row: Row) -> DeliveryAttempt:
+    """A DeliveryAttempt from an `ATTEMPT_COLUMNS` row."""
+    return DeliveryAttempt(
+        delivery_id=row["delivery_id"],
+        attempt=row["attempt"],
+        started_at=row["started_at"],
+        duration_ms=row["duration_ms"],
+        status_code=row["status_code"],
+        response_excerpt=row["response_excerpt"],
+        error=row["error"],
+    )
+
+
+def delivery_conditions(
+    flt: DeliveryFilter, before_seq: int | None, placeholder: Callable[[int], str]
+) -> tuple[str, list[object]]:
+    """WHERE clause and parameters for a delivery listing."""
+    return where_clause(
+        [
+            ("subscription_id = {}", flt.subscription_id),
+            ("status = {}", flt.status),
+            ("type = {}", flt.type),
+            ("message_id = {}", flt.message_id),
+            ("seq < {}", before_seq),
+        ],
+        placeholder,
+    )
+
+
+def plan_deliveries(
+    messages: Sequence[Row], subscriptions: Sequence[Subscription], now: datetime
+) -> list[tuple[object, ...]]:
+    """Delivery rows owed for `messages` (rows with id, type, account): one per message and
+    active matching subscription, due at `now`, as
+    (id, message_id, subscription_id, type, account, status, next_attempt_at, created_at,
+    updated_at)."""
+    planned: list[tuple[object, ...]] = []
+    for message in messages:
+        for sub in subscriptions:
+            if sub.status != SubscriptionStatus.ACTIVE:
+                continue
+            if matches_subscription(
+                type_patterns=sub.type_patterns,
+                account_filter=sub.account,
+                event_type=message["type"],
+                account=message["account"],
+            ):
+                planned.append(
+                    (
+                        new_id("dlv"),
+                        message["id"],
+                        sub.id,
+                        message["type"],
+                        message["account"],
+                        DeliveryStatus.PENDING.value,
+                        now,
+                        now,
+                        now,
+                    )
+                )
+    return planned
+
+
+INSERT_DELIVERY = (
+    "INSERT INTO deliveries (id, message_id, subscription_id, type, account, status, "
+    "next_attempt_at, created_at, updated_at) VALUES ({}) "
+    "ON CONFLICT (message_id, subscription_id) DO NOTHING"
+)
+
+
+def due_delivery_ids_sql(p: Callable[[int], str]) -> str:
+    """SELECT the ids to claim, oldest due first, honouring the per-subscription limit.
+
+    Parameters: 1 now, 2 per-subscription limit, 3 limit. A running delivery whose lease ran
+    out is due again and does not count against its subscription's limit.
+    """
+    return (
+        "WITH busy AS ("  # noqa: S608 - placeholders only
+        "  SELECT subscription_id, COUNT(*) AS n FROM deliveries"
+        f"  WHERE status = 'running' AND lease_until >= {p(1)} GROUP BY subscription_id"
+        "), due AS ("
+        "  SELECT d.id, d.subscription_id, d.next_attempt_at, d.seq,"
+        "    ROW_NUMBER() OVER (PARTITION BY d.subscription_id"
+        "                       ORDER BY d.next_attempt_at, d.seq) AS rn"
+        "  FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
+        "  WHERE s.status = 'active' AND ("
+        f"    (d.status = 'pending' AND d.next_attempt_at <= {p(1)})"
+        f"    OR (d.status = 'running' AND d.lease_until < {p(1)}))"
+        ") "
+        "SELECT due.id FROM due LEFT JOIN busy ON busy.subscription_id = due.subscription_id "
+        f"WHERE due.rn <= {p(2)} - COALESCE(busy.n, 0) "
+        f"ORDER BY due.next_attempt_at, due.seq LIMIT {p(3)}"
+    )
+
+
+CLAIMED_SQL_COLUMNS = (
+    "d.seq, d.id, d.message_id, d.subscription_id, d.type, d.account, d.status, d.attempts, "
+    "d.next_attempt_at, d.lease_until, d.last_status, d.last_error, d.created_at, "
+    "d.updated_at, m.data AS m_data, m.created_at AS m_created_at"
+)
+
+
+def excerpt(text: str | None) -> str | None:
+    """The first `MAX_EXCERPT_CHARS` characters of a response body, or None."""
+    return None if text is None else text[:MAX_EXCERPT_CHARS]
+
+
+def to_json_text(value: Any) -> str:
+    """JSON text for a JSON column."""
+    return orjson.dumps(value).decode()

@@ -1,0 +1,238 @@
+"""Fan-out on SQLite: subscriptions, claiming due deliveries, recording attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from receiver.errors import ConflictError, NotFoundError
+from receiver.models import (
+    AttemptOutcome,
+    ClaimedDelivery,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryFilter,
+    DeliveryStatus,
+    OutboundMessage,
+    Page,
+    Subscription,
+    SubscriptionStatus,
+)
+from receiver.store import fanout_rows, rows
+from receiver.store.base import check_limit, decode_cursor, truncate_error
+from receiver.store.sqlite.base import SqliteBase, param, placeholder, to_text
+
+_SUB_MARKS = ", ".join("?" * len(fanout_rows.SUBSCRIPTION_COLUMNS.split(",")))
+
+
+def _numbered(i: int) -> str:
+    return f"?{i}"
+
+
+class SqliteFanout(SqliteBase):
+    """Fan-out on SQLite: subscriptions, claiming due deliveries, recording attempts."""
+
+    # -- subscriptions -------------------------------------------------------------------------
+    async def add_subscription(self, subscription: Subscription) -> None:
+        """Insert; ConflictError on a taken id."""
+        try:
+            async with self._transaction() as conn:
+                await conn.execute(
+                    f"INSERT INTO subscriptions ({fanout_rows.SUBSCRIPTION_COLUMNS}) "  # noqa: S608
+                    f"VALUES ({_SUB_MARKS})",
+                    [param(v) for v in fanout_rows.subscription_params(subscription)],
+                )
+        except ConflictError:
+            raise ConflictError(f"a subscription {subscription.id} already exists") from None
+
+    async def fetch_subscription(self, subscription_id: str) -> Subscription | None:
+        """By id."""
+        row = await self._fetchone(
+            f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
+            "WHERE id = ?",
+            (subscription_id,),
+        )
+        return fanout_rows.subscription_from_row(row) if row else None
+
+    async def list_subscriptions(self, *, include_removed: bool = False) -> list[Subscription]:
+        """Oldest first."""
+        where = "" if include_removed else " WHERE status <> 'removed'"
+        found = await self._fetchall(
+            f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions{where} "  # noqa: S608
+            "ORDER BY seq"
+        )
+        return [fanout_rows.subscription_from_row(row) for row in found]
+
+    async def update_subscription(self, subscription: Subscription) -> None:
+        """Replace by id."""
+        columns = fanout_rows.SUBSCRIPTION_COLUMNS.replace(" ", "").split(",")[1:]
+        assignments = ", ".join(f"{column} = ?" for column in columns)
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE subscriptions SET {assignments} WHERE id = ?",  # noqa: S608
+                [
+                    *(param(v) for v in fanout_rows.subscription_params(subscription)[1:]),
+                    subscription.id,
+                ],
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"no subscription {subscription.id}")
+
+    # -- deliveries ----------------------------------------------------------------------------
+    async def claim_due_deliveries(
+        self, *, now: datetime, lease_seconds: int, limit: int, per_subscription: int
+    ) -> list[ClaimedDelivery]:
+        """Pick and lease inside one BEGIN IMMEDIATE transaction (SQLite has one writer)."""
+        if limit < 1 or per_subscription < 1:
+            return []
+        now_text = to_text(now)
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                fanout_rows.due_delivery_ids_sql(_numbered), (now_text, per_subscription, limit)
+            )
+            ids = [row["id"] for row in await cur.fetchall()]
+            if not ids:
+                return []
+            marks = ", ".join("?" for _ in ids)
+            await conn.execute(
+                "UPDATE deliveries SET status = 'running', lease_until = ?, "  # noqa: S608
+                f"updated_at = ? WHERE id IN ({marks})",
+                [to_text(now + timedelta(seconds=lease_seconds)), now_text, *ids],
+            )
+            cur = await conn.execute(
+                f"SELECT {fanout_rows.CLAIMED_SQL_COLUMNS} FROM deliveries d "  # noqa: S608
+                "JOIN outbound_messages m ON m.id = d.message_id "
+                f"WHERE d.id IN ({marks}) ORDER BY d.next_attempt_at, d.seq",
+                ids,
+            )
+            claimed: list[dict[str, Any]] = list(await cur.fetchall())  # type: ignore[arg-type]
+            sub_ids = sorted({row["subscription_id"] for row in claimed})
+            cur = await conn.execute(
+                f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
+                f"WHERE id IN ({', '.join('?' for _ in sub_ids)})",
+                sub_ids,
+            )
+            subs = {
+                row["id"]: fanout_rows.subscription_from_row(row)  # type: ignore[arg-type]
+                for row in await cur.fetchall()
+            }
+        return [_claimed(row, subs[row["subscription_id"]]) for row in claimed]
+
+    async def finish_delivery(
+        self, delivery_id: str, *, now: datetime, lease_until: datetime, outcome: AttemptOutcome
+    ) -> bool:
+        """Attempt row, delivery state and subscription health in one transaction."""
+        attempt = outcome.attempt
+        failed = outcome.next_status != DeliveryStatus.DELIVERED
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE deliveries SET status = ?, attempts = attempts + 1, lease_until = NULL, "
+                "next_attempt_at = COALESCE(?, next_attempt_at), last_status = ?, "
+                "last_error = ?, updated_at = ? "
+                "WHERE id = ? AND status = 'running' AND lease_until = ?",
+                (
+                    outcome.next_status.value,
+                    to_text(outcome.next_attempt_at) if outcome.next_attempt_at else None,
+                    attempt.status_code,
+                    truncate_error(attempt.error) if attempt.error else None,
+                    to_text(now),
+                    delivery_id,
+                    to_text(lease_until),
+                ),
+            )
+            if cur.rowcount == 0:
+                return False
+            await conn.execute(
+                f"INSERT INTO delivery_attempts ({fanout_rows.ATTEMPT_COLUMNS}) "  # noqa: S608
+                "VALUES (?, (SELECT COUNT(*) + 1 FROM delivery_attempts WHERE delivery_id = ?), "
+                "?, ?, ?, ?, ?)",
+                (
+                    delivery_id,
+                    delivery_id,
+                    to_text(attempt.started_at),
+                    attempt.duration_ms,
+                    attempt.status_code,
+                    fanout_rows.excerpt(attempt.response_excerpt),
+                    truncate_error(attempt.error) if attempt.error else None,
+                ),
+            )
+            sub_where = "id = (SELECT subscription_id FROM deliveries WHERE id = ?)"
+            if failed:
+                await conn.execute(
+                    "UPDATE subscriptions SET failing_since = COALESCE(failing_since, ?) "  # noqa: S608
+                    f"WHERE {sub_where}",
+                    (to_text(attempt.started_at), delivery_id),
+                )
+            else:
+                await conn.execute(
+                    f"UPDATE subscriptions SET failing_since = NULL WHERE {sub_where}",  # noqa: S608
+                    (delivery_id,),
+                )
+            if outcome.disable is not None:
+                await conn.execute(
+                    "UPDATE subscriptions SET status = ?, disabled_reason = ?, "  # noqa: S608
+                    f"updated_at = ? WHERE {sub_where} AND status = 'active'",
+                    (
+                        SubscriptionStatus.DISABLED.value,
+                        outcome.disable,
+                        to_text(now),
+                        delivery_id,
+                    ),
+                )
+            return True
+
+    async def fetch_delivery(self, delivery_id: str) -> Delivery | None:
+        """By id."""
+        row = await self._fetchone(
+            f"SELECT {fanout_rows.DELIVERY_COLUMNS} FROM deliveries WHERE id = ?",  # noqa: S608
+            (delivery_id,),
+        )
+        return fanout_rows.delivery_from_row(row) if row else None
+
+    async def list_deliveries(
+        self, flt: DeliveryFilter, *, limit: int, cursor: str | None
+    ) -> Page[Delivery]:
+        """Newest first, cursor on `seq`."""
+        where, params = fanout_rows.delivery_conditions(flt, decode_cursor(cursor), placeholder)
+        found = await self._fetchall(
+            f"SELECT {fanout_rows.DELIVERY_COLUMNS} FROM deliveries{where} "  # noqa: S608
+            "ORDER BY seq DESC LIMIT ?",
+            [*params, check_limit(limit) + 1],
+        )
+        return rows.page_of(found, limit, fanout_rows.delivery_from_row)
+
+    async def list_attempts(self, delivery_id: str) -> list[DeliveryAttempt]:
+        """Oldest first."""
+        found = await self._fetchall(
+            f"SELECT {fanout_rows.ATTEMPT_COLUMNS} FROM delivery_attempts "  # noqa: S608
+            "WHERE delivery_id = ? ORDER BY seq",
+            (delivery_id,),
+        )
+        return [fanout_rows.attempt_from_row(row) for row in found]
+
+    async def revive_delivery(self, delivery_id: str, *, now: datetime) -> bool:
+        """Dead -> pending, due now, attempts reset."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
+                "lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'dead'",
+                (to_text(now), to_text(now), delivery_id),
+            )
+            return cur.rowcount > 0
+
+    async def count_deliveries_by_status(self) -> dict[str, int]:
+        """One GROUP BY over the deliveries table."""
+        found = await self._fetchall("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
+        return {row["status"]: row["n"] for row in found}
+
+
+def _claimed(row: dict[str, Any], subscription: Subscription) -> ClaimedDelivery:
+    delivery = fanout_rows.delivery_from_row(row)
+    message = OutboundMessage(
+        id=delivery.message_id,
+        type=delivery.type,
+        account=delivery.account,
+        data=rows.json_value(row["m_data"]),
+        created_at=row["m_created_at"],
+    )
+    return ClaimedDelivery(delivery=delivery, message=message, subscription=subscription)

@@ -1,0 +1,322 @@
+"""The fan-out contract: subscriptions, deliveries created with a job's messages, claiming
+with a per-subscription limit, attempts and subscription health, run against every adapter."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+
+from receiver.errors import NotFoundError
+from receiver.ids import new_id
+from receiver.models import (
+    AttemptOutcome,
+    ClaimedDelivery,
+    DeliveryAttempt,
+    DeliveryFilter,
+    DeliveryStatus,
+    JobResult,
+    OutboundMessage,
+    Subscription,
+    SubscriptionStatus,
+)
+from receiver.store.base import Store
+from tests.contract.test_jobs import NOW
+from tests.contract.test_results import claimed_job, complete
+
+pytestmark = pytest.mark.anyio
+
+LATER = NOW + timedelta(seconds=10)
+
+
+def subscription(
+    patterns: tuple[str, ...] = ("claim.*",),
+    account: str | None = None,
+    status: SubscriptionStatus = SubscriptionStatus.ACTIVE,
+) -> Subscription:
+    return Subscription(
+        id=new_id("sub"),
+        url="https://hooks.example.com/in",
+        type_patterns=patterns,
+        account=account,
+        description="billing",
+        secret="whsec_" + "A" * 32,
+        status=status,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+def msg(type_: str, account: str | None = "acme") -> OutboundMessage:
+    return OutboundMessage(
+        id=new_id("msg"), type=type_, account=account, data={"k": type_}, created_at=NOW
+    )
+
+
+_EVENT_NUMBERS = itertools.count(1)
+
+
+async def publish(store: Store, *messages: OutboundMessage) -> str:
+    """Complete a fresh job whose result holds `messages`; returns the event id."""
+    job = await claimed_job(store, next(_EVENT_NUMBERS))
+    assert await complete(store, job, JobResult(messages=messages))
+    return job.event_id
+
+
+async def claim(
+    store: Store, now: datetime = LATER, limit: int = 50, per: int = 10
+) -> list[ClaimedDelivery]:
+    return await store.claim_due_deliveries(
+        now=now, lease_seconds=30, limit=limit, per_subscription=per
+    )
+
+
+def outcome(
+    status: DeliveryStatus,
+    *,
+    code: int | None = 200,
+    at: datetime = LATER,
+    retry_at: datetime | None = None,
+    disable: str | None = None,
+) -> AttemptOutcome:
+    return AttemptOutcome(
+        attempt=DeliveryAttempt(
+            delivery_id="",
+            attempt=0,
+            started_at=at,
+            duration_ms=12,
+            status_code=code,
+            response_excerpt="ok" if code else None,
+            error=None if code and code < 300 else "HTTP 500",
+        ),
+        next_status=status,
+        next_attempt_at=retry_at,
+        disable=disable,
+    )
+
+
+async def finish(store: Store, item: ClaimedDelivery, result: AttemptOutcome) -> bool:
+    lease = item.delivery.lease_until
+    assert lease is not None
+    return await store.finish_delivery(
+        item.delivery.id, now=LATER, lease_until=lease, outcome=result
+    )
+
+
+class TestSubscriptions:
+    async def test_round_trip_update_and_remove(self, store: Store) -> None:
+        sub = subscription(("claim.*", "coverage_discovery.completed"), account="acme")
+        await store.add_subscription(sub)
+        assert await store.fetch_subscription(sub.id) == sub
+        rotated = replace(
+            sub,
+            secret="whsec_" + "B" * 32,
+            previous_secret=sub.secret,
+            previous_expires_at=NOW + timedelta(hours=24),
+            updated_at=LATER,
+        )
+        await store.update_subscription(rotated)
+        assert await store.fetch_subscription(sub.id) == rotated
+        removed = replace(rotated, status=SubscriptionStatus.REMOVED)
+        await store.update_subscription(removed)
+        assert await store.list_subscriptions() == []
+        assert await store.list_subscriptions(include_removed=True) == [removed]
+
+    async def test_update_of_unknown_subscription_is_not_found(self, store: Store) -> None:
+        with pytest.raises(NotFoundError):
+            await store.update_subscription(subscription())
+        assert await store.fetch_subscription("sub_nope") is None
+
+
+class TestDeliveriesCreated:
+    async def test_one_per_matching_active_subscription(self, store: Store) -> None:
+        wants_claims = subscription(("claim.*",))
+        wants_acme_only = subscription(("*",), account="acme")
+        wants_other = subscription(("*",), account="other")
+        disabled = subscription(("*",), status=SubscriptionStatus.DISABLED)
+        for sub in (wants_claims, wants_acme_only, wants_other, disabled):
+            await store.add_subscription(sub)
+        ack, txn = msg("claim.acknowledgment.received"), msg("stedi.transaction.processed")
+        await publish(store, ack, txn)
+
+        page = await store.list_deliveries(DeliveryFilter(), limit=50, cursor=None)
+        owed = sorted((d.message_id, d.subscription_id) for d in page.items)
+        assert owed == sorted(
+            [(ack.id, wants_claims.id), (ack.id, wants_acme_only.id), (txn.id, wants_acme_only.id)]
+        )
+        assert {d.status for d in page.items} == {DeliveryStatus.PENDING}
+        assert {d.attempts for d in page.items} == {0}
+        only = await store.list_deliveries(
+            DeliveryFilter(subscription_id=wants_claims.id), limit=50, cursor=None
+        )
+        assert [d.type for d in only.items] == ["claim.acknowledgment.received"]
+
+    async def test_no_subscription_means_no_delivery(self, store: Store) -> None:
+        await publish(store, msg("claim.file.failed"))
+        assert (await store.list_deliveries(DeliveryFilter(), limit=5, cursor=None)).items == []
+
+
+class TestClaim:
+    async def test_claims_due_with_message_and_subscription(self, store: Store) -> None:
+        sub = subscription()
+        await store.add_subscription(sub)
+        ack = msg("claim.acknowledgment.received")
+        await publish(store, ack)
+        assert await claim(store, now=NOW - timedelta(seconds=5)) == []  # not due yet
+        (item,) = await claim(store)
+        assert item.delivery.status == DeliveryStatus.RUNNING
+        assert item.delivery.lease_until == LATER + timedelta(seconds=30)
+        assert item.message.id == ack.id
+        assert item.message.data == {"k": "claim.acknowledgment.received"}
+        assert item.message.created_at == NOW
+        assert item.subscription == sub
+        assert await claim(store) == []  # leased
+
+    async def test_per_subscription_limit_counts_running(self, store: Store) -> None:
+        busy, calm = subscription(("*",)), subscription(("claim.remittance.received",))
+        await store.add_subscription(busy)
+        await store.add_subscription(calm)
+        await publish(store, *(msg(f"x.{n}") for n in range(5)))
+        await publish(store, msg("claim.remittance.received"))
+        first = await claim(store, per=2)
+        per_sub = [i.subscription.id for i in first]
+        assert per_sub.count(busy.id) == 2
+        assert per_sub.count(calm.id) == 1
+        assert await claim(store, per=2) == []  # busy has 2 running already
+        assert await finish(store, first[0], outcome(DeliveryStatus.DELIVERED))
+        again = await claim(store, per=2)
+        assert [i.subscription.id for i in again] == [busy.id]
+
+    async def test_expired_lease_is_claimed_again(self, store: Store) -> None:
+        await store.add_subscription(subscription(("*",)))
+        await publish(store, msg("a.b"))
+        (first,) = await claim(store)
+        (second,) = await claim(store, now=LATER + timedelta(seconds=31))
+        assert second.delivery.id == first.delivery.id
+        assert not await finish(store, first, outcome(DeliveryStatus.DELIVERED))  # stale lease
+        assert await finish(store, second, outcome(DeliveryStatus.DELIVERED))
+
+    async def test_disabled_subscription_is_not_claimed(self, store: Store) -> None:
+        sub = subscription(("*",))
+        await store.add_subscription(sub)
+        await publish(store, msg("a.b"))
+        await store.update_subscription(replace(sub, status=SubscriptionStatus.DISABLED))
+        assert await claim(store) == []
+        await store.update_subscription(sub)
+        assert len(await claim(store)) == 1
+
+    async def test_concurrent_claimers_never_share(self, store: Store) -> None:
+        for _ in range(3):
+            await store.add_subscription(subscription(("*",)))
+        await publish(store, *(msg(f"t.{n}") for n in range(4)))
+        batches = await asyncio.gather(*(claim(store, limit=3, per=10) for _ in range(5)))
+        ids = [item.delivery.id for batch in batches for item in batch]
+        assert len(ids) == len(set(ids)) == 12
+
+
+class TestFinish:
+    async def test_success_records_attempt_and_clears_failing(self, store: Store) -> None:
+        sub = subscription(("*",))
+        await store.add_subscription(sub)
+        await publish(store, msg("a.b"))
+        (item,) = await claim(store)
+        retry_at = LATER + timedelta(seconds=5)
+        failed = outcome(DeliveryStatus.PENDING, code=500, retry_at=retry_at)
+        assert await finish(store, item, failed)
+        pending = await store.fetch_delivery(item.delivery.id)
+        assert pending is not None
+        assert (pending.status, pending.attempts, pending.last_status) == ("pending", 1, 500)
+        assert pending.next_attempt_at == retry_at
+        assert pending.last_error == "HTTP 500"
+        assert pending.lease_until is None
+        health = await store.fetch_subscription(sub.id)
+        assert health is not None
+        assert health.failing_since == LATER
+
+        (item,) = await claim(store, now=retry_at)
+        assert await finish(store, item, outcome(DeliveryStatus.DELIVERED, at=retry_at))
+        done = await store.fetch_delivery(item.delivery.id)
+        assert done is not None
+        assert (done.status, done.attempts, done.last_status) == ("delivered", 2, 200)
+        attempts = await store.list_attempts(item.delivery.id)
+        assert [(a.attempt, a.status_code, a.started_at) for a in attempts] == [
+            (1, 500, LATER),
+            (2, 200, retry_at),
+        ]
+        assert attempts[0].duration_ms == 12
+        assert attempts[1].response_excerpt == "ok"
+        healthy = await store.fetch_subscription(sub.id)
+        assert healthy is not None
+        assert healthy.failing_since is None
+
+    async def test_failing_since_keeps_the_first_failure(self, store: Store) -> None:
+        sub = subscription(("*",))
+        await store.add_subscription(sub)
+        await publish(store, msg("a.b"), msg("c.d"))
+        first, second = await claim(store)
+        assert await finish(store, first, outcome(DeliveryStatus.PENDING, code=503, retry_at=LATER))
+        later = LATER + timedelta(minutes=1)
+        assert await finish(
+            store, second, outcome(DeliveryStatus.DEAD, code=None, at=later, retry_at=None)
+        )
+        found = await store.fetch_subscription(sub.id)
+        assert found is not None
+        assert found.failing_since == LATER
+        dead = await store.fetch_delivery(second.delivery.id)
+        assert dead is not None
+        assert dead.status == "dead"
+
+    async def test_disable_in_the_same_transaction(self, store: Store) -> None:
+        sub = subscription(("*",))
+        await store.add_subscription(sub)
+        await publish(store, msg("a.b"))
+        (item,) = await claim(store)
+        gone = outcome(DeliveryStatus.DEAD, code=410, disable="endpoint answered 410 Gone")
+        assert await finish(store, item, gone)
+        found = await store.fetch_subscription(sub.id)
+        assert found is not None
+        assert found.status == SubscriptionStatus.DISABLED
+        assert found.disabled_reason == "endpoint answered 410 Gone"
+
+    async def test_revive_dead_delivery(self, store: Store) -> None:
+        await store.add_subscription(subscription(("*",)))
+        await publish(store, msg("a.b"))
+        (item,) = await claim(store)
+        assert not await store.revive_delivery(item.delivery.id, now=LATER)  # running
+        assert await finish(store, item, outcome(DeliveryStatus.DEAD, code=500))
+        assert await store.count_deliveries_by_status() == {"dead": 1}
+        revived_at = LATER + timedelta(hours=1)
+        assert await store.revive_delivery(item.delivery.id, now=revived_at)
+        found = await store.fetch_delivery(item.delivery.id)
+        assert found is not None
+        assert (found.status, found.attempts, found.next_attempt_at) == (
+            "pending",
+            0,
+            revived_at,
+        )
+        (again,) = await claim(store, now=revived_at)
+        assert await finish(store, again, outcome(DeliveryStatus.DELIVERED))
+        assert [a.attempt for a in await store.list_attempts(item.delivery.id)] == [1, 2]
+
+
+class TestListing:
+    async def test_filters_and_pages(self, store: Store) -> None:
+        await store.add_subscription(subscription(("*",)))
+        await publish(store, *(msg(f"t.{n}") for n in range(5)))
+        first = await store.list_deliveries(DeliveryFilter(), limit=2, cursor=None)
+        assert len(first.items) == 2
+        assert first.next_cursor is not None
+        rest = await store.list_deliveries(DeliveryFilter(), limit=10, cursor=first.next_cursor)
+        assert len(rest.items) == 3
+        assert rest.next_cursor is None
+        seen = [d.id for d in first.items + rest.items]
+        assert len(set(seen)) == 5
+        by_type = await store.list_deliveries(DeliveryFilter(type="t.3"), limit=10, cursor=None)
+        assert [d.type for d in by_type.items] == ["t.3"]
+        pending = await store.list_deliveries(
+            DeliveryFilter(status="pending"), limit=10, cursor=None
+        )
+        assert len(pending.items) == 5
