@@ -1,8 +1,9 @@
-"""Per-claim outcomes read from Stedi's 277CA and 835 JSON reports, leniently and purely."""
+"""Per-claim facts read from our 837 X12 and Stedi's 277CA and 835 JSON reports, leniently
+and purely."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 _ACK_CLAIM_PATH = (
@@ -40,6 +41,51 @@ class RemittanceClaim:
     patient_responsibility_amount: str | None
     payer_claim_control_number: str | None
     payment_trace_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionClaim:
+    """One claim we submitted in an 837 (CLM), with its transaction set's references.
+
+    Only identifiers and the amount: no patient, subscriber or provider names or ids.
+    """
+
+    patient_control_number: str
+    charge_amount: str | None
+    transaction_control_number: str | None
+    originator_transaction_id: str | None
+
+
+def submission_claims(segments: Iterable[Sequence[str]]) -> list[SubmissionClaim]:
+    """The claims (CLM01 patient control number, CLM02 total charge) of each 837 transaction
+    set in `segments`, with that set's ST02 and BHT03; CLMs outside an 837 set or without
+    CLM01 are skipped."""
+    claims: list[SubmissionClaim] = []
+    in_837 = False
+    control_number: str | None = None
+    originator_id: str | None = None
+    for segment in segments:
+        tag = segment[0].strip() if segment else ""
+        if tag == "ST":
+            in_837 = _element(segment, 1) == "837"
+            control_number, originator_id = _element(segment, 2), None
+        elif tag == "SE":
+            in_837 = False
+        elif tag == "BHT" and in_837:
+            originator_id = _element(segment, 3)
+        elif tag == "CLM" and in_837:
+            patient_control_number = _element(segment, 1)
+            if patient_control_number is None:
+                continue
+            claims.append(
+                SubmissionClaim(
+                    patient_control_number=patient_control_number,
+                    charge_amount=_element(segment, 2),
+                    transaction_control_number=control_number,
+                    originator_transaction_id=originator_id,
+                )
+            )
+    return claims
 
 
 def acknowledgment_claims(report: Mapping[str, object]) -> list[AcknowledgmentClaim]:
@@ -99,6 +145,13 @@ def remittance_claims(report: Mapping[str, object]) -> list[RemittanceClaim]:
                 )
             )
     return claims
+
+
+def _element(segment: Sequence[str], index: int) -> str | None:
+    if index >= len(segment):
+        return None
+    value = segment[index].strip()
+    return value or None
 
 
 def _walk(

@@ -127,7 +127,7 @@ class Document:
 class ClaimEntry:
     """One claim's line in a timeline: what one event said about one patient control number.
 
-    `kind` is "submission" (837), "acknowledgment" (277CA) or "remittance" (835); `data` holds
+    `kind` is "submitted" (837), "acknowledgment" (277CA) or "remittance" (835); `data` holds
     the per-claim summary (codes, amounts as strings, payer numbers)."""
 
     patient_control_number: str

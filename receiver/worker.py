@@ -1,4 +1,5 @@
-"""The follow-up worker: claim due jobs, fetch Stedi reports, store results and messages."""
+"""The follow-up worker: claim due jobs, fetch Stedi reports and submitted 837s, store results
+and messages."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import anyio
 import structlog
 
-from receiver.claims import acknowledgment_claims, remittance_claims
+from receiver.claims import acknowledgment_claims, remittance_claims, submission_claims
 from receiver.clock import Clock
 from receiver.ids import new_id
 from receiver.metrics import Metrics
@@ -28,7 +29,7 @@ from receiver.models import (
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.store.base import PROCESS_JOB, Store
 from receiver.upstream.stedi import ReportKind, StediClient, UpstreamError
-from receiver.x12 import X12Error, read_271_coverage
+from receiver.x12 import X12Error, parse_interchange, read_271_coverage
 
 _log = structlog.get_logger("receiver.worker")
 
@@ -36,6 +37,10 @@ STEDI_TRANSACTION_TYPE = "transaction.processed.v2"
 STEDI_FILE_FAILED_TYPE = "file.failed.v2"
 DESTINATION_TRANSACTION_TYPE = "transaction.processed"
 INBOUND = "INBOUND"
+OUTBOUND = "OUTBOUND"
+SUBMISSION_SET = "837"
+EDI_CONTENT_TYPE = "application/edi-x12"
+CLAIM_SUBMITTED = "submitted"
 
 MSG_TRANSACTION = "stedi.transaction.processed"
 MSG_ACKNOWLEDGMENT = "claim.acknowledgment.received"
@@ -62,6 +67,18 @@ def plan_report(event: StoredEvent) -> ReportKind | None:
     return None
 
 
+def plan_submission(event: StoredEvent) -> bool:
+    """Whether an event's job must fetch the X12 of an 837 we submitted (the transaction's
+    output): a Stedi webhook for an OUTBOUND 837, or an event destination's 837 transaction."""
+    if event.transaction_id is None or event.transaction_set != SUBMISSION_SET:
+        return False
+    if event.source == Source.STEDI:
+        return event.type == STEDI_TRANSACTION_TYPE and event.direction == OUTBOUND
+    if event.source == Source.STEDI_DESTINATION:
+        return event.type == DESTINATION_TRANSACTION_TYPE and event.direction != INBOUND
+    return False
+
+
 def build_result(
     event: StoredEvent,
     *,
@@ -69,10 +86,12 @@ def build_result(
     kind: ReportKind | None,
     now: datetime,
     new_message_id: Callable[[], str],
+    submission: bytes | None = None,
 ) -> JobResult:
-    """What finishing `event`'s job stores: report documents, claim entries, messages.
+    """What finishing `event`'s job stores: report or 837 documents, claim entries, messages.
 
     Messages carry ids, codes and per-claim summaries, never the raw event body or report.
+    An 837 (`submission`) adds "submitted" claim entries but no message of its own.
     """
     documents: list[Document] = []
     claims: list[ClaimEntry] = []
@@ -118,6 +137,23 @@ def build_result(
                     "claims": summaries,
                 },
             )
+        )
+    if submission is not None and event.transaction_id is not None:
+        documents.append(
+            Document(
+                kind=SUBMISSION_SET,
+                transaction_id=event.transaction_id,
+                body=submission,
+                content_type=EDI_CONTENT_TYPE,
+            )
+        )
+        claims.extend(
+            ClaimEntry(
+                patient_control_number=claim.patient_control_number,
+                kind=CLAIM_SUBMITTED,
+                data=_plain(dataclasses.asdict(claim)),
+            )
+            for claim in submission_claims(_segments(submission))
         )
     if event.source == Source.STEDI and event.type == STEDI_FILE_FAILED_TYPE:
         fault_codes = event.summary.get("fault_codes")
@@ -194,6 +230,14 @@ def _coverage_data(event: StoredEvent) -> dict[str, object]:
         "task_status": event.summary.get("task_status"),
         "coverages": coverages,
     }
+
+
+def _segments(raw: bytes) -> list[list[str]]:
+    """`raw` split into X12 segments, or none if it is not an interchange."""
+    try:
+        return parse_interchange(raw)
+    except X12Error:
+        return []
 
 
 def _json_object(raw: bytes) -> dict[str, object]:
@@ -308,9 +352,18 @@ class Worker:
             await self._kill(job, f"event {job.event_id} not found")
             return
         kind = plan_report(event)
+        wants_submission = plan_submission(event)
         report: bytes | None = None
-        if kind is not None and event.transaction_id is not None:
-            account = await self._store.fetch_account(event.account) if event.account else None
+        submission: bytes | None = None
+        account = None
+        if (kind is not None or wants_submission) and event.account:
+            account = await self._store.fetch_account(event.account)
+        if kind is None and wants_submission and (account is None or not account.api_key):
+            # The 837 file only enriches the claim timeline: without a key, publish as before.
+            _log.info("job.submission_skipped", job_id=job.id, reason="no Stedi API key")
+            wants_submission = False
+        if (kind is not None or wants_submission) and event.transaction_id is not None:
+            what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} output"
             if account is None or not account.api_key:
                 name = event.account or "(none)"
                 await self._kill(
@@ -320,13 +373,21 @@ class Worker:
                 )
                 return
             try:
-                report = await self._stedi.fetch_report(
-                    account=account.name,
-                    api_key=account.api_key,
-                    transaction_id=event.transaction_id,
-                    kind=kind,
-                    now=self._clock(),
-                )
+                if kind is not None:
+                    report = await self._stedi.fetch_report(
+                        account=account.name,
+                        api_key=account.api_key,
+                        transaction_id=event.transaction_id,
+                        kind=kind,
+                        now=self._clock(),
+                    )
+                else:
+                    submission = await self._stedi.fetch_transaction_output(
+                        account=account.name,
+                        api_key=account.api_key,
+                        transaction_id=event.transaction_id,
+                        now=self._clock(),
+                    )
             except UpstreamError as exc:
                 _log.info(
                     "job.upstream_failed",
@@ -337,10 +398,17 @@ class Worker:
                     status=exc.status,
                     failure=exc.kind.value,
                 )
-                await self._retry(job, exc.kind, f"{kind} report: {exc.reason}", exc.retry_after)
+                await self._retry(job, exc.kind, f"{what}: {exc.reason}", exc.retry_after)
                 return
         now = self._clock()
-        result = build_result(event, report=report, kind=kind, now=now, new_message_id=_message_id)
+        result = build_result(
+            event,
+            report=report,
+            kind=kind,
+            now=now,
+            new_message_id=_message_id,
+            submission=submission,
+        )
         done = await self._store.complete_job(
             job.id, now=now, lease_until=lease_until, result=result
         )

@@ -58,6 +58,12 @@ def parse_segments(text: str) -> list[list[str]]:
     return segments
 
 
+def parse_interchange(raw: bytes) -> list[list[str]]:
+    """`parse_segments` for an interchange's raw bytes (X12 text is ASCII; a byte that is not
+    UTF-8 becomes U+FFFD rather than failing the whole file)."""
+    return parse_segments(raw.decode("utf-8", errors="replace"))
+
+
 def read_271_coverage(text: str) -> Coverage:
     """Extract the payer, member id and plan description from a 271 interchange.
 

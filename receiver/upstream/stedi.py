@@ -1,4 +1,5 @@
-"""Fetch 277CA and 835 reports from Stedi's healthcare API, mapping failures to UpstreamError."""
+"""Fetch 277CA and 835 reports and outbound transactions' X12 from Stedi, mapping failures to
+UpstreamError."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import enum
 import json
 import re
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -19,6 +21,8 @@ from receiver.policy import FailureKind, classify_status, parse_retry_after
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _MESSAGE_LIMIT = 200
 _MAX_POLL_PAGE = 500
+_DOWNLOAD_REDIRECTS = frozenset({302, 303, 307})
+DEFAULT_DOWNLOAD_HOSTS = "*.amazonaws.com"
 
 
 def iso_z(value: datetime) -> str:
@@ -68,6 +72,75 @@ def report_url(base_url: str, transaction_id: str, kind: ReportKind) -> str:
     return f"{base_url.rstrip('/')}/change/medicalnetwork/reports/v2/{transaction_id}/{report}"
 
 
+def transaction_output_url(base_url: str, transaction_id: str) -> str:
+    """The core API's transaction output URL (for an outbound transaction, its X12), built only
+    from a configured base URL and a validated transaction id."""
+    if not _TRANSACTION_ID.fullmatch(transaction_id):
+        raise ValueError("transaction id must be 1-64 letters, digits or hyphens")
+    return f"{base_url.rstrip('/')}/transactions/{transaction_id}/output"
+
+
+class DownloadLocationError(ValueError):
+    """A redirect Location that receiver refuses to follow (the reason needs a person)."""
+
+
+def parse_host_patterns(value: str) -> tuple[str, ...]:
+    """Comma-separated host patterns (`*.domain` or an exact host name), lower-cased."""
+    patterns = tuple(item.strip().lower() for item in value.split(",") if item.strip())
+    for pattern in patterns:
+        bare = pattern.removeprefix("*.")
+        if not bare or "*" in bare or "/" in bare or ":" in bare:
+            raise ValueError(f"not a host name or *.domain pattern: {pattern!r}")
+    return patterns
+
+
+def host_matches(host: str, patterns: Iterable[str]) -> bool:
+    """Whether `host` is allowed: `*.x` matches any subdomain of x (not x itself), a bare
+    name matches only itself; case and one trailing dot are ignored."""
+    name = host.lower().removesuffix(".")
+    if not name or not name.isascii():
+        return False
+    for pattern in patterns:
+        if pattern.startswith("*."):
+            suffix = pattern[1:]
+            if len(name) > len(suffix) and name.endswith(suffix):
+                return True
+        elif name == pattern:
+            return True
+    return False
+
+
+def check_download_location(location: str, patterns: Iterable[str]) -> str:
+    """The presigned download URL from Stedi's redirect `location`, if receiver may follow it.
+
+    It must be an absolute https URL without userinfo whose host matches `patterns`; plain
+    http is allowed only for a host named exactly (not by a `*.` pattern). Else
+    DownloadLocationError, whose message names the host but never the URL (it is signed).
+    """
+    allowed = tuple(patterns)
+    try:
+        parts = urlsplit(location.strip())
+        host = parts.hostname or ""
+        _ = parts.port  # raises on a malformed port
+    except ValueError:
+        raise DownloadLocationError("download location is not a valid URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http") or not host:
+        raise DownloadLocationError("download location is not an absolute http(s) URL")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise DownloadLocationError("download location must not carry userinfo")
+    if not host_matches(host, allowed):
+        raise DownloadLocationError(
+            f"download host {host!r} is not allowed by RECEIVER_STEDI_DOWNLOAD_HOSTS"
+        )
+    if scheme == "http" and not host_matches(host, [p for p in allowed if "*" not in p]):
+        raise DownloadLocationError(
+            f"download location for {host!r} is plain http; only a host listed exactly "
+            "in RECEIVER_STEDI_DOWNLOAD_HOSTS may use http"
+        )
+    return location.strip()
+
+
 class StediClient:
     """One shared HTTP client for Stedi report fetches, with a concurrency bound per account."""
 
@@ -81,12 +154,14 @@ class StediClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         metrics: Metrics | None = None,
+        download_hosts: str = DEFAULT_DOWNLOAD_HOSTS,
     ) -> None:
         if max_concurrency_per_account < 1:
             raise ValueError("max_concurrency_per_account must be at least 1")
         self._healthcare_url = healthcare_url
         self._core_url = core_url.rstrip("/")
         self._max_concurrency = max_concurrency_per_account
+        self._download_hosts = parse_host_patterns(download_hosts)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._metrics = metrics
         self._http = httpx.AsyncClient(
@@ -113,6 +188,40 @@ class StediClient:
             raise _status_error(response, now)
         if not _is_json_object(response.content):
             raise UpstreamError(FailureKind.TRANSIENT, status=200, reason="invalid report body")
+        return response.content
+
+    async def fetch_transaction_output(
+        self, *, account: str, api_key: str, transaction_id: str, now: datetime
+    ) -> bytes:
+        """An outbound transaction's X12 bytes, or UpstreamError; `now` anchors Retry-After.
+
+        Stedi answers with a redirect to a presigned download URL: it is followed once, only
+        if `check_download_location` allows it, without the API key and without further
+        redirects. A 200 with a body straight from Stedi is accepted too.
+        """
+        url = transaction_output_url(self._core_url, transaction_id)
+        headers = {"Authorization": api_key}
+        async with self._semaphore(account):
+            response = await self._send(url, headers, endpoint="transaction_output")
+            if response.status_code in _DOWNLOAD_REDIRECTS:
+                try:
+                    location = check_download_location(
+                        response.headers.get("Location", ""), self._download_hosts
+                    )
+                except DownloadLocationError as exc:
+                    raise UpstreamError(
+                        FailureKind.PERMANENT, status=response.status_code, reason=str(exc)
+                    ) from None
+                response = await self._send(location, {}, endpoint="transaction_output_download")
+                if response.status_code != 200:
+                    raise _status_error(response, now, prefix="download: ")
+        if response.status_code != 200:
+            raise _status_error(response, now)
+        if not response.content.lstrip().startswith(b"ISA"):
+            # Another artifact (Guide JSON for an inbound transaction): a retry gets it again.
+            raise UpstreamError(
+                FailureKind.PERMANENT, status=200, reason="transaction output is not X12"
+            )
         return response.content
 
     async def poll_transactions(
@@ -181,11 +290,11 @@ class StediClient:
                 )
 
 
-def _status_error(response: httpx.Response, now: datetime) -> UpstreamError:
+def _status_error(response: httpx.Response, now: datetime, *, prefix: str = "") -> UpstreamError:
     # A 3xx is permanent because redirects are never followed; an unexpected 2xx is too.
     kind = classify_status(response.status_code) or FailureKind.PERMANENT
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
-    reason = f"HTTP {response.status_code}"
+    reason = f"{prefix}HTTP {response.status_code}"
     message = _error_message(response.content)
     if message:
         reason = f"{reason}: {message}"

@@ -19,7 +19,7 @@ from receiver.store.sqlite import SqliteStore
 from receiver.upstream.stedi import StediClient
 from receiver.worker import Worker
 from tests.conftest import FIXTURES, fixture_bytes
-from tests.mocks.stedi import MockStediState, serve_mock_stedi
+from tests.mocks.stedi import DOWNLOAD_QUERY, MockStediState, serve_mock_stedi
 
 pytestmark = pytest.mark.anyio
 
@@ -29,6 +29,12 @@ TRANSACTION_ID = "c4e6a8f0-2d4b-4c6e-8a0f-1e3d5c7b9a84"
 REPORT_835_PATH = f"/change/medicalnetwork/reports/v2/{TRANSACTION_ID}/835"
 WEBHOOK_835 = "stedi/transaction-processed-v2.inbound-835.webhook.json"
 START = datetime(2025, 3, 21, 8, 12, tzinfo=UTC)
+TXN_837 = "0f3a9c2e-6b1d-4e8a-9c47-2d5e8f1a7b30"
+OUTPUT_837_PATH = f"/transactions/{TXN_837}/output"
+DOWNLOAD_837_PATH = f"/download/{TXN_837}"
+WEBHOOK_837 = "stedi/transaction-processed-v2.outbound-837p.webhook.json"
+WEBHOOK_277 = "stedi/transaction-processed-v2.inbound-277ca.webhook.json"
+X12_837 = "stedi/transaction-837p.x12"
 
 
 class FakeClock:
@@ -72,7 +78,9 @@ async def rig(tmp_path: Path, mock_stedi: tuple[str, MockStediState]) -> AsyncIt
     await store.add_account(
         Account(name="acme", stedi_account_id=STEDI_ACCOUNT_ID, created_at=START, api_key=API_KEY)
     )
-    stedi = StediClient(healthcare_url=base_url, read_timeout=5.0)
+    stedi = StediClient(
+        healthcare_url=base_url, core_url=base_url, download_hosts="127.0.0.1", read_timeout=5.0
+    )
     clock = FakeClock(START)
     worker = Worker(store=store, stedi=stedi, policy=RetryPolicy(jitter=0.0), clock=clock)
     try:
@@ -85,15 +93,22 @@ async def rig(tmp_path: Path, mock_stedi: tuple[str, MockStediState]) -> AsyncIt
 async def record_835(store: SqliteStore, payload: dict[str, Any] | None = None) -> str:
     """Store the 835 webhook fixture (or `payload`) as acme's event with a process job."""
     body = fixture_bytes(WEBHOOK_835) if payload is None else json.dumps(payload).encode()
+    return await record_webhook(store, body, event_id="evt_835", received_at=START)
+
+
+async def record_webhook(
+    store: SqliteStore, body: bytes, *, event_id: str, received_at: datetime
+) -> str:
+    """Store a Stedi webhook body as acme's event (received at `received_at`) with a job."""
     account = await store.fetch_account("acme")
     assert account is not None
     event = parse_stedi_webhook(
         json.loads(body),
         account=account,
-        event_id="evt_835",
+        event_id=event_id,
         body=body,
         headers={},
-        received_at=START,
+        received_at=received_at,
     )
     recorded = await store.record_inbound(event, PROCESS_JOB)
     assert recorded.created
@@ -253,3 +268,164 @@ async def test_an_unexpected_error_retries_the_job_and_keeps_the_loop(
 
     job = await rig.job_of(event_id)
     assert (job.status, job.attempts, job.last_error) == ("pending", 1, "RuntimeError")
+
+
+# -- the submitted 837: its X12 through Stedi's redirect, and the claim timeline ---------------
+
+AT_837 = datetime(2025, 3, 14, 15, 2, 11, tzinfo=UTC)
+AT_277 = datetime(2025, 3, 14, 15, 29, 47, tzinfo=UTC)
+
+
+async def record_837(store: SqliteStore) -> str:
+    """Store the outbound 837P webhook fixture as acme's event with a process job."""
+    return await record_webhook(
+        store, fixture_bytes(WEBHOOK_837), event_id="evt_837", received_at=AT_837
+    )
+
+
+async def test_outbound_837_fetches_its_x12_through_the_redirect(rig: Rig) -> None:
+    event_id = await record_837(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == ("done", 1, None)
+    assert [(r.path, r.query) for r in rig.mock.requests] == [
+        (OUTPUT_837_PATH, ""),
+        (DOWNLOAD_837_PATH, DOWNLOAD_QUERY),
+    ]
+    documents = await rig.store.fetch_documents(event_id)
+    assert [(d.kind, d.transaction_id, d.content_type, d.body) for d in documents] == [
+        ("837", TXN_837, "application/edi-x12", fixture_bytes(X12_837))
+    ]
+    timeline = await rig.store.claim_timeline("SYN0001843")
+    assert [(t.kind, t.event_id, t.data) for t in timeline] == [
+        (
+            "submitted",
+            event_id,
+            {
+                "patient_control_number": "SYN0001843",
+                "charge_amount": "120.00",
+                "transaction_control_number": "0001",
+                "originator_transaction_id": "SYNBATCH0041",
+            },
+        )
+    ]
+    messages = await rig.store.list_messages(limit=10, cursor=None)
+    assert [(m.type, m.data["transaction_set"]) for m in messages.items] == [
+        ("stedi.transaction.processed", "837")
+    ]
+    assert "TESTPATIENT" not in json.dumps([t.data for t in timeline])
+    assert await rig.worker.run_once() == 0
+
+
+async def test_the_api_key_goes_to_stedi_but_not_to_the_download_url(rig: Rig) -> None:
+    await record_837(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    output, download = rig.mock.requests
+    assert output.headers["authorization"] == API_KEY
+    assert "authorization" not in download.headers
+    assert API_KEY not in json.dumps(download.headers)
+
+
+async def test_one_claim_shows_submitted_then_acknowledgment_then_remittance(rig: Rig) -> None:
+    ids_by_kind = {
+        "submitted": await record_837(rig.store),
+        "acknowledgment": await record_webhook(
+            rig.store, fixture_bytes(WEBHOOK_277), event_id="evt_277", received_at=AT_277
+        ),
+        "remittance": await record_835(rig.store),
+    }
+
+    assert await rig.worker.run_once() == 3
+
+    for event_id in ids_by_kind.values():
+        assert (await rig.job_of(event_id)).status == "done"
+    timeline = await rig.store.claim_timeline("SYN0001842")
+    assert [(t.kind, t.event_id) for t in timeline] == list(ids_by_kind.items())
+    assert [t.data.get("charge_amount") for t in timeline] == ["245.00", None, "245.00"]
+    assert timeline[1].data["status_category_codes"] == ["A2"]
+    assert timeline[2].data["paid_amount"] == "132.40"
+
+
+async def test_a_download_host_not_allowed_is_never_requested_and_kills_the_job(
+    rig: Rig, mock_stedi: tuple[str, MockStediState]
+) -> None:
+    base_url, _ = mock_stedi
+    # The same mock server, named by a host the allow-list (127.0.0.1) does not hold.
+    rig.mock.output_redirect_base = base_url.replace("127.0.0.1", "localhost")
+    event_id = await record_837(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert job.status == "dead"
+    assert job.last_error is not None
+    assert job.last_error.startswith(
+        "837 output: download host 'localhost' is not allowed by RECEIVER_STEDI_DOWNLOAD_HOSTS"
+    )
+    assert DOWNLOAD_QUERY not in job.last_error
+    assert [r.path for r in rig.mock.requests] == [OUTPUT_837_PATH]
+    assert await rig.store.fetch_documents(event_id) == []
+    assert await rig.store.claim_timeline("SYN0001842") == []
+
+
+async def test_a_direct_200_from_stedi_is_accepted(rig: Rig) -> None:
+    rig.mock.output_redirect_base = ""
+    event_id = await record_837(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    assert (await rig.job_of(event_id)).status == "done"
+    assert [r.path for r in rig.mock.requests] == [OUTPUT_837_PATH]
+    assert [t.kind for t in await rig.store.claim_timeline("SYN0001842")] == ["submitted"]
+
+
+async def test_a_throttled_output_is_retried_like_a_report(rig: Rig) -> None:
+    rig.mock.script = [(429, {"Retry-After": "30"})]
+    rig.clock.now = AT_837 + timedelta(minutes=1)  # the retry window runs from the event
+    event_id = await record_837(rig.store)
+
+    assert await rig.worker.run_once() == 1
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == (
+        "pending",
+        1,
+        "837 output: HTTP 429: scripted 429",
+    )
+    assert job.next_attempt_at == rig.clock.now + timedelta(seconds=30)
+
+    rig.clock.now += timedelta(seconds=31)
+    assert await rig.worker.run_once() == 1
+    assert (await rig.job_of(event_id)).status == "done"
+    assert [r.path for r in rig.mock.requests] == [
+        OUTPUT_837_PATH,
+        OUTPUT_837_PATH,
+        DOWNLOAD_837_PATH,
+    ]
+
+
+async def test_an_837_for_an_account_without_api_key_publishes_without_the_file(rig: Rig) -> None:
+    account = await rig.store.fetch_account("acme")
+    assert account is not None
+    await rig.store.update_account(
+        Account(
+            name=account.name,
+            stedi_account_id=account.stedi_account_id,
+            created_at=account.created_at,
+            credentials=account.credentials,
+            api_key=None,
+        )
+    )
+    event_id = await record_837(rig.store)
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert job.status == "done"  # the file only enriches the timeline
+    assert rig.mock.requests == []
+    assert await rig.store.fetch_documents(event_id) == []
+    page = await rig.store.list_messages(limit=10, cursor=None)
+    assert [m.type for m in page.items] == ["stedi.transaction.processed"]

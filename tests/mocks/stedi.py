@@ -1,4 +1,5 @@
-"""A scriptable mock of Stedi's report and poll-transactions endpoints, served by uvicorn in a
+"""A scriptable mock of Stedi's report, poll-transactions and transaction-output endpoints (the
+output redirects to a presigned-style download path on the same server), served by uvicorn in a
 thread over loopback."""
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ REPORT_FIXTURES = {
 }
 
 POLL_FIXTURE = "stedi/poll-transactions.response.json"
+OUTPUT_FIXTURE = "stedi/transaction-837p.x12"
+DOWNLOAD_QUERY = "X-Amz-Expires=300&X-Amz-Signature=synthetic0signature"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,9 @@ class MockStediState:
     # Poll-transactions pages served in turn (the last one repeats); None serves the fixture
     # for a startDateTime request and an empty last page for a pageToken request.
     poll_pages: list[dict[str, object]] | None = None
+    # Transaction output: None redirects (302) to this server's /download/{id}; a base URL
+    # (e.g. "http://localhost:PORT") redirects there instead; "" answers 200 with the X12.
+    output_redirect_base: str | None = None
     in_flight: int = 0
     max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -109,9 +115,47 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
         finally:
             state.leave()
 
+    output_body = (fixtures_dir / OUTPUT_FIXTURE).read_bytes()
+
+    async def output(request: Request) -> Response:
+        recorded = RecordedRequest(request.url.path, dict(request.headers), request.url.query)
+        scripted = state.enter(recorded)
+        try:
+            if state.api_key is not None and request.headers.get("authorization") != state.api_key:
+                return JSONResponse({"message": "Unauthorized"}, status_code=401)
+            if scripted is not None:
+                status, headers = scripted
+                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+            if state.output_redirect_base == "":
+                return Response(output_body, media_type="application/edi-x12")
+            base = state.output_redirect_base or str(request.base_url).rstrip("/")
+            transaction_id = request.path_params["transaction_id"]
+            location = f"{base}/download/{transaction_id}?{DOWNLOAD_QUERY}"
+            return Response(status_code=302, headers={"Location": location})
+        finally:
+            state.leave()
+
+    async def download(request: Request) -> Response:
+        recorded = RecordedRequest(request.url.path, dict(request.headers), request.url.query)
+        scripted = state.enter(recorded)
+        try:
+            if scripted is not None:
+                status, headers = scripted
+                return Response(f"scripted {status}", status, headers=headers)
+            if "authorization" in request.headers:
+                # As S3 does: a presigned URL carries its own auth and refuses a second one.
+                return Response("Only one auth mechanism allowed", status_code=400)
+            if request.url.query != DOWNLOAD_QUERY:
+                return Response("SignatureDoesNotMatch", status_code=403)
+            return Response(output_body, media_type="binary/octet-stream")
+        finally:
+            state.leave()
+
     routes = [
         Route("/change/medicalnetwork/reports/v2/{transaction_id}/{kind}", report),
         Route("/polling/transactions", poll),
+        Route("/transactions/{transaction_id}/output", output),
+        Route("/download/{transaction_id}", download),
     ]
     return Starlette(routes=routes), state
 

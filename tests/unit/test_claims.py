@@ -12,9 +12,12 @@ import pytest
 from receiver.claims import (
     AcknowledgmentClaim,
     RemittanceClaim,
+    SubmissionClaim,
     acknowledgment_claims,
     remittance_claims,
+    submission_claims,
 )
+from receiver.x12 import parse_interchange
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "stedi"
 
@@ -174,3 +177,53 @@ class TestRemittanceClaims:
     @pytest.mark.parametrize("report", GARBAGE)
     def test_garbage_gives_nothing(self, report: Any) -> None:
         assert remittance_claims(report) == []
+
+
+SEGMENTS_837 = parse_interchange((FIXTURES / "transaction-837p.x12").read_bytes())
+
+
+class TestSubmissionClaims:
+    def test_reads_each_clm_of_the_fixture(self) -> None:
+        assert submission_claims(SEGMENTS_837) == [
+            SubmissionClaim("SYN0001842", "245.00", "0001", "SYNBATCH0041"),
+            SubmissionClaim("SYN0001843", "120.00", "0001", "SYNBATCH0041"),
+        ]
+
+    def test_keeps_no_names_or_member_ids(self) -> None:
+        text = repr(submission_claims(SEGMENTS_837))
+        for phi in ("TESTPATIENT", "JANE", "ZZT000123401", "19800101", "SYNTHETIC LANE"):
+            assert phi not in text
+
+    def test_each_transaction_set_keeps_its_own_references(self) -> None:
+        segments = [
+            ["ST", "837", "0001", "005010X222A1"],
+            ["BHT", "0019", "00", "B1"],
+            ["CLM", "P1", "10.00"],
+            ["SE", "4", "0001"],
+            ["ST", "837", "0002"],
+            ["CLM", " P2 ", ""],
+            ["SE", "3", "0002"],
+        ]
+        assert submission_claims(segments) == [
+            SubmissionClaim("P1", "10.00", "0001", "B1"),
+            SubmissionClaim("P2", None, "0002", None),
+        ]
+
+    def test_skips_clm_outside_an_837_set_or_without_clm01(self) -> None:
+        segments = [
+            ["CLM", "BEFORE", "1.00"],
+            ["ST", "835", "0001"],
+            ["CLM", "IN835", "2.00"],
+            ["SE", "3", "0001"],
+            ["ST", "837", "0002"],
+            ["CLM", ""],
+            ["CLM"],
+            ["CLM", "OK", "3.00"],
+            ["SE", "5", "0002"],
+            ["CLM", "AFTER", "4.00"],
+        ]
+        assert submission_claims(segments) == [SubmissionClaim("OK", "3.00", "0002", None)]
+
+    @pytest.mark.parametrize("segments", [[], [[]], [[""]], [["ST"], ["BHT"], ["CLM"]]])
+    def test_odd_segments_give_nothing(self, segments: list[list[str]]) -> None:
+        assert submission_claims(segments) == []

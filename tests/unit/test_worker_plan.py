@@ -15,7 +15,7 @@ from receiver.sources.optum import parse_coverage_discovery
 from receiver.sources.stedi import parse_stedi_webhook
 from receiver.sources.stedi_destinations import parse_destination_event
 from receiver.upstream.stedi import ReportKind
-from receiver.worker import build_result, plan_report
+from receiver.worker import build_result, plan_report, plan_submission
 from tests.conftest import fixture_bytes
 
 NOW = datetime(2025, 3, 21, 8, 12, tzinfo=UTC)
@@ -30,6 +30,7 @@ DESTINATION_BODY = "stedi/event-destination.transaction-processed.v1-thin.body.j
 OPTUM_BODY = "optum/coverage-discovery.callback.success.json"
 REPORT_277 = fixture_bytes("stedi/report-277ca.accepted.json")
 REPORT_835 = fixture_bytes("stedi/report-835-era.json")
+X12_837 = fixture_bytes("stedi/transaction-837p.x12")
 
 ACK_CLAIM = {
     "patient_control_number": "SYN0001842",
@@ -305,3 +306,76 @@ def test_build_result_with_a_report_that_is_not_json_keeps_the_document() -> Non
     assert [d.body for d in result.documents] == [b"[1]"]
     assert result.claims == ()
     assert result.messages[1].data["claims"] == []
+
+
+# -- plan_submission and the 837 result --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [(WEBHOOK_837, True), (WEBHOOK_277, False), (WEBHOOK_835, False), (WEBHOOK_FILE_FAILED, False)],
+)
+def test_plan_submission_for_stedi_webhooks(name: str, expected: bool) -> None:
+    assert plan_submission(stedi(name)) is expected
+
+
+def test_plan_submission_needs_outbound_direction_on_webhooks() -> None:
+    event = stedi(WEBHOOK_837)
+    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is False
+    assert plan_submission(dataclasses.replace(event, direction=None)) is False
+
+
+def test_plan_submission_needs_a_transaction_id_and_the_837_set() -> None:
+    event = stedi(WEBHOOK_837)
+    assert plan_submission(dataclasses.replace(event, transaction_id=None)) is False
+    assert plan_submission(dataclasses.replace(event, transaction_set="835")) is False
+    assert plan_submission(dataclasses.replace(event, type="file.delivered.v2")) is False
+    assert plan_submission(dataclasses.replace(event, source="optum")) is False
+
+
+def test_plan_submission_for_event_destinations() -> None:
+    payload = json.loads(fixture_bytes(DESTINATION_BODY))
+    payload["relatedResources"][0]["type"] = "transaction.x12.837"
+    event = destination(json.dumps(payload).encode())
+    assert (event.transaction_set, event.direction) == ("837", None)
+    assert plan_submission(event) is True
+    assert plan_report(event) is None
+    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is False
+    assert plan_submission(destination()) is False
+
+
+def test_build_result_for_outbound_837_with_its_x12() -> None:
+    event = stedi(WEBHOOK_837)
+    result = build_result(
+        event, report=None, kind=None, now=NOW, new_message_id=ids(), submission=X12_837
+    )
+    assert [(d.kind, d.transaction_id, d.content_type, d.body) for d in result.documents] == [
+        ("837", event.transaction_id, "application/edi-x12", X12_837)
+    ]
+    references = {"transaction_control_number": "0001", "originator_transaction_id": "SYNBATCH0041"}
+    assert [(c.patient_control_number, c.kind, c.data) for c in result.claims] == [
+        (
+            "SYN0001842",
+            "submitted",
+            {"patient_control_number": "SYN0001842", "charge_amount": "245.00", **references},
+        ),
+        (
+            "SYN0001843",
+            "submitted",
+            {"patient_control_number": "SYN0001843", "charge_amount": "120.00", **references},
+        ),
+    ]
+    assert types(result) == ["stedi.transaction.processed"]
+    plain = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    assert result.messages[0].data == plain.messages[0].data
+    assert "TESTPATIENT" not in json.dumps([c.data for c in result.claims])
+
+
+def test_build_result_with_an_837_that_is_not_x12_keeps_the_document() -> None:
+    event = stedi(WEBHOOK_837)
+    result = build_result(
+        event, report=None, kind=None, now=NOW, new_message_id=ids(), submission=b"junk"
+    )
+    assert [d.body for d in result.documents] == [b"junk"]
+    assert result.claims == ()
+    assert types(result) == ["stedi.transaction.processed"]

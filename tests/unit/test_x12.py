@@ -11,6 +11,7 @@ from receiver.x12 import (
     Coverage,
     Delimiters,
     X12Error,
+    parse_interchange,
     parse_segments,
     read_271_coverage,
     read_delimiters,
@@ -92,3 +93,26 @@ class TestRead271Coverage:
     def test_with_other_delimiters(self) -> None:
         coverage = read_271_coverage(with_delimiters(X12_271, "|", ">", "\n"))
         assert coverage.member_id == "ZZC998877001"
+
+
+class TestParseInterchange:
+    def test_parses_bytes_like_text(self) -> None:
+        assert parse_interchange(X12_271.encode()) == parse_segments(X12_271)
+
+    def test_reads_the_837_fixture(self) -> None:
+        segments = parse_interchange((FIXTURES / "stedi" / "transaction-837p.x12").read_bytes())
+        assert segments[0][13] == "100000041"
+        assert [s[0] for s in segments][:4] == ["ISA", "GS", "ST", "BHT"]
+        assert segments[-1] == ["IEA", "1", "100000041"]
+        se = next(s for s in segments if s[0] == "SE")
+        st_index = next(i for i, s in enumerate(segments) if s[0] == "ST")
+        assert int(se[1]) == segments.index(se) - st_index + 1
+
+    def test_undecodable_bytes_do_not_fail_the_file(self) -> None:
+        segments = parse_interchange(X12_271.encode().replace(b"SYNCOMM1", b"SYN\xffOMM1", 1))
+        assert len(segments) == len(parse_segments(X12_271))
+        assert any("SYN\ufffdOMM1" in element for segment in segments for element in segment)
+
+    def test_rejects_bytes_that_are_not_x12(self) -> None:
+        with pytest.raises(X12Error):
+            parse_interchange(b'{"not": "x12"}')

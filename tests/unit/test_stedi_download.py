@@ -1,0 +1,284 @@
+"""Fetching an outbound transaction's X12: the download-host rule (pure) and the client's
+redirect handling over httpx.MockTransport."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from receiver.policy import FailureKind
+from receiver.upstream.stedi import (
+    DownloadLocationError,
+    StediClient,
+    UpstreamError,
+    check_download_location,
+    host_matches,
+    parse_host_patterns,
+    transaction_output_url,
+)
+from tests.conftest import fixture_bytes
+
+NOW = datetime(2025, 3, 14, 15, 5, tzinfo=UTC)
+API_KEY = "test-stedi-key-9f8e7d6c5b4a"
+TRANSACTION_ID = "0f3a9c2e-6b1d-4e8a-9c47-2d5e8f1a7b30"
+CORE = "https://core.stedi.test/2023-08-01"
+X12 = fixture_bytes("stedi/transaction-837p.x12")
+S3_URL = (
+    "https://stedi-docs.s3.us-east-1.amazonaws.com/out/"
+    f"{TRANSACTION_ID}?X-Amz-Expires=300&X-Amz-Signature=abc123"
+)
+AMAZON = ("*.amazonaws.com",)
+
+
+# -- host_matches ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "patterns", "expected"),
+    [
+        ("bucket.s3.amazonaws.com", AMAZON, True),
+        ("s3.amazonaws.com", AMAZON, True),
+        ("BUCKET.S3.AmazonAWS.com", AMAZON, True),
+        ("bucket.s3.amazonaws.com.", AMAZON, True),
+        ("amazonaws.com", AMAZON, False),
+        ("evilamazonaws.com", AMAZON, False),
+        ("amazonaws.com.evil.example", AMAZON, False),
+        ("bucket.s3.amazonaws.com.evil.example", AMAZON, False),
+        ("127.0.0.1", ("127.0.0.1",), True),
+        ("127.0.0.2", ("127.0.0.1",), False),
+        ("files.example.com", ("example.com",), False),
+        ("example.com", ("example.com",), True),
+        ("files.example.com", ("example.com", "*.example.com"), True),
+        ("", AMAZON, False),
+        ("bücket.amazonaws.com", AMAZON, False),
+        ("bucket.s3.amazonaws.com", (), False),
+    ],
+)
+def test_host_matches(host: str, patterns: tuple[str, ...], expected: bool) -> None:
+    assert host_matches(host, patterns) is expected
+
+
+def test_parse_host_patterns_lowercases_and_drops_blanks() -> None:
+    assert parse_host_patterns(" *.AmazonAWS.com, ,127.0.0.1 ") == ("*.amazonaws.com", "127.0.0.1")
+    assert parse_host_patterns("") == ()
+
+
+@pytest.mark.parametrize("value", ["*", "*.", "a.*.com", "host:443", "https://x.example/"])
+def test_parse_host_patterns_rejects_bad_patterns(value: str) -> None:
+    with pytest.raises(ValueError, match="host name"):
+        parse_host_patterns(value)
+
+
+# -- check_download_location -------------------------------------------------------------------
+
+
+def test_accepts_an_https_presigned_url_and_keeps_it_whole() -> None:
+    assert check_download_location(S3_URL, AMAZON) == S3_URL
+
+
+def test_accepts_http_for_a_host_listed_exactly() -> None:
+    url = "http://127.0.0.1:8123/download/x?sig=1"
+    assert check_download_location(url, ("127.0.0.1",)) == url
+
+
+@pytest.mark.parametrize(
+    ("location", "patterns", "message"),
+    [
+        ("", AMAZON, "not an absolute"),
+        ("/download/x", AMAZON, "not an absolute"),
+        ("//bucket.s3.amazonaws.com/x", AMAZON, "not an absolute"),
+        ("ftp://bucket.s3.amazonaws.com/x", AMAZON, "not an absolute"),
+        ("https://evil.example/x", AMAZON, "'evil.example' is not allowed"),
+        ("https://amazonaws.com.evil.example/x", AMAZON, "is not allowed"),
+        ("http://bucket.s3.amazonaws.com/x", AMAZON, "plain http"),
+        ("https://user:pw@bucket.s3.amazonaws.com/x", AMAZON, "userinfo"),
+        ("https://evil.example@bucket.s3.amazonaws.com/x", AMAZON, "userinfo"),
+        ("https://bucket.s3.amazonaws.com:99999/x", AMAZON, "not a valid URL"),
+        ("https://[::1/x", AMAZON, "not a valid URL"),
+        ("http://127.0.0.1:8123/x", AMAZON, "is not allowed"),
+    ],
+)
+def test_refuses_other_locations(location: str, patterns: tuple[str, ...], message: str) -> None:
+    with pytest.raises(DownloadLocationError, match=message) as caught:
+        check_download_location(location, patterns)
+    assert "/x" not in str(caught.value)  # the (signed) URL itself is never echoed
+
+
+def test_transaction_output_url() -> None:
+    assert transaction_output_url(CORE + "/", "abc-123") == f"{CORE}/transactions/abc-123/output"
+    with pytest.raises(ValueError, match="transaction id"):
+        transaction_output_url(CORE, "../evil")
+
+
+# -- StediClient.fetch_transaction_output over a MockTransport ---------------------------------
+
+
+@asynccontextmanager
+async def client_with(
+    handler: Callable[[httpx.Request], httpx.Response], *, download_hosts: str | None = None
+) -> AsyncIterator[StediClient]:
+    transport = httpx.MockTransport(handler)
+    if download_hosts is None:
+        client = StediClient(
+            healthcare_url="https://hc.stedi.test", core_url=CORE, transport=transport
+        )
+    else:
+        client = StediClient(
+            healthcare_url="https://hc.stedi.test",
+            core_url=CORE,
+            transport=transport,
+            download_hosts=download_hosts,
+        )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def fetch(client: StediClient) -> bytes:
+    return await client.fetch_transaction_output(
+        account="acme", api_key=API_KEY, transaction_id=TRANSACTION_ID, now=NOW
+    )
+
+
+def redirect_then(
+    download: httpx.Response, seen: list[httpx.Request]
+) -> Callable[..., httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "core.stedi.test":
+            return httpx.Response(302, headers={"Location": S3_URL})
+        return download
+
+    return handler
+
+
+@pytest.mark.anyio
+async def test_follows_the_redirect_once_without_the_api_key() -> None:
+    seen: list[httpx.Request] = []
+    async with client_with(redirect_then(httpx.Response(200, content=X12), seen)) as client:
+        assert await fetch(client) == X12
+    assert [str(r.url) for r in seen] == [f"{CORE}/transactions/{TRANSACTION_ID}/output", S3_URL]
+    assert seen[0].headers["authorization"] == API_KEY
+    assert "authorization" not in seen[1].headers
+    assert API_KEY not in str(seen[1].headers)
+
+
+@pytest.mark.anyio
+async def test_default_hosts_refuse_a_location_elsewhere_without_requesting_it() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": "https://evil.example/steal?sig=1"})
+
+    async with client_with(handler) as client:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    assert (caught.value.kind, caught.value.status) == (FailureKind.PERMANENT, 302)
+    assert "RECEIVER_STEDI_DOWNLOAD_HOSTS" in caught.value.reason
+    assert [r.url.host for r in seen] == ["core.stedi.test"]
+
+
+@pytest.mark.anyio
+async def test_a_second_redirect_is_not_followed() -> None:
+    seen: list[httpx.Request] = []
+    again = httpx.Response(302, headers={"Location": "https://other.s3.amazonaws.com/y"})
+    async with client_with(redirect_then(again, seen)) as client:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    assert (caught.value.kind, caught.value.status) == (FailureKind.PERMANENT, 302)
+    assert caught.value.reason == "download: HTTP 302"
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        (500, FailureKind.TRANSIENT),
+        (503, FailureKind.TRANSIENT),
+        (429, FailureKind.TRANSIENT),
+        (404, FailureKind.NOT_FOUND),
+        (403, FailureKind.PERMANENT),
+    ],
+)
+@pytest.mark.anyio
+async def test_download_failures_are_classified_like_reports(
+    status: int, kind: FailureKind
+) -> None:
+    seen: list[httpx.Request] = []
+    failing = httpx.Response(status, headers={"Retry-After": "7"}, content=b"<Error/>")
+    async with client_with(redirect_then(failing, seen)) as client:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    error = caught.value
+    assert (error.kind, error.status, error.reason, error.retry_after) == (
+        kind,
+        status,
+        f"download: HTTP {status}",
+        7.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(401, FailureKind.PERMANENT), (429, FailureKind.TRANSIENT)]
+)
+@pytest.mark.anyio
+async def test_output_failures_are_classified_like_reports(status: int, kind: FailureKind) -> None:
+    def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(status, json={"message": "nope"})
+
+    async with client_with(handler) as client:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    assert (caught.value.kind, caught.value.status, caught.value.reason) == (
+        kind,
+        status,
+        f"HTTP {status}: nope",
+    )
+
+
+@pytest.mark.anyio
+async def test_a_direct_200_is_accepted() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=X12)
+
+    async with client_with(handler) as client:
+        assert await fetch(client) == X12
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("content", [b"", b'{"heading": {}}', b"\xff\xfe"])
+@pytest.mark.anyio
+async def test_a_body_that_is_not_x12_is_permanent(content: bytes) -> None:
+    seen: list[httpx.Request] = []
+    async with client_with(redirect_then(httpx.Response(200, content=content), seen)) as client:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    assert (caught.value.kind, caught.value.reason) == (
+        FailureKind.PERMANENT,
+        "transaction output is not X12",
+    )
+
+
+@pytest.mark.anyio
+async def test_configured_hosts_replace_the_default() -> None:
+    seen: list[httpx.Request] = []
+    async with client_with(
+        redirect_then(httpx.Response(200, content=X12), seen), download_hosts="files.example.com"
+    ) as client:
+        with pytest.raises(UpstreamError, match="not allowed"):
+            await fetch(client)
+    assert len(seen) == 1
+
+
+def test_bad_download_hosts_are_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match="host name"):
+        StediClient(healthcare_url="https://hc.stedi.test", download_hosts="*")
