@@ -15,9 +15,11 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from receiver.auth.cache import TokenCache
 from receiver.auth.keys import load_or_create_signing_key
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
+from receiver.directory import Directory
 from receiver.errors import ReceiverError
 from receiver.metrics import Metrics
 from receiver.policy import RetryPolicy
@@ -78,6 +80,7 @@ def build_worker(
         transport=stedi_transport,
         metrics=metrics,
         max_concurrency_per_account=max(1, settings.stedi_max_concurrency),
+        download_hosts=settings.stedi_download_hosts,
     )
     worker = Worker(
         store=store,
@@ -155,6 +158,10 @@ def create_app(
                     settings.auth_failure_limit, settings.auth_failure_window_seconds
                 ),
                 wakeup=Wakeup() if run_workers else None,
+                directory=Directory(
+                    opened, ttl_seconds=settings.directory_cache_seconds, clock=clock
+                ),
+                tokens=TokenCache(settings.token_cache_size),
             )
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
             if run_workers:

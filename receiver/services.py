@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from receiver.auth.cache import TokenCache
 from receiver.auth.keys import SigningKey
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock
+from receiver.directory import Directory
 from receiver.metrics import Metrics
 from receiver.settings import Settings
 from receiver.store.base import Store
@@ -24,8 +26,10 @@ class Services:
     throttle: FailureThrottle
     metrics: Metrics = field(default_factory=Metrics)
     wakeup: Wakeup | None = None  # set when the worker runs in this process
+    dispatch_wakeup: Wakeup | None = None  # set when the dispatcher runs in this process
+    directory: Directory = field(kw_only=True)  # cached client and account lookups
+    tokens: TokenCache = field(kw_only=True)  # verified access tokens
+    keys: dict[str, SigningKey] = field(init=False)  # verification keys by kid, built once
 
-    @property
-    def keys(self) -> dict[str, SigningKey]:
-        """Verification keys by kid."""
-        return {self.signing_key.kid: self.signing_key}
+    def __post_init__(self) -> None:
+        self.keys = {self.signing_key.kid: self.signing_key}

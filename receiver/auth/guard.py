@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
+from receiver.auth.cache import TokenCache
 from receiver.auth.clients import ClientLookup
 from receiver.auth.keys import SigningKey
 from receiver.auth.tokens import TokenClaims, verify_access_token
@@ -20,14 +21,20 @@ async def authorize_bearer(
     issuer: str,
     audience: str,
     now: datetime,
+    tokens: TokenCache | None = None,
 ) -> TokenClaims:
     """The claims of the request's Bearer token if it may use `scope` (RFC 6750).
 
     BearerError("invalid_token") for a missing, malformed or invalid token or a client that
     is gone or revoked; BearerError("insufficient_scope") when the token lacks `scope`.
+    With `tokens`, a token verified before skips the signature check (its times are still
+    checked at `now`); the client is looked up in `store` on every call either way.
     """
     token = _bearer_token(authorization)
-    claims = verify_access_token(token, keys, issuer=issuer, audience=audience, now=now)
+    if tokens is None:
+        claims = verify_access_token(token, keys, issuer=issuer, audience=audience, now=now)
+    else:
+        claims = tokens.verify(token, keys, issuer=issuer, audience=audience, now=now)
     client = await store.fetch_client(claims.client_id)
     if client is None or not client.active:
         raise BearerError("invalid_token", "client revoked")

@@ -44,6 +44,29 @@ class TokenClaims:
     jti: str
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    """A token whose header, signature, `iss`, `aud` and claim types checked out, with the
+    `kid` that verified it and its time claims (POSIX seconds), to be held against a `now`."""
+
+    claims: TokenClaims
+    kid: str
+    expires: float
+    issued: float
+    not_before: float | None
+
+    def claims_at(self, now: datetime) -> TokenClaims:
+        """The claims if `exp`/`iat`/`nbf` hold at `now` (30 s leeway); BearerError otherwise."""
+        moment = now.timestamp()
+        if self.expires <= moment - LEEWAY_SECONDS:
+            raise _invalid("token has expired")
+        if self.issued > moment + LEEWAY_SECONDS:
+            raise _invalid("token is not valid yet")
+        if self.not_before is not None and self.not_before > moment + LEEWAY_SECONDS:
+            raise _invalid("token is not valid yet")
+        return self.claims
+
+
 def issue_access_token(
     key: SigningKey,
     client: Client,
@@ -84,6 +107,18 @@ def verify_access_token(
     The header must say `typ` at+jwt, `alg` ES256 and a known `kid`; the signature, `iss`
     and `aud` must check out, and `exp`/`nbf`/`iat` must hold at `now` (30 s leeway).
     """
+    return verify_token_signature(token, keys, issuer=issuer, audience=audience).claims_at(now)
+
+
+def verify_token_signature(
+    token: str,
+    keys: Mapping[str, SigningKey],
+    *,
+    issuer: str,
+    audience: str,
+) -> VerifiedToken:
+    """Everything `verify_access_token` checks except the time claims, which the result's
+    `claims_at(now)` checks (so a cache can repeat that part alone); BearerError otherwise."""
     key = _select_key(token, keys)
     try:
         payload = jwt.decode(
@@ -104,7 +139,7 @@ def verify_access_token(
         raise _invalid(f"token lacks the {exc.claim} claim") from None
     except jwt.PyJWTError:
         raise _invalid("token is malformed") from None
-    return _claims_at(payload, now)
+    return _verified(payload, key.kid)
 
 
 def _select_key(token: str, keys: Mapping[str, SigningKey]) -> SigningKey:
@@ -127,26 +162,22 @@ def _select_key(token: str, keys: Mapping[str, SigningKey]) -> SigningKey:
     return keys[kid]
 
 
-def _claims_at(payload: dict[str, Any], now: datetime) -> TokenClaims:
+def _verified(payload: dict[str, Any], kid: str) -> VerifiedToken:
     exp = _numeric(payload, "exp")
-    moment = now.timestamp()
-    if exp <= moment - LEEWAY_SECONDS:
-        raise _invalid("token has expired")
-    if _numeric(payload, "iat") > moment + LEEWAY_SECONDS:
-        raise _invalid("token is not valid yet")
-    if "nbf" in payload and _numeric(payload, "nbf") > moment + LEEWAY_SECONDS:
-        raise _invalid("token is not valid yet")
+    iat = _numeric(payload, "iat")
+    nbf = _numeric(payload, "nbf") if "nbf" in payload else None
     client_id, subject, jti = payload["client_id"], payload["sub"], payload["jti"]
     scope = payload.get("scope", "")
     if not all(isinstance(v, str) for v in (client_id, subject, jti, scope)):
         raise _invalid("token is malformed")
-    return TokenClaims(
+    claims = TokenClaims(
         client_id=client_id,
         subject=subject,
         scopes=frozenset(scope.split()),
         expires_at=datetime.fromtimestamp(exp, UTC),
         jti=jti,
     )
+    return VerifiedToken(claims=claims, kid=kid, expires=exp, issued=iat, not_before=nbf)
 
 
 def _numeric(payload: dict[str, Any], claim: str) -> float:

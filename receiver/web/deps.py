@@ -28,14 +28,19 @@ def services(request: Request) -> Services:
 
 
 async def require_scope(request: Request, scope: str) -> TokenClaims:
-    """Authorise the request's Bearer token for `scope` (401/403 BearerError otherwise)."""
+    """Authorise the request's Bearer token for `scope` (401/403 BearerError otherwise).
+
+    Through the app's caches: a token's signature is verified once, and its client is read
+    from the store at most once per RECEIVER_DIRECTORY_CACHE_SECONDS.
+    """
     svc = services(request)
     return await authorize_bearer(
-        store=svc.store,
+        store=svc.directory,
         keys=svc.keys,
         authorization=request.headers.get("authorization"),
         scope=scope,
         issuer=svc.settings.public_url,
         audience=svc.settings.public_url,
         now=svc.clock(),
+        tokens=svc.tokens,
     )

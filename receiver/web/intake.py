@@ -76,7 +76,8 @@ def _ack(result: RecordResult) -> Response:
 
 
 async def _account(svc: Services, name: str) -> Account:
-    account = await svc.store.fetch_account(name)
+    """The named account, read through the directory cache (RECEIVER_DIRECTORY_CACHE_SECONDS)."""
+    account = await svc.directory.fetch_account(name)
     if account is None:
         raise NotFoundError(f"no account named {name!r} is configured")
     return account

@@ -20,6 +20,7 @@ from receiver.auth.keys import load_or_create_signing_key
 from receiver.auth.tokens import issue_access_token
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import fixture_bytes
+from tests.integration.conftest import StartServer
 from tests.integration.harness import OPTUM_BODY, LiveServer, optum_fixture_headers
 
 PATH = "/callbacks/optum/coverage-discovery"
@@ -205,7 +206,11 @@ def test_token_without_the_callback_scope_is_insufficient_scope(server: LiveServ
     assert _optum_events(server) == []
 
 
-def test_client_revoked_after_issuing_is_refused(server: LiveServer) -> None:
+def test_client_revoked_after_issuing_is_refused(start_server: StartServer) -> None:
+    # The revocation comes from another process (as the CLI's would), so this process's
+    # directory cache is off here to see it at once; with the cache on it takes up to
+    # RECEIVER_DIRECTORY_CACHE_SECONDS (tests/integration/test_auth_caches.py).
+    server = start_server(directory_cache_seconds=0)
     token = server.token("optum")
     assert _post(server, token).status_code == 204
 
