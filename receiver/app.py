@@ -20,12 +20,16 @@ from receiver.auth.keys import load_or_create_signing_key
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
 from receiver.directory import Directory
+from receiver.dispatcher import Dispatcher
 from receiver.errors import ReceiverError
+from receiver.fanout import parse_schedule
 from receiver.metrics import Metrics
+from receiver.outbound import Sender
 from receiver.policy import RetryPolicy
 from receiver.reconcile import Reconciler
 from receiver.services import Services
 from receiver.settings import Settings
+from receiver.ssrf import Resolver, system_resolver
 from receiver.store.base import Store
 from receiver.store.factory import build_store
 from receiver.upstream.stedi import StediClient
@@ -72,6 +76,7 @@ def build_worker(
     *,
     stedi_transport: httpx.AsyncBaseTransport | None = None,
     metrics: Metrics | None = None,
+    published: Wakeup | None = None,
 ) -> tuple[Worker, StediClient]:
     """The follow-up worker and the Stedi client it owns (the caller closes the client)."""
     stedi = StediClient(
@@ -89,8 +94,39 @@ def build_worker(
         clock=clock,
         lease_seconds=settings.worker_lease_seconds,
         metrics=metrics,
+        published=published,
     )
     return worker, stedi
+
+
+def build_dispatcher(
+    settings: Settings,
+    store: Store,
+    clock: Clock,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver = system_resolver,
+    metrics: Metrics | None = None,
+) -> tuple[Dispatcher, Sender]:
+    """The delivery dispatcher and the HTTP sender it owns (the caller closes the sender)."""
+    sender = Sender(
+        allow_insecure=settings.allow_insecure_destinations,
+        resolver=resolver,
+        timeout_seconds=settings.delivery_timeout_seconds,
+        transport=transport,
+    )
+    dispatcher = Dispatcher(
+        store=store,
+        sender=sender,
+        clock=clock,
+        schedule=parse_schedule(settings.delivery_schedule),
+        lease_seconds=settings.worker_lease_seconds,
+        per_subscription=settings.subscription_max_concurrency,
+        disable_after_seconds=settings.subscription_disable_after_seconds,
+        max_retry_after=settings.delivery_max_retry_after_seconds,
+        metrics=metrics,
+    )
+    return dispatcher, sender
 
 
 @asynccontextmanager
@@ -101,17 +137,28 @@ async def running_worker(
     *,
     metrics: Metrics | None = None,
     wakeup: Wakeup | None = None,
+    dispatch_wakeup: Wakeup | None = None,
 ) -> AsyncIterator[None]:
-    """Run the worker loop (and the reconciler) in the background for the block's duration."""
-    worker, stedi = build_worker(settings, store, clock, metrics=metrics)
+    """Run the worker, the dispatcher and the reconciler in the background for the block's
+    duration. `wakeup` tells the worker of new events; the worker tells the dispatcher of
+    new messages through `dispatch_wakeup`."""
+    dispatch_wakeup = dispatch_wakeup or Wakeup()
+    worker, stedi = build_worker(settings, store, clock, metrics=metrics, published=dispatch_wakeup)
+    dispatcher, sender = build_dispatcher(settings, store, clock, metrics=metrics)
+    if settings.worker_lease_seconds <= settings.delivery_timeout_seconds:
+        _log.warning(
+            "dispatcher.lease_too_short",
+            lease_seconds=settings.worker_lease_seconds,
+            timeout_seconds=settings.delivery_timeout_seconds,
+        )
     stop = anyio.Event()
     loop = asyncio.get_running_loop()
+    idle = settings.worker_idle_ms / 1000
     tasks = [
+        loop.create_task(worker.run_forever(idle_seconds=idle, stop=stop, wakeup=wakeup)),
         loop.create_task(
-            worker.run_forever(
-                idle_seconds=settings.worker_idle_ms / 1000, stop=stop, wakeup=wakeup
-            )
-        )
+            dispatcher.run_forever(idle_seconds=idle, stop=stop, wakeup=dispatch_wakeup)
+        ),
     ]
     if settings.reconcile_interval_seconds > 0:
         reconciler = Reconciler(
@@ -126,11 +173,13 @@ async def running_worker(
         yield
     finally:
         stop.set()
-        if wakeup is not None:
-            wakeup.notify()
+        for signal in (wakeup, dispatch_wakeup):
+            if signal is not None:
+                signal.notify()
         for task in tasks:
             await task
         await stedi.aclose()
+        await sender.aclose()
         _log.info("worker.stopped")
 
 
@@ -158,6 +207,7 @@ def create_app(
                     settings.auth_failure_limit, settings.auth_failure_window_seconds
                 ),
                 wakeup=Wakeup() if run_workers else None,
+                dispatch_wakeup=Wakeup() if run_workers else None,
                 directory=Directory(
                     opened, ttl_seconds=settings.directory_cache_seconds, clock=clock
                 ),
@@ -166,7 +216,12 @@ def create_app(
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
             if run_workers:
                 async with running_worker(
-                    settings, opened, clock, metrics=services.metrics, wakeup=services.wakeup
+                    settings,
+                    opened,
+                    clock,
+                    metrics=services.metrics,
+                    wakeup=services.wakeup,
+                    dispatch_wakeup=services.dispatch_wakeup,
                 ):
                     yield {"services": services}
             else:

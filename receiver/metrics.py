@@ -62,6 +62,36 @@ class Metrics:
         self.tokens_issued = Counter(
             "receiver_tokens_issued", "Access tokens issued", registry=self.registry
         )
+        self.deliveries = Gauge(
+            "receiver_deliveries",
+            "Deliveries by state (refreshed when /metrics is read)",
+            ["state"],
+            registry=self.registry,
+        )
+        self.delivery_attempts = Counter(
+            "receiver_delivery_attempts",
+            "Delivery attempts by what they led to: delivered, pending (retry), dead, lease_lost",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.delivery_seconds = Histogram(
+            "receiver_delivery_attempt_seconds",
+            "Duration of one delivery attempt",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=self.registry,
+        )
+        self.delivery_lag_seconds = Histogram(
+            "receiver_delivery_lag_seconds",
+            "From a message's publication to its successful delivery",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600, 86400),
+            registry=self.registry,
+        )
+        self.subscriptions_disabled = Counter(
+            "receiver_subscriptions_disabled",
+            "Subscriptions disabled by receiver: gone (410) or failing (too long without success)",
+            ["reason"],
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

@@ -289,7 +289,9 @@ class Worker:
         lease_seconds: int = 300,
         batch: int = 10,
         metrics: Metrics | None = None,
+        published: Wakeup | None = None,
     ) -> None:
+        self._published = published  # told when a finished job wrote messages to deliver
         self._store = store
         self._stedi = stedi
         self._policy = policy
@@ -416,6 +418,8 @@ class Worker:
             self._outcome("lease_lost", job)
             return
         self._count("done")
+        if result.messages and self._published is not None:
+            self._published.notify()
         _log.info(
             "job.done",
             job_id=job.id,

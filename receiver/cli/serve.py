@@ -57,7 +57,7 @@ def migrate() -> None:
 
 @click.command()
 def worker() -> None:
-    """Run only the follow-up worker (fetches 277CA/835 reports) until interrupted."""
+    """Run only the workers (follow-up jobs, deliveries, reconciliation) until interrupted."""
     settings = load_or_exit()
     configure_logging(settings.log_format, settings.log_level)
 

@@ -101,8 +101,9 @@ class Store(Protocol):
 
         The same transaction stores `result`: documents (one per event and kind), claim
         entries, outbound messages (one per event and type), and one pending delivery, due at
-        `now`, per stored message and active subscription that matches it (type pattern and
-        account filter); rows already there from an earlier run are left as they are."""
+        `now`, per stored message and subscription that matches it (type pattern and account
+        filter) and is not removed -- a disabled one's wait to be claimed until it is enabled;
+        rows already there from an earlier run are left as they are."""
 
     async def fetch_documents(self, event_id: str) -> list[Document]:
         """The documents stored for an event, by kind."""

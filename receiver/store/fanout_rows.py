@@ -127,13 +127,14 @@ def plan_deliveries(
     messages: Sequence[Row], subscriptions: Sequence[Subscription], now: datetime
 ) -> list[tuple[object, ...]]:
     """Delivery rows owed for `messages` (rows with id, type, account): one per message and
-    active matching subscription, due at `now`, as
+    matching subscription that is not removed, due at `now` (a disabled subscription's wait
+    until it is enabled again, so nothing published meanwhile is lost), as
     (id, message_id, subscription_id, type, account, status, next_attempt_at, created_at,
     updated_at)."""
     planned: list[tuple[object, ...]] = []
     for message in messages:
         for sub in subscriptions:
-            if sub.status != SubscriptionStatus.ACTIVE:
+            if sub.status == SubscriptionStatus.REMOVED:
                 continue
             if matches_subscription(
                 type_patterns=sub.type_patterns,

@@ -132,12 +132,13 @@ class TestSubscriptions:
 
 
 class TestDeliveriesCreated:
-    async def test_one_per_matching_active_subscription(self, store: Store) -> None:
+    async def test_one_per_matching_subscription_not_removed(self, store: Store) -> None:
         wants_claims = subscription(("claim.*",))
         wants_acme_only = subscription(("*",), account="acme")
         wants_other = subscription(("*",), account="other")
-        disabled = subscription(("*",), status=SubscriptionStatus.DISABLED)
-        for sub in (wants_claims, wants_acme_only, wants_other, disabled):
+        disabled = subscription(("claim.*",), status=SubscriptionStatus.DISABLED)
+        removed = subscription(("*",), status=SubscriptionStatus.REMOVED)
+        for sub in (wants_claims, wants_acme_only, wants_other, disabled, removed):
             await store.add_subscription(sub)
         ack, txn = msg("claim.acknowledgment.received"), msg("stedi.transaction.processed")
         await publish(store, ack, txn)
@@ -145,7 +146,12 @@ class TestDeliveriesCreated:
         page = await store.list_deliveries(DeliveryFilter(), limit=50, cursor=None)
         owed = sorted((d.message_id, d.subscription_id) for d in page.items)
         assert owed == sorted(
-            [(ack.id, wants_claims.id), (ack.id, wants_acme_only.id), (txn.id, wants_acme_only.id)]
+            [
+                (ack.id, wants_claims.id),
+                (ack.id, wants_acme_only.id),
+                (txn.id, wants_acme_only.id),
+                (ack.id, disabled.id),  # kept for when it is enabled again
+            ]
         )
         assert {d.status for d in page.items} == {DeliveryStatus.PENDING}
         assert {d.attempts for d in page.items} == {0}

@@ -229,7 +229,7 @@ async def _store_result(conn: Any, result: JobResult, event_id: str, now: dateti
 
 
 async def _fan_out(conn: Any, event_id: str, now: datetime) -> None:
-    """Owe each of the event's messages to every active subscription that wants it."""
+    """Owe each of the event's messages to every subscription (not removed) that wants it."""
     messages = await conn.fetch(
         "SELECT id, type, account FROM outbound_messages WHERE event_id = $1", event_id
     )
@@ -237,7 +237,7 @@ async def _fan_out(conn: Any, event_id: str, now: datetime) -> None:
         fanout_rows.subscription_from_row(row)
         for row in await conn.fetch(
             f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
-            "WHERE status = 'active'"
+            "WHERE status <> 'removed'"
         )
     ]
     planned = fanout_rows.plan_deliveries(messages, subscriptions, now)

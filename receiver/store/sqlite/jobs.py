@@ -255,14 +255,14 @@ async def _store_result(
 
 
 async def _fan_out(conn: aiosqlite.Connection, event_id: str, now: datetime) -> None:
-    """Owe each of the event's messages to every active subscription that wants it."""
+    """Owe each of the event's messages to every subscription (not removed) that wants it."""
     cur = await conn.execute(
         "SELECT id, type, account FROM outbound_messages WHERE event_id = ?", (event_id,)
     )
     messages = list(await cur.fetchall())
     cur = await conn.execute(
         f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
-        "WHERE status = 'active'"
+        "WHERE status <> 'removed'"
     )
     subscriptions = [
         fanout_rows.subscription_from_row(row)  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+"""Outbound webhook HTTP: POST to a subscriber at the address that passed the SSRF check."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from receiver.policy import parse_retry_after
+from receiver.ssrf import DestinationError, Resolver, check_destination_url, resolve_public
+
+EXCERPT_BYTES = 1024
+USER_AGENT = "receiver-webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What one POST came back with: a status (None if no HTTP answer) or an error."""
+
+    status_code: int | None
+    duration_ms: int
+    excerpt: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+class Sender:
+    """POSTs signed bodies; one connection pool per subscription, never shared between hosts.
+
+    The host is resolved and checked on every attempt and the connection goes to exactly the
+    checked address (Host header and TLS SNI carry the name), so a DNS answer that changes
+    after the check cannot redirect it. Redirects are never followed.
+    """
+
+    def __init__(
+        self,
+        *,
+        allow_insecure: bool,
+        resolver: Resolver,
+        timeout_seconds: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._allow_insecure = allow_insecure
+        self._resolver = resolver
+        self._timeout = httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds))
+        self._transport = transport
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def _client(self, pool_key: str) -> httpx.AsyncClient:
+        client = self._clients.get(pool_key)
+        if client is None:
+            client = httpx.AsyncClient(
+                timeout=self._timeout,
+                follow_redirects=False,
+                transport=self._transport,
+                limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
+            )
+            self._clients[pool_key] = client
+        return client
+
+    async def post(
+        self, *, pool_key: str, url: str, body: bytes, headers: dict[str, str], now: datetime
+    ) -> SendResult:
+        """POST `body` to `url`; never raises for network or destination trouble."""
+        started = time.perf_counter()
+        try:
+            target, host_header, sni = await self._pin(url)
+            request_headers = {
+                **headers,
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+                "host": host_header,
+            }
+            extensions = {"sni_hostname": sni} if sni else {}
+            async with self._client(pool_key).stream(
+                "POST", target, content=body, headers=request_headers, extensions=extensions
+            ) as response:
+                head = await _read_head(response)
+                return SendResult(
+                    status_code=response.status_code,
+                    duration_ms=_ms_since(started),
+                    excerpt=head.decode("utf-8", errors="replace"),
+                    retry_after=parse_retry_after(response.headers.get("retry-after"), now),
+                )
+        except DestinationError as exc:
+            return SendResult(None, _ms_since(started), error=f"destination refused: {exc}")
+        except httpx.TimeoutException as exc:
+            return SendResult(None, _ms_since(started), error=f"timeout: {type(exc).__name__}")
+        except httpx.HTTPError as exc:
+            # The message of a transport error names the cause, not the URL.
+            return SendResult(None, _ms_since(started), error=f"{type(exc).__name__}: {exc}")
+
+    async def _pin(self, url: str) -> tuple[str, str, str | None]:
+        """The URL rewritten to the checked address, the Host header, and the SNI name."""
+        scheme, host, port = check_destination_url(url, allow_insecure=self._allow_insecure)
+        address = await resolve_public(
+            host, port, allow_insecure=self._allow_insecure, resolver=self._resolver
+        )
+        parts = urlsplit(url)
+        netloc_address = f"[{address}]" if ":" in address else address
+        target = urlunsplit(
+            (scheme, f"{netloc_address}:{port}", parts.path or "/", parts.query, "")
+        )
+        default_port = 443 if scheme == "https" else 80
+        host_in_header = f"[{host}]" if ":" in host else host
+        host_header = host_in_header if port == default_port else f"{host_in_header}:{port}"
+        return target, host_header, host if scheme == "https" else None
+
+    async def aclose(self) -> None:
+        """Close every pool."""
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+
+async def _read_head(response: httpx.Response) -> bytes:
+    """Up to EXCERPT_BYTES of the body; the rest is not downloaded."""
+    head = b""
+    async for chunk in response.aiter_bytes():
+        head += chunk
+        if len(head) >= EXCERPT_BYTES:
+            break
+    return head[:EXCERPT_BYTES]
+
+
+def _ms_since(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
