@@ -9,7 +9,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver.errors import BadRequestError, NotFoundError, StoreUnavailableError
-from receiver.models import EventFilter, Job, JobFilter, JobStatus, StoredEvent, TimelineEntry
+from receiver.models import (
+    DeliveryStatus,
+    EventFilter,
+    Job,
+    JobFilter,
+    JobStatus,
+    StoredEvent,
+    TimelineEntry,
+)
 from receiver.web.deps import ORJSONResponse, require_scope, services
 
 READ_SCOPE = "events:read"
@@ -140,15 +148,18 @@ async def readyz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """GET /metrics: Prometheus text; queue depth is read from the store at scrape time."""
+    """GET /metrics: Prometheus text; queue depths are read from the store at scrape time."""
     svc = services(request)
     try:
-        counts = await svc.store.count_jobs_by_status()
+        jobs = await svc.store.count_jobs_by_status()
+        deliveries = await svc.store.count_deliveries_by_status()
     except StoreUnavailableError:
-        counts = None  # the rest of the metrics are still worth serving
-    if counts is not None:
+        pass  # the rest of the metrics are still worth serving
+    else:
         for state in JobStatus:
-            svc.metrics.jobs.labels(state.value).set(counts.get(state.value, 0))
+            svc.metrics.jobs.labels(state.value).set(jobs.get(state.value, 0))
+        for status in DeliveryStatus:
+            svc.metrics.deliveries.labels(status.value).set(deliveries.get(status.value, 0))
     return Response(svc.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 

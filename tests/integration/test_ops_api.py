@@ -191,3 +191,5 @@ def test_metrics_count_intake(server: LiveServer) -> None:
     # Queue depth comes from the store: the five accepted events wait with pending jobs.
     assert 'receiver_jobs{state="pending"} 5.0' in text
     assert 'receiver_jobs{state="dead"} 0.0' in text
+    assert 'receiver_deliveries{state="pending"} 0.0' in text  # no subscriptions yet
+    assert 'receiver_deliveries{state="dead"} 0.0' in text
