@@ -14,6 +14,7 @@ def build_store(settings: Settings) -> Store:
             settings.sqlite_path,
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             synchronous=settings.sqlite_synchronous,
+            group_commit_ms=settings.sqlite_group_commit_ms,
         )
     from receiver.store.postgres import PostgresStore
 

@@ -11,16 +11,19 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.store.migrations import load_migrations, split_statements
+from receiver.store.sqlite.batch import GroupCommitStats, GroupCommitter
+
+T = TypeVar("T")
 
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TS_COLUMNS = frozenset(
@@ -32,6 +35,9 @@ _TS_COLUMNS = frozenset(
         "updated_at",
         "previous_expires_at",
         "revoked_at",
+        "failing_since",
+        "started_at",
+        "m_created_at",
     }
 )
 
@@ -63,14 +69,23 @@ class SqliteBase:
     """The Store protocol on a local SQLite file."""
 
     def __init__(
-        self, path: Path | str, *, busy_timeout_ms: int = 5000, synchronous: str = "FULL"
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_ms: int = 5000,
+        synchronous: str = "FULL",
+        group_commit_ms: int = 2,
     ) -> None:
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
+        self._group_commit_ms = group_commit_ms
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
+        # The group-commit writer (its own connection and thread), set by `open()`.
+        self._grouped: GroupCommitter | None = None
+        self.group_commit_stats = GroupCommitStats()
 
     # -- life cycle ----------------------------------------------------------------------------
     async def _connect(self) -> aiosqlite.Connection:
@@ -92,13 +107,26 @@ class SqliteBase:
             await self._writer.execute("PRAGMA journal_mode = WAL")
             await self.migrate()
             self._reader = await self._connect()
+            self._grouped = GroupCommitter(
+                self.path,
+                self._write_lock,
+                self.group_commit_stats,
+                busy_timeout_ms=self._busy_timeout_ms,
+                synchronous=self._synchronous,
+                window_ms=self._group_commit_ms,
+            )
+            await self._grouped.start()
         except (sqlite3.Error, OSError, StoreUnavailableError) as exc:
             # Close what was opened: a live aiosqlite thread would keep the process from exiting.
             await self.close()
             raise StoreUnavailableError(f"cannot open SQLite database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
-        """Close both connections (waiting for a write in progress)."""
+        """Finish pending intake batches, then close the connections (waiting for a write in
+        progress)."""
+        grouped, self._grouped = self._grouped, None
+        if grouped is not None:
+            await grouped.aclose()
         async with self._write_lock:
             for conn in (self._reader, self._writer):
                 if conn is not None:
@@ -156,6 +184,14 @@ class SqliteBase:
                 if isinstance(exc, sqlite3.Error):
                     raise StoreUnavailableError(f"write failed: {exc}") from exc
                 raise
+
+    async def _write_grouped(self, write: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `write` (synchronous, on the writer thread) in a transaction shared with the
+        other writes pending within the group-commit window; its result once committed."""
+        grouped = self._grouped
+        if grouped is None:
+            raise StoreUnavailableError("store is not open")
+        return await grouped.submit(write)
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
