@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
@@ -21,7 +21,7 @@ from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
 from receiver.directory import Directory
 from receiver.dispatcher import Dispatcher
-from receiver.errors import ReceiverError
+from receiver.errors import ReceiverError, StoreUnavailableError
 from receiver.fanout import parse_schedule
 from receiver.metrics import Metrics
 from receiver.outbound import Sender
@@ -143,6 +143,7 @@ async def running_worker(
     duration. `wakeup` tells the worker of new events; the worker tells the dispatcher of
     new messages through `dispatch_wakeup`."""
     dispatch_wakeup = dispatch_wakeup or Wakeup()
+    worker_wakeup = wakeup or Wakeup()
     worker, stedi = build_worker(settings, store, clock, metrics=metrics, published=dispatch_wakeup)
     dispatcher, sender = build_dispatcher(settings, store, clock, metrics=metrics)
     if settings.worker_lease_seconds <= settings.delivery_timeout_seconds:
@@ -151,11 +152,12 @@ async def running_worker(
             lease_seconds=settings.worker_lease_seconds,
             timeout_seconds=settings.delivery_timeout_seconds,
         )
+    stop_listening = await _listen(store, worker_wakeup, dispatch_wakeup)
     stop = anyio.Event()
     loop = asyncio.get_running_loop()
     idle = settings.worker_idle_ms / 1000
     tasks = [
-        loop.create_task(worker.run_forever(idle_seconds=idle, stop=stop, wakeup=wakeup)),
+        loop.create_task(worker.run_forever(idle_seconds=idle, stop=stop, wakeup=worker_wakeup)),
         loop.create_task(
             dispatcher.run_forever(idle_seconds=idle, stop=stop, wakeup=dispatch_wakeup)
         ),
@@ -172,15 +174,32 @@ async def running_worker(
     try:
         yield
     finally:
+        await stop_listening()
         stop.set()
-        for signal in (wakeup, dispatch_wakeup):
-            if signal is not None:
-                signal.notify()
+        worker_wakeup.notify()
+        dispatch_wakeup.notify()
         for task in tasks:
             await task
         await stedi.aclose()
         await sender.aclose()
         _log.info("worker.stopped")
+
+
+async def _listen(
+    store: Store, worker_wakeup: Wakeup, dispatch_wakeup: Wakeup
+) -> Callable[[], Awaitable[None]]:
+    """Wake the loops on work committed by other processes; without it they still poll."""
+    try:
+        return await store.listen(
+            on_jobs=worker_wakeup.notify, on_deliveries=dispatch_wakeup.notify
+        )
+    except StoreUnavailableError as exc:
+        _log.warning("worker.listen_failed", error=type(exc).__name__)
+
+        async def nothing() -> None:
+            return None
+
+        return nothing
 
 
 def create_app(

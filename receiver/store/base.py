@@ -9,6 +9,7 @@ name is taken) at their boundary; nothing driver-specific leaks upward.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -229,6 +230,14 @@ class Store(Protocol):
 
     async def count_deliveries_by_status(self) -> dict[str, int]:
         """How many deliveries are in each status (statuses with none are absent)."""
+
+    # -- wake-ups ----------------------------------------------------------------------------
+    async def listen(
+        self, *, on_jobs: Callable[[], None], on_deliveries: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]]:
+        """Call `on_jobs` / `on_deliveries` when another process commits new work of that
+        kind, where the store can tell (PostgreSQL LISTEN/NOTIFY; SQLite cannot, and its
+        workers poll); returns the coroutine function that stops listening."""
 
 
 def truncate_error(error: str) -> str:

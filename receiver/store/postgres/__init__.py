@@ -8,9 +8,12 @@ from receiver.store.postgres.directory import PostgresDirectory
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
+from receiver.store.postgres.notify import PostgresNotify
 
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(PostgresIntake, PostgresJobs, PostgresDirectory, PostgresFanout):
+class PostgresStore(
+    PostgresIntake, PostgresJobs, PostgresDirectory, PostgresFanout, PostgresNotify
+):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

@@ -135,6 +135,10 @@ class PostgresBase:
                 applied.append(name)
             return applied
 
+    def channel(self, topic: str) -> str:
+        """The NOTIFY channel for `topic` ("jobs" or "deliveries") of this store's schema."""
+        return f"receiver_{self.schema or 'public'}_{topic}"
+
     # -- plumbing ------------------------------------------------------------------------------
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:

@@ -209,6 +209,8 @@ class PostgresFanout(PostgresBase):
             now,
             delivery_id,
         )
+        if count:
+            await self._execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
         return count > 0
 
     async def count_deliveries_by_status(self) -> dict[str, int]:

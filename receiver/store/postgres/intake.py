@@ -72,6 +72,8 @@ class PostgresIntake(PostgresBase):
                         JobStatus.PENDING.value,
                         event.received_at,
                     )
+                    # Delivered at commit: wakes workers in other processes (LISTEN).
+                    await conn.execute("SELECT pg_notify($1, '')", self.channel("jobs"))
         except Duplicate:
             row = await self._fetchrow(
                 "SELECT event_id FROM inbound_dedup WHERE key = ANY($1::text[]) LIMIT 1", keys

@@ -103,6 +103,8 @@ class PostgresJobs(PostgresBase):
                 )
             if result is not None and now is not None:
                 await _store_result(conn, result, event_id, now)
+                if result.messages:
+                    await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
             return True
 
     async def complete_job(
@@ -193,7 +195,7 @@ class PostgresJobs(PostgresBase):
         return {row["status"]: int(row["n"]) for row in found}
 
     async def revive_job(self, job_id: str, *, now: datetime) -> bool:
-        """Dead -> pending, due now."""
+        """Dead -> pending, due now (and workers told)."""
         count = await self._execute(
             "UPDATE jobs SET status = $1, next_attempt_at = $2, lease_until = NULL, "
             "updated_at = $2 WHERE id = $3 AND status = $4",
@@ -202,6 +204,8 @@ class PostgresJobs(PostgresBase):
             job_id,
             JobStatus.DEAD.value,
         )
+        if count:
+            await self._execute("SELECT pg_notify($1, '')", self.channel("jobs"))
         return count > 0
 
 

@@ -6,6 +6,8 @@ StoreUnavailableError at this boundary, so callers answer 503 and senders retry.
 is assembled from one part per concern; `base` holds the connections and plumbing.
 """
 
+from collections.abc import Awaitable, Callable
+
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.directory import SqliteDirectory
 from receiver.store.sqlite.fanout import SqliteFanout
@@ -17,3 +19,13 @@ __all__ = ["SqliteStore", "to_text"]
 
 class SqliteStore(SqliteIntake, SqliteJobs, SqliteDirectory, SqliteFanout):
     """The Store protocol on a local SQLite file."""
+
+    async def listen(
+        self, *, on_jobs: Callable[[], None], on_deliveries: Callable[[], None]
+    ) -> Callable[[], Awaitable[None]]:
+        """SQLite cannot signal other processes: their workers poll. Returns a no-op."""
+
+        async def stop() -> None:
+            return None
+
+        return stop

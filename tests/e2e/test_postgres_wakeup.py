@@ -1,0 +1,96 @@
+"""Scale-out as deployed: `receiver serve --no-workers` and a separate `receiver worker` on
+one PostgreSQL database; the worker is woken by LISTEN/NOTIFY, not by its poll interval."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+import asyncpg
+import pytest
+
+from tests.conftest import POSTGRES_DSN, require_postgres
+from tests.e2e.server import Server
+from tests.e2e.test_pipeline import (
+    MockStediState,
+    mock_stedi,
+    pipeline_env,
+    post_835,
+    set_up,
+    token,
+    wait_for_timeline,
+)
+
+pytestmark = pytest.mark.postgres
+__all__ = ["mock_stedi"]  # the fixture, shared with the pipeline tests
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_DSN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A fresh database of its own, dropped afterwards."""
+    require_postgres()
+    name = f"e2e_{uuid.uuid4().hex[:12]}"
+    anyio.run(_admin, f'CREATE DATABASE "{name}"')
+    parts = urlsplit(POSTGRES_DSN)
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        anyio.run(_admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_a_separate_worker_is_woken_by_notify(
+    tmp_path: Path, mock_stedi: tuple[str, MockStediState], database_url: str
+) -> None:
+    stedi_url, _ = mock_stedi
+    # A 10-minute poll: only NOTIFY can make the worker fetch within the test's 10 s.
+    env = pipeline_env(stedi_url, RECEIVER_DATABASE_URL=database_url)
+    env["RECEIVER_WORKER_IDLE_MS"] = "600000"
+    credentials = set_up(tmp_path, env)
+    server = Server(tmp_path, tmp_path / "serve.log", env=env)
+    with (tmp_path / "serve.log").open("ab") as serve_log:
+        server.proc = subprocess.Popen(
+            [sys.executable, "-m", "receiver", "serve", "--no-workers", "--port", str(server.port)],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=serve_log,
+            stderr=serve_log,
+        )
+    with (tmp_path / "worker.log").open("ab") as worker_log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "receiver", "worker"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=worker_log,
+            stderr=worker_log,
+        )
+    try:
+        server.wait_healthy()
+        log = tmp_path / "worker.log"
+        deadline = time.monotonic() + 20
+        while "worker.started" not in log.read_text():
+            assert worker.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.05)
+        time.sleep(0.3)  # its first (empty) pass is over: it now waits out the 10-minute poll
+        post_835(server)
+        wait_for_timeline(server, token(server, credentials), timeout=10.0)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=15)
+        server.kill()
