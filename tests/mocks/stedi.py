@@ -5,19 +5,18 @@ thread over loopback."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.mocks.serving import serve_app
 
 REPORT_FIXTURES = {
     "277": "stedi/report-277ca.accepted.json",
@@ -164,24 +163,5 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
 def serve_mock_stedi(fixtures_dir: Path) -> Iterator[tuple[str, MockStediState]]:
     """Run the mock under uvicorn on a free loopback port; yields (base URL, state)."""
     app, state = create_mock_stedi(fixtures_dir)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"mock-stedi-{port}", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the mock Stedi did not start under uvicorn")
-            time.sleep(0.005)
-        yield f"http://127.0.0.1:{port}", state
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serve_app(app, "mock-stedi") as base_url:
+        yield base_url, state
