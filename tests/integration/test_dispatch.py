@@ -53,20 +53,21 @@ class Sink:
     secret: str
 
 
-@pytest.fixture
-def sink() -> Iterator[Sink]:
+def _running_sink(name: str) -> Iterator[Sink]:
     secret = generate_secret()
     app, state = create_sink((secret,))
-    with serve_app(app, "sink") as base:
+    with serve_app(app, name) as base:
         yield Sink(f"{base}/hook", state, secret)
+
+
+@pytest.fixture
+def sink() -> Iterator[Sink]:
+    yield from _running_sink("sink")
 
 
 @pytest.fixture
 def other_sink() -> Iterator[Sink]:
-    secret = generate_secret()
-    app, state = create_sink((secret,))
-    with serve_app(app, "other-sink") as base:
-        yield Sink(f"{base}/hook", state, secret)
+    yield from _running_sink("other-sink")
 
 
 @pytest.fixture
