@@ -33,7 +33,7 @@ from receiver.ssrf import Resolver, system_resolver
 from receiver.store.base import Store
 from receiver.store.factory import build_store
 from receiver.upstream.stedi import StediClient
-from receiver.web import intake, oauth, openapi, ops
+from receiver.web import deliveries, intake, oauth, openapi, ops, subscriptions
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
 from receiver.worker import Wakeup, Worker
@@ -62,6 +62,13 @@ ROUTES = [
     Route("/events/{id}", ops.show_event, methods=["GET"]),
     Route("/jobs", ops.list_jobs, methods=["GET"]),
     Route("/claims/{pcn}", ops.claim_timeline, methods=["GET"]),
+    Route("/subscriptions", subscriptions.collection, methods=["GET", "POST"]),
+    Route("/subscriptions/{id}", subscriptions.item, methods=["GET", "DELETE"]),
+    Route("/subscriptions/{id}/rotate-secret", subscriptions.rotate_secret, methods=["POST"]),
+    Route("/subscriptions/{id}/enable", subscriptions.enable_subscription, methods=["POST"]),
+    Route("/deliveries", deliveries.list_deliveries, methods=["GET"]),
+    Route("/deliveries/{id}", deliveries.show_delivery, methods=["GET"]),
+    Route("/deliveries/{id}/retry", deliveries.retry_delivery, methods=["POST"]),
     Route("/healthz", ops.healthz, methods=["GET"]),
     Route("/readyz", ops.readyz, methods=["GET"]),
     Route("/metrics", ops.metrics, methods=["GET"]),

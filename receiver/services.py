@@ -11,6 +11,7 @@ from receiver.clock import Clock
 from receiver.directory import Directory
 from receiver.metrics import Metrics
 from receiver.settings import Settings
+from receiver.ssrf import Resolver, system_resolver
 from receiver.store.base import Store
 from receiver.worker import Wakeup
 
@@ -27,6 +28,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     wakeup: Wakeup | None = None  # set when the worker runs in this process
     dispatch_wakeup: Wakeup | None = None  # set when the dispatcher runs in this process
+    resolver: Resolver = system_resolver  # checks subscription URLs resolve to public hosts
     directory: Directory = field(kw_only=True)  # cached client and account lookups
     tokens: TokenCache = field(kw_only=True)  # verified access tokens
     keys: dict[str, SigningKey] = field(init=False)  # verification keys by kid, built once

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from receiver.cli import accounts, clients, events, serve
+from receiver.cli import accounts, clients, deliveries, events, serve, subscriptions
 
 
 @click.group()
@@ -21,3 +21,5 @@ main.add_command(accounts.accounts)
 main.add_command(events.events)
 main.add_command(events.jobs)
 main.add_command(events.claims)
+main.add_command(subscriptions.subscriptions)
+main.add_command(deliveries.deliveries)

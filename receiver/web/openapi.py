@@ -13,6 +13,10 @@ from receiver.web.deps import ORJSONResponse, services
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _OAUTH_ERROR = {"$ref": "#/components/schemas/OAuthError"}
 _ACK = {"$ref": "#/components/schemas/Ack"}
+_SUB = {"$ref": "#/components/schemas/Subscription"}
+_SUB_SECRET = {"$ref": "#/components/schemas/SubscriptionWithSecret"}
+_DELIVERY = {"$ref": "#/components/schemas/DeliveryDetail"}
+_NULLABLE_STRING = {"type": ["string", "null"]}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -25,6 +29,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "Missing or wrong credentials",
         403: "Authenticated but not allowed",
         404: "Not found",
+        409: "Not possible in the resource's current state",
         413: "Body over the size limit",
         415: "Body is not JSON",
         429: "Too many failures; see Retry-After",
@@ -165,6 +170,113 @@ def build_document(public_url: str) -> dict[str, Any]:
                 },
             }
         },
+        "/subscriptions": {
+            "get": {
+                "summary": "Subscriptions, oldest first, no secrets (scope subscriptions:write)",
+                "security": _BEARER,
+                "parameters": _query("include_removed"),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"items": {"type": "array", "items": _SUB}},
+                        },
+                        "Subscriptions",
+                    ),
+                    **_errors(400, 401, 403),
+                },
+            },
+            "post": {
+                "summary": "Add a subscription; its whsec_ secret is in this answer only "
+                "(scope subscriptions:write)",
+                "security": _BEARER,
+                "requestBody": {
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/NewSubscription"}
+                        }
+                    }
+                },
+                "responses": {
+                    "201": _json(_SUB_SECRET, "Created"),
+                    **_errors(400, 401, 403, 413, 415),
+                },
+            },
+        },
+        "/subscriptions/{id}": {
+            "get": {
+                "summary": "One subscription, removed ones too (scope subscriptions:write)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {"200": _json(_SUB, "The subscription"), **_errors(401, 403, 404)},
+            },
+            "delete": {
+                "summary": "Remove a subscription; its deliveries stay readable "
+                "(scope subscriptions:write)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {"204": {"description": "Removed"}, **_errors(401, 403, 404)},
+            },
+        },
+        "/subscriptions/{id}/rotate-secret": {
+            "post": {
+                "summary": "New signing secret; the old one also signs for the grace period "
+                "(scope subscriptions:write)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "200": _json(_SUB_SECRET, "The new secret, shown once"),
+                    **_errors(401, 403, 404, 409),
+                },
+            }
+        },
+        "/subscriptions/{id}/enable": {
+            "post": {
+                "summary": "Re-enable a disabled subscription (scope subscriptions:write)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "200": _json(_SUB, "The subscription, active"),
+                    **_errors(401, 403, 404, 409),
+                },
+            }
+        },
+        "/deliveries": {
+            "get": {
+                "summary": "Deliveries, newest first (scope events:read)",
+                "security": _BEARER,
+                "parameters": _query(
+                    "subscription", "status", "type", "message", "limit", "cursor"
+                ),
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/Page"}, "A page of deliveries"),
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+        "/deliveries/{id}": {
+            "get": {
+                "summary": "One delivery with its attempts (scope events:read)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "200": _json(_DELIVERY, "The delivery and its attempts, oldest first"),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
+        "/deliveries/{id}/retry": {
+            "post": {
+                "summary": "Send a dead delivery again, with a fresh attempt budget "
+                "(scope events:replay)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "202": _json({"type": "object"}, "Pending again"),
+                    **_errors(401, 403, 404, 409),
+                },
+            }
+        },
         "/healthz": {
             "get": {"summary": "Liveness", "responses": {"200": {"description": "Alive"}}}
         },
@@ -223,6 +335,88 @@ def build_document(public_url: str) -> dict[str, Any]:
                         "token_type": {"const": "Bearer"},
                         "expires_in": {"type": "integer"},
                         "scope": {"type": "string"},
+                    },
+                },
+                "NewSubscription": {
+                    "type": "object",
+                    "required": ["url", "types"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "url": {"type": "string", "maxLength": 2000},
+                        "types": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": 20,
+                            "items": {"type": "string", "examples": ["claim.*"]},
+                        },
+                        "account": _NULLABLE_STRING,
+                        "description": {"type": "string", "maxLength": 500},
+                    },
+                },
+                "Subscription": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "url": {"type": "string"},
+                        "types": {"type": "array", "items": {"type": "string"}},
+                        "account": _NULLABLE_STRING,
+                        "description": {"type": "string"},
+                        "status": {"enum": ["active", "disabled", "removed"]},
+                        "disabled_reason": _NULLABLE_STRING,
+                        "failing_since": _NULLABLE_STRING,
+                        "created_at": {"type": "string"},
+                        "updated_at": {"type": "string"},
+                    },
+                },
+                "SubscriptionWithSecret": {
+                    "allOf": [
+                        _SUB,
+                        {
+                            "type": "object",
+                            "properties": {
+                                "secret": {"type": "string", "pattern": "^whsec_"},
+                                "previous_secret_expires_at": _NULLABLE_STRING,
+                            },
+                        },
+                    ]
+                },
+                "Delivery": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "message_id": {"type": "string"},
+                        "subscription_id": {"type": "string"},
+                        "type": {"type": "string"},
+                        "account": _NULLABLE_STRING,
+                        "status": {"enum": ["pending", "running", "delivered", "dead"]},
+                        "attempts": {"type": "integer"},
+                        "next_attempt_at": {"type": "string"},
+                        "last_status": {"type": ["integer", "null"]},
+                        "last_error": _NULLABLE_STRING,
+                        "created_at": {"type": "string"},
+                        "updated_at": {"type": "string"},
+                    },
+                },
+                "DeliveryDetail": {
+                    "type": "object",
+                    "description": "A Delivery's fields, except that `attempts` lists every "
+                    "attempt (oldest first) and `attempt_count` holds the count.",
+                    "properties": {
+                        "attempt_count": {"type": "integer"},
+                        "attempts": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "attempt": {"type": "integer"},
+                                    "started_at": {"type": "string"},
+                                    "duration_ms": {"type": "integer"},
+                                    "status_code": {"type": ["integer", "null"]},
+                                    "response_excerpt": _NULLABLE_STRING,
+                                    "error": _NULLABLE_STRING,
+                                },
+                            },
+                        },
                     },
                 },
                 "Page": {
