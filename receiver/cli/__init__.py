@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from receiver.cli import accounts, clients, deliveries, events, serve, subscriptions
+from receiver.cli import accounts, bench, clients, deliveries, events, serve, subscriptions
 
 
 @click.group()
@@ -23,3 +23,4 @@ main.add_command(events.jobs)
 main.add_command(events.claims)
 main.add_command(subscriptions.subscriptions)
 main.add_command(deliveries.deliveries)
+main.add_command(bench.bench)

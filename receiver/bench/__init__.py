@@ -1,0 +1,1 @@
+"""`receiver bench`: baseline vs receiver throughput and latency over loopback."""

@@ -1,0 +1,161 @@
+"""Bench report math (percentiles, rates, ratios, targets) and its text table; all pure."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# The targets the issue sets, checked in the same run.
+STEDI_MIN_RATIO = 0.5
+STEDI_MAX_P99_MS = 30.0
+OPTUM_MIN_RATIO_TO_STEDI = 0.9
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One server under one load: throughput, latency percentiles, errors, CPU shares."""
+
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    server_cpu: float | None = None
+    loadgen_cpu: float | None = None
+
+
+def percentile(sorted_values: Sequence[int], q: float) -> int:
+    """The nearest-rank `q`-th percentile (0 < q <= 100) of ascending values; 0 if none."""
+    if not sorted_values:
+        return 0
+    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def share(part: float, whole: float) -> float | None:
+    """`part / whole` rounded to 3 places, or None when `whole` is not positive."""
+    return round(part / whole, 3) if whole > 0 else None
+
+
+def summarize(
+    requests: int,
+    errors: int,
+    elapsed_ns: int,
+    latencies_ns: Sequence[int],
+    *,
+    server_cpu_s: float | None = None,
+    loadgen_cpu_s: float | None = None,
+) -> Measurement:
+    """A Measurement from a phase's raw figures (latencies in any order)."""
+    ordered = sorted(latencies_ns)
+    seconds = elapsed_ns / 1e9
+    return Measurement(
+        requests=requests,
+        errors=errors,
+        rps=round(requests / seconds, 1) if seconds > 0 else 0.0,
+        p50_ms=round(percentile(ordered, 50) / 1e6, 3),
+        p99_ms=round(percentile(ordered, 99) / 1e6, 3),
+        server_cpu=None if server_cpu_s is None else share(server_cpu_s, seconds),
+        loadgen_cpu=None if loadgen_cpu_s is None else share(loadgen_cpu_s, seconds),
+    )
+
+
+def ratio(numerator: Measurement | None, denominator: Measurement | None) -> float | None:
+    """Requests/s of `numerator` over those of `denominator` (None if either is missing)."""
+    if numerator is None or denominator is None:
+        return None
+    return share(numerator.rps, denominator.rps)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets and whether this run met it."""
+
+    name: str
+    value: float | None
+    limit: float
+    met: bool
+
+
+def targets(
+    stedi: Measurement | None, stedi_ratio: float | None, optum_to_stedi: float | None
+) -> list[Target]:
+    """Stedi intake >= 0.5 of baseline req/s, p99 < 30 ms, no errors; Optum >= 0.9 of Stedi."""
+    p99 = stedi.p99_ms if stedi else None
+    errors = float(stedi.errors) if stedi else None
+    return [
+        Target(
+            "stedi req/s / baseline req/s >=",
+            stedi_ratio,
+            STEDI_MIN_RATIO,
+            stedi_ratio is not None and stedi_ratio >= STEDI_MIN_RATIO,
+        ),
+        Target("stedi p99 ms <", p99, STEDI_MAX_P99_MS, p99 is not None and p99 < STEDI_MAX_P99_MS),
+        Target("stedi errors ==", errors, 0, errors == 0),
+        Target(
+            "optum req/s / stedi req/s >=",
+            optum_to_stedi,
+            OPTUM_MIN_RATIO_TO_STEDI,
+            optum_to_stedi is not None and optum_to_stedi >= OPTUM_MIN_RATIO_TO_STEDI,
+        ),
+    ]
+
+
+def _num(value: object, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _pct(value: object) -> str:
+    return f"{value * 100:.0f}%" if isinstance(value, float) else "-"
+
+
+def format_report(report: Mapping[str, Any]) -> str:
+    """The human table of a report (the dict `--json` prints)."""
+    machine, settings = report["machine"], report["settings"]
+    pinned = machine.get("pinned")
+    lines = [
+        f"receiver bench: {settings['requests']} requests per server after "
+        f"{settings['warmup']} warm-up, concurrency {settings['concurrency']}, "
+        f"{settings['body_bytes']}-byte bodies, keep-alive over loopback",
+        f"machine: {machine['cpu_count']} CPUs, {machine['platform']}, "
+        f"Python {machine['python']}; "
+        + (
+            f"server on CPU {pinned['server_cpu']}, load generator on CPU {pinned['loadgen_cpu']}"
+            if pinned
+            else "processes not pinned"
+        ),
+        "",
+        f"{'scenario':<34}{'server':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'errors':>8}{'ratio':>7}{'srv cpu':>9}{'gen cpu':>9}",
+    ]
+    for scenario in report["scenarios"].values():
+        if not scenario.get("measured", True):
+            lines.append(f"{scenario['title']:<34}{scenario['note']}")
+            continue
+        for role in ("baseline", "receiver"):
+            m = scenario[role]
+            title = scenario["title"] if role == "baseline" else ""
+            shown_ratio = _num(scenario["ratio"], 2) if role == "receiver" else ""
+            lines.append(
+                f"{title:<34}{role:<10}{_num(m['rps']):>9}{_num(m['p50_ms'], 2):>9}"
+                f"{_num(m['p99_ms'], 2):>9}{_num(m['errors']):>8}{shown_ratio:>7}"
+                f"{_pct(m.get('server_cpu')):>9}{_pct(m.get('loadgen_cpu')):>9}"
+            )
+        if scenario.get("ratio_to_stedi") is not None:
+            lines.append(
+                f"{'':<34}receiver req/s = {scenario['ratio_to_stedi']:.2f} x Stedi intake"
+            )
+    lines += ["", "ratio = receiver req/s / baseline req/s; targets (this run):"]
+    for target in report["targets"]:
+        verdict = "met" if target["met"] else "NOT MET"
+        value = "-" if target["value"] is None else f"{target['value']:g}"
+        lines.append(f"  {target['name']} {target['limit']:g}: {value}  {verdict}")
+    return "\n".join(lines)

@@ -1,0 +1,295 @@
+"""`receiver bench` orchestration: servers in a temp dir, one load per server, the report."""
+
+from __future__ import annotations
+
+import os
+import platform
+import secrets
+import tempfile
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from receiver.bench import baseline as baseline_module, loadgen
+from receiver.bench.payloads import BODY_BYTES
+from receiver.bench.report import Measurement, ratio, summarize, targets
+from receiver.bench.servers import (
+    HOST,
+    Server,
+    cpu_seconds,
+    free_port,
+    pick_cpus,
+    python_module,
+    run_cli,
+    run_pinned,
+    running_server,
+)
+
+ACCOUNT = "bench"
+STEDI_PATH = f"/webhooks/stedi/{ACCOUNT}"
+OPTUM_PATH = "/callbacks/optum/coverage-discovery"
+OPTUM_SCOPE = "callbacks:coverage-discovery"
+INBOUND_ENV = "RECEIVER_BENCH_INBOUND"
+LOADGEN_TIMEOUT_S = 600.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What one `receiver bench` run sends to each server."""
+
+    requests: int = 20000
+    concurrency: int = 32
+    body_bytes: int = BODY_BYTES
+
+    @property
+    def warmup(self) -> int:
+        """Requests sent first and not counted: 5% (at least one)."""
+        return max(1, self.requests // 20)
+
+
+@dataclass(frozen=True)
+class Load:
+    """One load: where to send, which bodies, which credential header."""
+
+    kind: str
+    path: str
+    headers: Mapping[str, str]
+    account_id: str = ""
+
+
+@dataclass(frozen=True)
+class EndToEndResult:
+    """Stedi event in -> 835 fetched from a mock -> delivered to a sink."""
+
+    measured: bool
+    note: str | None = None
+    events_per_s: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int | None = None
+
+
+def _base_env() -> dict[str, str]:
+    """This environment without any RECEIVER_* setting that could point elsewhere."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("RECEIVER_")}
+
+
+def receiver_env(workdir: Path, port: int, **extra: str) -> dict[str, str]:
+    """Settings for a receiver on a fresh SQLite file in `workdir`, logging warnings only."""
+    return {
+        **_base_env(),
+        "RECEIVER_DATABASE_URL": f"sqlite:///{workdir.resolve() / 'receiver.db'}",
+        "RECEIVER_SIGNING_KEY_PATH": str(workdir.resolve() / "receiver-signing-key.pem"),
+        "RECEIVER_PUBLIC_URL": f"http://{HOST}:{port}",
+        "RECEIVER_LOG_LEVEL": "warning",
+        "RECEIVER_LOG_FORMAT": "json",
+        "RECEIVER_RECONCILE_INTERVAL_SECONDS": "0",
+        # Nothing may reach Stedi from a bench, even if a worker were started.
+        "RECEIVER_STEDI_HEALTHCARE_URL": f"http://{HOST}:9",
+        "RECEIVER_STEDI_CORE_URL": f"http://{HOST}:9",
+        **extra,
+    }
+
+
+def measure(server: Server, load: Load, options: BenchOptions, cpu: int | None) -> Measurement:
+    """Drive `server` with `load` from a load-generator process; its measurement."""
+    spec = {
+        "host": HOST,
+        "port": server.port,
+        "path": load.path,
+        "headers": dict(load.headers),
+        "kind": load.kind,
+        "account_id": load.account_id,
+        "requests": options.requests,
+        "warmup": options.warmup,
+        "concurrency": options.concurrency,
+        "body_bytes": options.body_bytes,
+        "timeout_s": LOADGEN_TIMEOUT_S,
+    }
+    cpu_before = cpu_seconds(server.proc.pid)
+    out = run_pinned(
+        python_module(loadgen.__name__),
+        orjson.dumps(spec),
+        _base_env(),
+        cpu,
+        LOADGEN_TIMEOUT_S + 60,
+    )
+    cpu_after = cpu_seconds(server.proc.pid)
+    result = orjson.loads(out)
+    server_cpu = None
+    if cpu_before is not None and cpu_after is not None:
+        # Includes warm-up: an upper bound on the measured phase's share.
+        server_cpu = (
+            (cpu_after - cpu_before) * options.requests / (options.requests + options.warmup)
+        )
+    return summarize(
+        result["requests"],
+        result["errors"],
+        result["elapsed_ns"],
+        result["latencies_ns"],
+        server_cpu_s=server_cpu,
+        loadgen_cpu_s=result["cpu_s"],
+    )
+
+
+def run_baseline(
+    workdir: Path,
+    load: Load,
+    header: str,
+    secret: str,
+    options: BenchOptions,
+    cpus: tuple[int, int] | None,
+) -> Measurement:
+    """The minimal Starlette app under `load`, checking `header` against `secret`."""
+    port = free_port()
+    env = {**_base_env(), baseline_module.HEADER_ENV: header, baseline_module.SECRET_ENV: secret}
+    command = python_module(baseline_module.__name__, "--host", HOST, "--port", str(port))
+    with running_server(
+        command, port, env, workdir / "baseline.log", cpus[0] if cpus else None
+    ) as server:
+        return measure(server, load, options, cpus[1] if cpus else None)
+
+
+def _serve_command(port: int) -> list[str]:
+    return python_module("receiver", "serve", "--host", HOST, "--port", str(port), "--no-workers")
+
+
+def run_stedi(
+    workdir: Path, options: BenchOptions, cpus: tuple[int, int] | None, progress: Progress
+) -> dict[str, Any]:
+    """Stedi webhooks with an x-api-key header: receiver, then the baseline."""
+    workdir.mkdir(parents=True)
+    secret = secrets.token_urlsafe(32)
+    account_id = str(uuid.uuid4())
+    load = Load("stedi", STEDI_PATH, {"x-api-key": secret}, account_id)
+    port = free_port()
+    env = receiver_env(workdir, port, **{INBOUND_ENV: secret})
+    run_cli(
+        [
+            "accounts",
+            "add",
+            ACCOUNT,
+            "--stedi-account-id",
+            account_id,
+            "--inbound-header",
+            "x-api-key",
+            "--inbound-secret-env",
+            INBOUND_ENV,
+        ],
+        env,
+    )
+    progress("stedi: receiver")
+    with running_server(
+        _serve_command(port), port, env, workdir / "receiver.log", cpus[0] if cpus else None
+    ) as server:
+        receiver = measure(server, load, options, cpus[1] if cpus else None)
+    progress("stedi: baseline")
+    base = run_baseline(workdir, load, "x-api-key", secret, options, cpus)
+    return {
+        "title": "Stedi webhook (x-api-key)",
+        "baseline": asdict(base),
+        "receiver": asdict(receiver),
+        "ratio": ratio(receiver, base),
+    }
+
+
+def fetch_token(url: str, client_id: str, client_secret: str) -> str:
+    """One access token from receiver's client-credentials endpoint."""
+    resp = httpx.post(
+        url + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, client_secret),
+        timeout=10.0,
+    )
+    if resp.status_code != 200:
+        raise RuntimeError(f"/oauth/token answered {resp.status_code}: {resp.text}")
+    return str(resp.json()["access_token"])
+
+
+def run_optum(
+    workdir: Path, options: BenchOptions, cpus: tuple[int, int] | None, progress: Progress
+) -> dict[str, Any]:
+    """Optum callbacks with a Bearer token from /oauth/token: receiver, then the baseline."""
+    workdir.mkdir(parents=True)
+    port = free_port()
+    env = receiver_env(workdir, port)
+    client = orjson.loads(
+        run_cli(["clients", "create", "bench-optum", "--scope", OPTUM_SCOPE, "--json"], env)
+    )
+    progress("optum: receiver")
+    with running_server(
+        _serve_command(port), port, env, workdir / "receiver.log", cpus[0] if cpus else None
+    ) as server:
+        token = fetch_token(server.url, client["client_id"], client["client_secret"])
+        load = Load("optum", OPTUM_PATH, {"authorization": f"Bearer {token}"})
+        receiver = measure(server, load, options, cpus[1] if cpus else None)
+    progress("optum: baseline")
+    base = run_baseline(workdir, load, "authorization", f"Bearer {token}", options, cpus)
+    return {
+        "title": "Optum callback (Bearer JWT)",
+        "baseline": asdict(base),
+        "receiver": asdict(receiver),
+        "ratio": ratio(receiver, base),
+    }
+
+
+def run_end_to_end(
+    workdir: Path, options: BenchOptions, cpus: tuple[int, int] | None, progress: Progress
+) -> EndToEndResult:
+    """Stedi event in -> 835 from a local mock -> delivered to a local sink: events/s and
+    intake-to-delivery p50/p99. Not measurable until the fan-out dispatcher exists."""
+    return EndToEndResult(measured=False, note="not measured: fan-out not built")
+
+
+def machine(cpus: tuple[int, int] | None) -> dict[str, Any]:
+    """The machine line of the report."""
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "pinned": {"server_cpu": cpus[0], "loadgen_cpu": cpus[1]} if cpus else None,
+    }
+
+
+def _measurement(scenario: Mapping[str, Any], role: str) -> Measurement | None:
+    found = scenario.get(role)
+    return Measurement(**found) if isinstance(found, dict) else None
+
+
+def run_bench(options: BenchOptions, progress: Progress) -> dict[str, Any]:
+    """Every scenario in one run, in a temp directory deleted afterwards; the report."""
+    cpus = pick_cpus()
+    with tempfile.TemporaryDirectory(prefix="receiver-bench-") as tmp:
+        root = Path(tmp)
+        stedi = run_stedi(root / "stedi", options, cpus, progress)
+        optum = run_optum(root / "optum", options, cpus, progress)
+        end_to_end = run_end_to_end(root / "end-to-end", options, cpus, progress)
+    stedi_receiver = _measurement(stedi, "receiver")
+    optum["ratio_to_stedi"] = ratio(_measurement(optum, "receiver"), stedi_receiver)
+    return {
+        "machine": machine(cpus),
+        "settings": {
+            "requests": options.requests,
+            "warmup": options.warmup,
+            "concurrency": options.concurrency,
+            "body_bytes": options.body_bytes,
+        },
+        "scenarios": {
+            "stedi": {"measured": True, **stedi},
+            "optum": {"measured": True, **optum},
+            "end_to_end": {
+                "title": "end to end (Stedi -> 835 -> sink)",
+                **asdict(end_to_end),
+            },
+        },
+        "targets": [
+            asdict(t) for t in targets(stedi_receiver, stedi["ratio"], optum["ratio_to_stedi"])
+        ],
+    }

@@ -1,0 +1,44 @@
+"""`receiver bench --json` end to end: a small run, and the shape of its report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.e2e.server import clean_env
+
+
+def test_bench_json_report() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "receiver", "bench", "--requests", "300", "--json"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+
+    assert {"cpu_count", "platform", "python"} <= report["machine"].keys()
+    assert report["settings"]["requests"] == 300
+    assert report["settings"]["concurrency"] == 32
+    assert set(report["scenarios"]) == {"stedi", "optum", "end_to_end"}
+    for name in ("stedi", "optum"):
+        scenario = report["scenarios"][name]
+        assert scenario["measured"] is True
+        assert scenario["ratio"] is not None
+        assert scenario["ratio"] > 0
+        for role in ("baseline", "receiver"):
+            m = scenario[role]
+            assert m["requests"] == 300
+            assert m["errors"] == 0, (name, role, m)
+            assert m["rps"] > 0
+            assert m["p99_ms"] >= m["p50_ms"] > 0
+    assert report["scenarios"]["optum"]["ratio_to_stedi"] > 0
+    end_to_end = report["scenarios"]["end_to_end"]
+    assert end_to_end["measured"] is False
+    assert end_to_end["note"] == "not measured: fan-out not built"
+    assert len(report["targets"]) == 4
+    assert all(isinstance(t["met"], bool) for t in report["targets"])

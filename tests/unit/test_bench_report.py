@@ -1,0 +1,86 @@
+"""The bench report's pure math: percentiles, rates, ratios, targets, the table."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pytest
+
+from receiver.bench.report import (
+    Measurement,
+    format_report,
+    percentile,
+    ratio,
+    share,
+    summarize,
+    targets,
+)
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+    assert percentile([7], 99) == 7
+    assert percentile([], 50) == 0
+    assert percentile([1, 2, 3, 4], 50) == 2
+
+
+def test_summarize_rates_and_milliseconds() -> None:
+    latencies = [3_000_000, 1_000_000, 2_000_000, 4_000_000]  # any order
+    m = summarize(4, 0, 2_000_000_000, latencies, server_cpu_s=1.0, loadgen_cpu_s=0.5)
+    assert m.rps == 2.0
+    assert m.p50_ms == 2.0
+    assert m.p99_ms == 4.0
+    assert m.p99_ms >= m.p50_ms
+    assert (m.server_cpu, m.loadgen_cpu) == (0.5, 0.25)
+    assert summarize(0, 0, 0, []).rps == 0.0
+
+
+def test_ratio_and_share() -> None:
+    fast = Measurement(10, 0, 1000.0, 1.0, 2.0)
+    slow = Measurement(10, 0, 600.0, 2.0, 5.0)
+    assert ratio(slow, fast) == 0.6
+    assert ratio(slow, None) is None
+    assert ratio(slow, Measurement(10, 0, 0.0, 0.0, 0.0)) is None
+    assert share(1, 3) == 0.333
+
+
+@pytest.mark.parametrize(
+    ("stedi_ratio", "p99", "errors", "optum", "met"),
+    [
+        (0.5, 29.9, 0, 0.9, [True, True, True, True]),
+        (0.49, 30.0, 1, 0.89, [False, False, False, False]),
+        (None, 1.0, 0, None, [False, True, True, False]),
+    ],
+)
+def test_targets(
+    stedi_ratio: float | None, p99: float, errors: int, optum: float | None, met: list[bool]
+) -> None:
+    stedi = Measurement(100, errors, 500.0, 1.0, p99)
+    assert [t.met for t in targets(stedi, stedi_ratio, optum)] == met
+
+
+def test_format_report_shows_every_scenario() -> None:
+    m = asdict(Measurement(100, 0, 500.0, 1.0, 2.0, 0.9, 0.4))
+    report = {
+        "machine": {"cpu_count": 2, "platform": "Linux", "python": "3.11", "pinned": None},
+        "settings": {"requests": 100, "warmup": 5, "concurrency": 32, "body_bytes": 4096},
+        "scenarios": {
+            "stedi": {
+                "title": "Stedi",
+                "measured": True,
+                "baseline": m,
+                "receiver": m,
+                "ratio": 1.0,
+            },
+            "end_to_end": {"title": "e2e", "measured": False, "note": "not measured: later"},
+        },
+        "targets": [asdict(t) for t in targets(Measurement(**m), 1.0, None)],
+    }
+    text = format_report(report)
+    assert "Stedi" in text
+    assert "not measured: later" in text
+    assert "NOT MET" in text
+    assert "2 CPUs" in text
