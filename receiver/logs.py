@@ -33,8 +33,14 @@ def redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapp
     return event_dict
 
 
-def configure_logging(log_format: str = "console", level: str = "info", stream: Any = None) -> None:
-    """Configure structlog (process-wide; called once by the composition root or the CLI)."""
+def configure_logging(
+    log_format: str = "console", level: str = "info", stream: Any = None, *, final: bool = False
+) -> None:
+    """Configure structlog (process-wide; called once by the composition root or the CLI).
+
+    `final` (the serving processes) lets each logger cache its configuration on first use,
+    which makes a call below the level nearly free; tests that reconfigure leave it off.
+    """
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if log_format == "json"
@@ -53,5 +59,5 @@ def configure_logging(log_format: str = "console", level: str = "info", stream: 
             logging.getLevelNamesMapping()[level.upper()]
         ),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=final,
     )

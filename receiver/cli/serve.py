@@ -26,7 +26,7 @@ def serve(host: str, port: int, no_workers: bool) -> None:
     """Run the web service and, unless --no-workers, the follow-up worker in-process
     (SQLite ./receiver.db unless RECEIVER_DATABASE_URL says otherwise)."""
     settings = load_or_exit()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, final=True)
     where = settings.sqlite_path if settings.is_sqlite else "postgresql"
     structlog.get_logger("receiver").info(
         "service.starting",
@@ -59,7 +59,7 @@ def migrate() -> None:
 def worker() -> None:
     """Run only the workers (follow-up jobs, deliveries, reconciliation) until interrupted."""
     settings = load_or_exit()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, final=True)
 
     async def run() -> None:
         store = build_store(settings)
