@@ -26,6 +26,7 @@ from receiver.fanout import parse_schedule
 from receiver.metrics import Metrics
 from receiver.outbound import Sender
 from receiver.policy import RetryPolicy
+from receiver.pump import Wakeup
 from receiver.reconcile import Reconciler
 from receiver.services import Services
 from receiver.settings import Settings
@@ -36,7 +37,7 @@ from receiver.upstream.stedi import StediClient
 from receiver.web import deliveries, intake, oauth, openapi, ops, subscriptions
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
-from receiver.worker import Wakeup, Worker
+from receiver.worker import Worker
 
 _log = structlog.get_logger("receiver.app")
 

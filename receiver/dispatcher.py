@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import random as _random
 from collections.abc import Callable, Sequence
 
@@ -14,8 +13,8 @@ from receiver.fanout import decide_after_attempt, message_body, signature_header
 from receiver.metrics import Metrics
 from receiver.models import AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus
 from receiver.outbound import Sender, SendResult
+from receiver.pump import Wakeup, pump
 from receiver.store.base import Store
-from receiver.worker import Wakeup
 
 _log = structlog.get_logger("receiver.dispatcher")
 
@@ -76,29 +75,15 @@ class Dispatcher:
         """Keep up to `max_in_flight` attempts running until `stop`; a finished attempt or
         `wakeup` (new messages) makes it look for more at once, otherwise every
         `idle_seconds`. In-flight attempts are finished before returning."""
-        wakeup = wakeup or Wakeup()
-        in_flight: set[asyncio.Task[None]] = set()
-
-        def finished(task: asyncio.Task[None]) -> None:
-            in_flight.discard(task)
-            wakeup.notify()
-
-        while not stop.is_set():
-            claimed: list[ClaimedDelivery] = []
-            free = self._max_in_flight - len(in_flight)
-            if free > 0:
-                try:
-                    claimed = await self._claim(free)
-                except Exception as exc:  # the store may be briefly unavailable
-                    _log.warning("dispatcher.claim_failed", error=type(exc).__name__)
-            for item in claimed:
-                task = asyncio.get_running_loop().create_task(self._deliver_safely(item))
-                in_flight.add(task)
-                task.add_done_callback(finished)
-            if not claimed and not stop.is_set():
-                await wakeup.wait(idle_seconds)
-        if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
+        await pump(
+            name="dispatcher",
+            claim=self._claim,
+            handle=self._deliver_safely,
+            max_in_flight=self._max_in_flight,
+            idle_seconds=idle_seconds,
+            stop=stop,
+            wakeup=wakeup or Wakeup(),
+        )
 
     async def _deliver_safely(self, item: ClaimedDelivery) -> None:
         try:

@@ -10,10 +10,10 @@ from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock
 from receiver.directory import Directory
 from receiver.metrics import Metrics
+from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.ssrf import Resolver, system_resolver
 from receiver.store.base import Store
-from receiver.worker import Wakeup
 
 
 @dataclass(slots=True)

@@ -3,7 +3,6 @@ and messages."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 from collections.abc import Callable, Mapping
@@ -27,6 +26,7 @@ from receiver.models import (
     StoredEvent,
 )
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
+from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB, Store
 from receiver.upstream.stedi import ReportKind, StediClient, UpstreamError
 from receiver.x12 import X12Error, parse_interchange, read_271_coverage
@@ -258,24 +258,6 @@ def _plain(value: object) -> Any:
     return value
 
 
-class Wakeup:
-    """In-process signal from intake to the worker that new work is waiting, so the worker
-    need not wait out its idle interval. (Workers in other processes still poll.)"""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        """New work (or a stop): wake a waiting worker."""
-        self._event.set()
-
-    async def wait(self, seconds: float) -> None:
-        """Return on `notify` or after `seconds`, whichever is first."""
-        with anyio.move_on_after(seconds):
-            await self._event.wait()
-        self._event.clear()
-
-
 class Worker:
     """Claims due `process` jobs and finishes each: done, retry later, or dead."""
 
@@ -288,9 +270,11 @@ class Worker:
         clock: Clock,
         lease_seconds: int = 300,
         batch: int = 10,
+        max_in_flight: int = 32,
         metrics: Metrics | None = None,
         published: Wakeup | None = None,
     ) -> None:
+        self._max_in_flight = max(1, max_in_flight)
         self._published = published  # told when a finished job wrote messages to deliver
         self._store = store
         self._stedi = stedi
@@ -300,14 +284,17 @@ class Worker:
         self._batch = batch
         self._metrics = metrics
 
-    async def run_once(self) -> int:
-        """Claim up to `batch` due jobs and handle them concurrently; return how many."""
-        jobs = await self._store.claim_due_jobs(
+    async def _claim(self, limit: int) -> list[Job]:
+        return await self._store.claim_due_jobs(
             now=self._clock(),
             lease_seconds=self._lease_seconds,
-            limit=self._batch,
+            limit=limit,
             kinds=(PROCESS_JOB,),
         )
+
+    async def run_once(self) -> int:
+        """Claim up to `batch` due jobs and handle them concurrently; return how many."""
+        jobs = await self._claim(self._batch)
         if not jobs:
             return 0
         async with anyio.create_task_group() as group:
@@ -318,17 +305,17 @@ class Worker:
     async def run_forever(
         self, *, idle_seconds: float = 1.0, stop: anyio.Event, wakeup: Wakeup | None = None
     ) -> None:
-        """Run `run_once` until `stop` is set; when nothing was due, wait up to
-        `idle_seconds`, or less if `wakeup` says new work arrived (or `stop` is set)."""
-        wakeup = wakeup or Wakeup()
-        while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception as exc:  # the store may be briefly unavailable
-                _log.warning("worker.claim_failed", error=type(exc).__name__)
-                handled = 0
-            if handled == 0 and not stop.is_set():
-                await wakeup.wait(idle_seconds)
+        """Keep up to `max_in_flight` jobs running until `stop`; a finished job or `wakeup`
+        (new events) makes it look for more at once, otherwise every `idle_seconds`."""
+        await pump(
+            name="worker",
+            claim=self._claim,
+            handle=self._handle_safely,
+            max_in_flight=self._max_in_flight,
+            idle_seconds=idle_seconds,
+            stop=stop,
+            wakeup=wakeup or Wakeup(),
+        )
 
     async def _handle_safely(self, job: Job) -> None:
         """`handle`, with any failure turned into a retry and never raised."""

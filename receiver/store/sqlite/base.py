@@ -61,6 +61,15 @@ def row_factory(cursor: sqlite3.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
     return out
 
 
+def fetch_rows(
+    conn: sqlite3.Connection, sql: str, params: Sequence[object] = ()
+) -> list[dict[str, Any]]:
+    """On the writer thread: every row of `sql` as a dict, timestamps parsed (`row_factory`)."""
+    cur = conn.execute(sql, [param(p) for p in params])
+    cur.row_factory = row_factory
+    return list(cur.fetchall())
+
+
 def placeholder(_: int) -> str:
     return "?"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from receiver.models import (
 )
 from receiver.store import fanout_rows, rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
-from receiver.store.sqlite.base import SqliteBase, param, placeholder, to_text
+from receiver.store.sqlite.base import SqliteBase, fetch_rows, param, placeholder, to_text
 
 _SUB_MARKS = ", ".join("?" * len(fanout_rows.SUBSCRIPTION_COLUMNS.split(",")))
 
@@ -82,50 +83,58 @@ class SqliteFanout(SqliteBase):
     async def claim_due_deliveries(
         self, *, now: datetime, lease_seconds: int, limit: int, per_subscription: int
     ) -> list[ClaimedDelivery]:
-        """Pick and lease inside one BEGIN IMMEDIATE transaction (SQLite has one writer)."""
+        """Pick and lease in one write on the writer thread (SQLite has one writer)."""
         if limit < 1 or per_subscription < 1:
             return []
         now_text = to_text(now)
-        async with self._transaction() as conn:
-            cur = await conn.execute(
-                fanout_rows.due_delivery_ids_sql(_numbered), (now_text, per_subscription, limit)
-            )
-            ids = [row["id"] for row in await cur.fetchall()]
+        lease_text = to_text(now + timedelta(seconds=lease_seconds))
+
+        def claim(conn: sqlite3.Connection) -> list[ClaimedDelivery]:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    fanout_rows.due_delivery_ids_sql(_numbered), (now_text, per_subscription, limit)
+                )
+            ]
             if not ids:
                 return []
             marks = ", ".join("?" for _ in ids)
-            await conn.execute(
+            conn.execute(
                 "UPDATE deliveries SET status = 'running', lease_until = ?, "  # noqa: S608
                 f"updated_at = ? WHERE id IN ({marks})",
-                [to_text(now + timedelta(seconds=lease_seconds)), now_text, *ids],
+                [lease_text, now_text, *ids],
             )
-            cur = await conn.execute(
+            claimed = fetch_rows(
+                conn,
                 f"SELECT {fanout_rows.CLAIMED_SQL_COLUMNS} FROM deliveries d "  # noqa: S608
                 "JOIN outbound_messages m ON m.id = d.message_id "
                 f"WHERE d.id IN ({marks}) ORDER BY d.next_attempt_at, d.seq",
                 ids,
             )
-            claimed: list[dict[str, Any]] = list(await cur.fetchall())  # type: ignore[arg-type]
             sub_ids = sorted({row["subscription_id"] for row in claimed})
-            cur = await conn.execute(
-                f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
-                f"WHERE id IN ({', '.join('?' for _ in sub_ids)})",
-                sub_ids,
-            )
             subs = {
-                row["id"]: fanout_rows.subscription_from_row(row)  # type: ignore[arg-type]
-                for row in await cur.fetchall()
+                row["id"]: fanout_rows.subscription_from_row(row)
+                for row in fetch_rows(
+                    conn,
+                    f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
+                    f"WHERE id IN ({', '.join('?' for _ in sub_ids)})",
+                    sub_ids,
+                )
             }
-        return [_claimed(row, subs[row["subscription_id"]]) for row in claimed]
+            return [_claimed(row, subs[row["subscription_id"]]) for row in claimed]
+
+        return await self._write_grouped(claim)
 
     async def finish_delivery(
         self, delivery_id: str, *, now: datetime, lease_until: datetime, outcome: AttemptOutcome
     ) -> bool:
-        """Attempt row, delivery state and subscription health in one transaction."""
+        """Attempt row, delivery state and subscription health in one write."""
         attempt = outcome.attempt
         failed = outcome.next_status != DeliveryStatus.DELIVERED
-        async with self._transaction() as conn:
-            cur = await conn.execute(
+        error = truncate_error(attempt.error) if attempt.error else None
+
+        def finish(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
                 "UPDATE deliveries SET status = ?, attempts = attempts + 1, lease_until = NULL, "
                 "next_attempt_at = COALESCE(?, next_attempt_at), last_status = ?, "
                 "last_error = ?, updated_at = ? "
@@ -134,7 +143,7 @@ class SqliteFanout(SqliteBase):
                     outcome.next_status.value,
                     to_text(outcome.next_attempt_at) if outcome.next_attempt_at else None,
                     attempt.status_code,
-                    truncate_error(attempt.error) if attempt.error else None,
+                    error,
                     to_text(now),
                     delivery_id,
                     to_text(lease_until),
@@ -142,7 +151,7 @@ class SqliteFanout(SqliteBase):
             )
             if cur.rowcount == 0:
                 return False
-            await conn.execute(
+            conn.execute(
                 f"INSERT INTO delivery_attempts ({fanout_rows.ATTEMPT_COLUMNS}) "  # noqa: S608
                 "VALUES (?, (SELECT COUNT(*) + 1 FROM delivery_attempts WHERE delivery_id = ?), "
                 "?, ?, ?, ?, ?)",
@@ -153,23 +162,24 @@ class SqliteFanout(SqliteBase):
                     attempt.duration_ms,
                     attempt.status_code,
                     fanout_rows.excerpt(attempt.response_excerpt),
-                    truncate_error(attempt.error) if attempt.error else None,
+                    error,
                 ),
             )
             sub_where = "id = (SELECT subscription_id FROM deliveries WHERE id = ?)"
             if failed:
-                await conn.execute(
+                conn.execute(
                     "UPDATE subscriptions SET failing_since = COALESCE(failing_since, ?) "  # noqa: S608
                     f"WHERE {sub_where}",
                     (to_text(attempt.started_at), delivery_id),
                 )
             else:
-                await conn.execute(
-                    f"UPDATE subscriptions SET failing_since = NULL WHERE {sub_where}",  # noqa: S608
+                conn.execute(
+                    "UPDATE subscriptions SET failing_since = NULL "  # noqa: S608
+                    f"WHERE {sub_where} AND failing_since IS NOT NULL",
                     (delivery_id,),
                 )
             if outcome.disable is not None:
-                await conn.execute(
+                conn.execute(
                     "UPDATE subscriptions SET status = ?, disabled_reason = ?, "  # noqa: S608
                     f"updated_at = ? WHERE {sub_where} AND status = 'active'",
                     (
@@ -180,6 +190,8 @@ class SqliteFanout(SqliteBase):
                     ),
                 )
             return True
+
+        return await self._write_grouped(finish)
 
     async def fetch_delivery(self, delivery_id: str) -> Delivery | None:
         """By id."""
@@ -212,13 +224,16 @@ class SqliteFanout(SqliteBase):
 
     async def revive_delivery(self, delivery_id: str, *, now: datetime) -> bool:
         """Dead -> pending, due now, attempts reset."""
-        async with self._transaction() as conn:
-            cur = await conn.execute(
+
+        def revive(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
                 "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ?, "
                 "lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'dead'",
                 (to_text(now), to_text(now), delivery_id),
             )
             return cur.rowcount > 0
+
+        return await self._write_grouped(revive)
 
     async def count_deliveries_by_status(self) -> dict[str, int]:
         """One GROUP BY over the deliveries table."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
-
-import aiosqlite
 
 from receiver.errors import StoreUnavailableError
 from receiver.models import (
@@ -22,7 +20,7 @@ from receiver.models import (
 )
 from receiver.store import fanout_rows, rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
-from receiver.store.sqlite.base import SqliteBase, param, placeholder, to_text
+from receiver.store.sqlite.base import SqliteBase, fetch_rows, param, placeholder, to_text
 
 
 class SqliteJobs(SqliteBase):
@@ -46,8 +44,8 @@ class SqliteJobs(SqliteBase):
         limit: int,
         kinds: tuple[str, ...] | None = None,
     ) -> list[Job]:
-        """Select the due ids and lease them inside one BEGIN IMMEDIATE transaction."""
-        if limit < 1:
+        """Select the due ids and lease them in one write on the writer thread."""
+        if limit < 1 or (kinds is not None and not kinds):
             return []
         now_text = to_text(now)
         lease_text = to_text(now + timedelta(seconds=lease_seconds))
@@ -59,33 +57,36 @@ class SqliteJobs(SqliteBase):
         ]
         kind_clause = ""
         if kinds is not None:
-            if not kinds:
-                return []
             kind_clause = f" AND kind IN ({', '.join('?' for _ in kinds)})"
             params.extend(kinds)
-        async with self._transaction() as conn:
-            cur = await conn.execute(
-                "SELECT id FROM jobs WHERE ((status = ? AND next_attempt_at <= ?) "  # noqa: S608
-                f"OR (status = ? AND lease_until < ?)){kind_clause} "
-                "ORDER BY next_attempt_at, seq LIMIT ?",
-                [*params, limit],
-            )
-            ids = [row["id"] for row in await cur.fetchall()]
+
+        def claim(conn: sqlite3.Connection) -> list[Job]:
+            ids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT id FROM jobs WHERE ((status = ? AND next_attempt_at <= ?) "  # noqa: S608
+                    f"OR (status = ? AND lease_until < ?)){kind_clause} "
+                    "ORDER BY next_attempt_at, seq LIMIT ?",
+                    [*params, limit],
+                )
+            ]
             if not ids:
                 return []
             marks = ", ".join("?" for _ in ids)
-            await conn.execute(
+            conn.execute(
                 "UPDATE jobs SET status = ?, lease_until = ?, updated_at = ? "  # noqa: S608
                 f"WHERE id IN ({marks})",
                 [JobStatus.RUNNING.value, lease_text, now_text, *ids],
             )
-            cur = await conn.execute(
+            found = fetch_rows(
+                conn,
                 f"SELECT {rows.JOB_COLUMNS} FROM jobs WHERE id IN ({marks}) "  # noqa: S608
                 "ORDER BY next_attempt_at, seq",
                 ids,
             )
-            claimed: list[dict[str, Any]] = list(await cur.fetchall())  # type: ignore[arg-type]
-            return [rows.job_from_row(row) for row in claimed]
+            return [rows.job_from_row(row) for row in found]
+
+        return await self._write_grouped(claim)
 
     async def _finish_job(
         self,
@@ -98,9 +99,10 @@ class SqliteJobs(SqliteBase):
         now: datetime | None = None,
     ) -> bool:
         """Apply `assignments` to a job still running under exactly `lease_until`, set its
-        event's status and store `result` (stamped `now`), in one transaction."""
-        async with self._transaction() as conn:
-            cur = await conn.execute(
+        event's status and store `result` (stamped `now`), in one write."""
+
+        def finish(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
                 f"UPDATE jobs SET {assignments} "  # noqa: S608
                 "WHERE id = ? AND status = ? AND lease_until = ?",
                 [
@@ -113,18 +115,19 @@ class SqliteJobs(SqliteBase):
             if cur.rowcount == 0:
                 return False
             if event_status is not None:
-                await conn.execute(
+                conn.execute(
                     "UPDATE inbound_events SET status = ? "
                     "WHERE id = (SELECT event_id FROM jobs WHERE id = ?)",
                     (event_status.value, job_id),
                 )
             if result is not None and now is not None:
-                cur = await conn.execute("SELECT event_id FROM jobs WHERE id = ?", (job_id,))
-                found = await cur.fetchone()
+                found = conn.execute("SELECT event_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
                 if found is None:  # the UPDATE above matched it: cannot happen
                     raise StoreUnavailableError(f"job {job_id} vanished mid-transaction")
-                await _store_result(conn, result, found["event_id"], now)
+                _store_result(conn, result, found[0], now)
             return True
+
+        return await self._write_grouped(finish)
 
     async def complete_job(
         self,
@@ -214,8 +217,9 @@ class SqliteJobs(SqliteBase):
 
     async def revive_job(self, job_id: str, *, now: datetime) -> bool:
         """Dead -> pending, due now."""
-        async with self._transaction() as conn:
-            cur = await conn.execute(
+
+        def revive(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
                 "UPDATE jobs SET status = ?, next_attempt_at = ?, lease_until = NULL, "
                 "updated_at = ? WHERE id = ? AND status = ?",
                 (
@@ -228,49 +232,50 @@ class SqliteJobs(SqliteBase):
             )
             return cur.rowcount > 0
 
+        return await self._write_grouped(revive)
 
-async def _store_result(
-    conn: aiosqlite.Connection, result: JobResult, event_id: str, now: datetime
+
+def _store_result(
+    conn: sqlite3.Connection, result: JobResult, event_id: str, now: datetime
 ) -> None:
     """Insert a job result's rows, leaving any already stored by an earlier run."""
     if result.documents:
-        await conn.executemany(
+        conn.executemany(
             "INSERT INTO documents (event_id, kind, transaction_id, content_type, body, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [tuple(param(v) for v in p) for p in rows.document_params(result, event_id, now)],
         )
     if result.claims:
-        await conn.executemany(
+        conn.executemany(
             "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [tuple(param(v) for v in p) for p in rows.claim_params(result, event_id, now)],
         )
     if result.messages:
-        await conn.executemany(
+        conn.executemany(
             "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [tuple(param(v) for v in p) for p in rows.message_params(result, event_id)],
         )
-        await _fan_out(conn, event_id, now)
+        _fan_out(conn, event_id, now)
 
 
-async def _fan_out(conn: aiosqlite.Connection, event_id: str, now: datetime) -> None:
+def _fan_out(conn: sqlite3.Connection, event_id: str, now: datetime) -> None:
     """Owe each of the event's messages to every subscription (not removed) that wants it."""
-    cur = await conn.execute(
-        "SELECT id, type, account FROM outbound_messages WHERE event_id = ?", (event_id,)
-    )
-    messages = list(await cur.fetchall())
-    cur = await conn.execute(
-        f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
-        "WHERE status <> 'removed'"
+    messages = fetch_rows(
+        conn, "SELECT id, type, account FROM outbound_messages WHERE event_id = ?", (event_id,)
     )
     subscriptions = [
-        fanout_rows.subscription_from_row(row)  # type: ignore[arg-type]
-        for row in await cur.fetchall()
+        fanout_rows.subscription_from_row(row)
+        for row in fetch_rows(
+            conn,
+            f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
+            "WHERE status <> 'removed'",
+        )
     ]
-    planned = fanout_rows.plan_deliveries(messages, subscriptions, now)  # type: ignore[arg-type]
+    planned = fanout_rows.plan_deliveries(messages, subscriptions, now)
     if planned:
-        await conn.executemany(
+        conn.executemany(
             fanout_rows.INSERT_DELIVERY.format(", ".join("?" * 9)),
             [tuple(param(v) for v in p) for p in planned],
         )
