@@ -31,6 +31,16 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+def build_get_request(host: str, port: int, path: str, headers: Mapping[str, str]) -> bytes:
+    """The exact bytes of one keep-alive `GET path` (no body)."""
+    lines = [
+        f"GET {path} HTTP/1.1",
+        f"host: {host}:{port}",
+        *(f"{name}: {value}" for name, value in headers.items()),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
 @dataclass
 class PhaseResult:
     """What one phase measured: a latency per answered request, errors, wall time."""
@@ -39,13 +49,23 @@ class PhaseResult:
     errors: int
     elapsed_ns: int
     statuses: dict[int, int] = field(default_factory=dict)
+    sent_at_ns: array[int] | None = None  # wall-clock send time per request, in list order
 
 
 class _Phase:
     """A fixed list of requests shared by every connection; done when all are answered."""
 
-    def __init__(self, requests: Sequence[bytes], loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        requests: Sequence[bytes],
+        loop: asyncio.AbstractEventLoop,
+        record_sends: bool = False,
+    ) -> None:
         self.requests = requests
+        # time.time_ns() (comparable across processes) when each request was taken to send.
+        self.sent_at: array[int] | None = (
+            array("q", bytes(8 * len(requests))) if record_sends else None
+        )
         self.taken = 0
         self.outstanding = len(requests)
         self.latencies: array[int] = array("q")
@@ -60,6 +80,8 @@ class _Phase:
     def take(self) -> bytes | None:
         if self.taken >= len(self.requests):
             return None
+        if self.sent_at is not None:
+            self.sent_at[self.taken] = time.time_ns()
         self.taken += 1
         return self.requests[self.taken - 1]
 
@@ -204,9 +226,11 @@ class LoadClient:
                 connection.start(self.phase)
             return
 
-    async def run(self, requests: Sequence[bytes], timeout_s: float) -> PhaseResult:
+    async def run(
+        self, requests: Sequence[bytes], timeout_s: float, record_sends: bool = False
+    ) -> PhaseResult:
         """Send every request (one in flight per connection); unanswered ones count as errors."""
-        phase = _Phase(requests, asyncio.get_running_loop())
+        phase = _Phase(requests, asyncio.get_running_loop(), record_sends)
         self.phase = phase
         for connection in list(self.connections):
             connection.start(phase)
@@ -217,7 +241,11 @@ class LoadClient:
             phase.ended_ns = time.perf_counter_ns()
         self.phase = None
         return PhaseResult(
-            phase.latencies, phase.errors, phase.ended_ns - phase.started_ns, phase.statuses
+            phase.latencies,
+            phase.errors,
+            phase.ended_ns - phase.started_ns,
+            phase.statuses,
+            phase.sent_at,
         )
 
     def close(self) -> None:
@@ -228,29 +256,41 @@ class LoadClient:
 
 
 async def drive(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """Warm up, then measure, one server as `spec` describes; the result as JSON-able data."""
+    """Warm up, then measure, one server as `spec` describes; the result as JSON-able data.
+
+    Optional: `transaction_ids` (one per warm-up and measured Stedi body, in order) and
+    `record_sends` (the result adds `sent_at_ns`, each measured request's wall-clock send time)."""
     host, port = str(spec["host"]), int(spec["port"])
     count, warmup = int(spec["requests"]), int(spec["warmup"])
+    record_sends = bool(spec.get("record_sends", False))
+    transaction_ids = spec.get("transaction_ids")
     payloads = bodies(
         str(spec["kind"]),
         warmup + count,
         account_id=str(spec.get("account_id", "")),
         size=int(spec.get("body_bytes", BODY_BYTES)),
+        transaction_ids=None if transaction_ids is None else [str(t) for t in transaction_ids],
     )
     headers = {str(k): str(v) for k, v in dict(spec.get("headers", {})).items()}
     requests = [build_request(host, port, str(spec["path"]), headers, b) for b in payloads]
     del payloads
+    if spec.get("method", "POST") == "GET":  # optional: GET `paths` in turn, no bodies
+        paths = [str(p) for p in spec["paths"]]
+        requests = [
+            build_get_request(host, port, paths[i % len(paths)], headers)
+            for i in range(warmup + count)
+        ]
     client = LoadClient(host, port, int(spec["concurrency"]))
     timeout_s = float(spec.get("timeout_s", 300.0))
     await client.open()
     try:
         warm = await client.run(requests[:warmup], timeout_s)
         cpu_started = time.process_time()
-        measured = await client.run(requests[warmup:], timeout_s)
+        measured = await client.run(requests[warmup:], timeout_s, record_sends)
         cpu_s = time.process_time() - cpu_started
     finally:
         client.close()
-    return {
+    result: dict[str, Any] = {
         "requests": count,
         "errors": measured.errors,
         "elapsed_ns": measured.elapsed_ns,
@@ -259,6 +299,9 @@ async def drive(spec: Mapping[str, Any]) -> dict[str, Any]:
         "warmup_errors": warm.errors,
         "cpu_s": cpu_s,
     }
+    if measured.sent_at_ns is not None:
+        result["sent_at_ns"] = measured.sent_at_ns.tolist()
+    return result
 
 
 def _run(spec: Mapping[str, Any]) -> dict[str, Any]:

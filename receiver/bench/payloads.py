@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -161,11 +162,25 @@ def optum_body(task_id: str, size: int) -> bytes:
     return _padded({"id": task_id, **_OPTUM_TASK}, size)
 
 
-def bodies(kind: str, count: int, *, account_id: str = "", size: int = BODY_BYTES) -> list[bytes]:
-    """`count` distinct bodies of `kind` ("stedi" or "optum"): every dedup key is unique."""
+def bodies(
+    kind: str,
+    count: int,
+    *,
+    account_id: str = "",
+    size: int = BODY_BYTES,
+    transaction_ids: Sequence[str] | None = None,
+) -> list[bytes]:
+    """`count` distinct bodies of `kind` ("stedi" or "optum"): every dedup key is unique.
+
+    Stedi bodies use `transaction_ids` (one per body) when given, else random ones."""
     if kind == "stedi":
+        if transaction_ids is None:
+            transaction_ids = [str(uuid.uuid4()) for _ in range(count)]
+        if len(transaction_ids) != count:
+            raise ValueError(f"{len(transaction_ids)} transaction ids for {count} bodies")
         return [
-            stedi_body(str(uuid.uuid4()), str(uuid.uuid4()), account_id, size) for _ in range(count)
+            stedi_body(str(uuid.uuid4()), transaction_id, account_id, size)
+            for transaction_id in transaction_ids
         ]
     if kind == "optum":
         return [optum_body(str(uuid.uuid4()), size) for _ in range(count)]

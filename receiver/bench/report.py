@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,8 @@ from typing import Any
 STEDI_MIN_RATIO = 0.5
 STEDI_MAX_P99_MS = 30.0
 OPTUM_MIN_RATIO_TO_STEDI = 0.9
+E2E_MIN_RATIO_TO_STEDI = 0.3
+E2E_MAX_P50_MS = 50.0
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,65 @@ def targets(
     ]
 
 
+def end_to_end_targets(ratio_to_stedi: float | None, p50_ms: float | None) -> list[Target]:
+    """End to end >= 0.3 of the Stedi intake req/s, intake-to-delivery p50 < 50 ms."""
+    return [
+        Target(
+            "e2e events/s / stedi req/s >=",
+            ratio_to_stedi,
+            E2E_MIN_RATIO_TO_STEDI,
+            ratio_to_stedi is not None and ratio_to_stedi >= E2E_MIN_RATIO_TO_STEDI,
+        ),
+        Target(
+            "e2e p50 ms <",
+            p50_ms,
+            E2E_MAX_P50_MS,
+            p50_ms is not None and p50_ms < E2E_MAX_P50_MS,
+        ),
+    ]
+
+
+@dataclass(frozen=True)
+class EndToEndFigures:
+    """Events sent vs delivered: events/s from first send to last delivery, latency p50/p99."""
+
+    events: int
+    delivered: int
+    errors: int  # events sent but never delivered
+    events_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def end_to_end_figures(
+    sent_ns: Mapping[str, int], arrivals: Iterable[tuple[str, int]]
+) -> EndToEndFigures:
+    """Figures from each event's send time and the sink's (event, arrival time) records, both
+    wall-clock ns keyed by transaction id; a repeated delivery counts once, at its first arrival,
+    and arrivals for events not in `sent_ns` are ignored."""
+    first: dict[str, int] = {}
+    for key, arrived in arrivals:
+        if key in sent_ns and (key not in first or arrived < first[key]):
+            first[key] = arrived
+    latencies = sorted(arrived - sent_ns[key] for key, arrived in first.items())
+    seconds = (max(first.values()) - min(sent_ns.values())) / 1e9 if first else 0.0
+    return EndToEndFigures(
+        events=len(sent_ns),
+        delivered=len(first),
+        errors=len(sent_ns) - len(first),
+        events_per_s=round(len(first) / seconds, 1) if seconds > 0 else 0.0,
+        p50_ms=round(percentile(latencies, 50) / 1e6, 3),
+        p99_ms=round(percentile(latencies, 99) / 1e6, 3),
+    )
+
+
+def rate_ratio(rate: float | None, denominator: Measurement | None) -> float | None:
+    """A rate (events/s) over `denominator`'s requests/s (None if either is missing)."""
+    if rate is None or denominator is None:
+        return None
+    return share(rate, denominator.rps)
+
+
 def _num(value: object, digits: int = 1) -> str:
     if value is None:
         return "-"
@@ -115,6 +176,19 @@ def _num(value: object, digits: int = 1) -> str:
 
 def _pct(value: object) -> str:
     return f"{value * 100:.0f}%" if isinstance(value, float) else "-"
+
+
+def _end_to_end_lines(scenario: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"{scenario['title']:<34}{'receiver':<10}{_num(scenario['events_per_s']):>9}"
+        f"{_num(scenario['p50_ms'], 2):>9}{_num(scenario['p99_ms'], 2):>9}"
+        f"{_num(scenario['errors']):>8}{'':>7}{_pct(scenario.get('server_cpu')):>9}"
+    ]
+    if scenario.get("ratio_to_stedi") is not None:
+        lines.append(f"{'':<34}events/s = {scenario['ratio_to_stedi']:.2f} x Stedi intake")
+    if scenario.get("note"):
+        lines.append(f"{'':<34}{scenario['note']}")
+    return lines
 
 
 def format_report(report: Mapping[str, Any]) -> str:
@@ -139,6 +213,9 @@ def format_report(report: Mapping[str, Any]) -> str:
     for scenario in report["scenarios"].values():
         if not scenario.get("measured", True):
             lines.append(f"{scenario['title']:<34}{scenario['note']}")
+            continue
+        if "events_per_s" in scenario:
+            lines += _end_to_end_lines(scenario)
             continue
         for role in ("baseline", "receiver"):
             m = scenario[role]

@@ -17,7 +17,14 @@ import orjson
 
 from receiver.bench import baseline as baseline_module, loadgen
 from receiver.bench.payloads import BODY_BYTES
-from receiver.bench.report import Measurement, ratio, summarize, targets
+from receiver.bench.report import (
+    Measurement,
+    end_to_end_targets,
+    rate_ratio,
+    ratio,
+    summarize,
+    targets,
+)
 from receiver.bench.servers import (
     HOST,
     Server,
@@ -74,6 +81,8 @@ class EndToEndResult:
     p50_ms: float | None = None
     p99_ms: float | None = None
     errors: int | None = None
+    events: int | None = None
+    server_cpu: float | None = None
 
 
 def _base_env() -> dict[str, str]:
@@ -244,8 +253,10 @@ def run_end_to_end(
     workdir: Path, options: BenchOptions, cpus: tuple[int, int] | None, progress: Progress
 ) -> EndToEndResult:
     """Stedi event in -> 835 from a local mock -> delivered to a local sink: events/s and
-    intake-to-delivery p50/p99. Not measurable until the fan-out dispatcher exists."""
-    return EndToEndResult(measured=False, note="not measured: fan-out not built")
+    intake-to-delivery p50/p99 (receiver/bench/end_to_end.py)."""
+    from receiver.bench import end_to_end  # here: it imports this module
+
+    return end_to_end.run_end_to_end(workdir, options, cpus, progress)
 
 
 def machine(cpus: tuple[int, int] | None) -> dict[str, Any]:
@@ -273,6 +284,7 @@ def run_bench(options: BenchOptions, progress: Progress) -> dict[str, Any]:
         end_to_end = run_end_to_end(root / "end-to-end", options, cpus, progress)
     stedi_receiver = _measurement(stedi, "receiver")
     optum["ratio_to_stedi"] = ratio(_measurement(optum, "receiver"), stedi_receiver)
+    e2e_to_stedi = rate_ratio(end_to_end.events_per_s, stedi_receiver)
     return {
         "machine": machine(cpus),
         "settings": {
@@ -287,9 +299,14 @@ def run_bench(options: BenchOptions, progress: Progress) -> dict[str, Any]:
             "end_to_end": {
                 "title": "end to end (Stedi -> 835 -> sink)",
                 **asdict(end_to_end),
+                "ratio_to_stedi": e2e_to_stedi,
             },
         },
         "targets": [
-            asdict(t) for t in targets(stedi_receiver, stedi["ratio"], optum["ratio_to_stedi"])
+            asdict(t)
+            for t in [
+                *targets(stedi_receiver, stedi["ratio"], optum["ratio_to_stedi"]),
+                *end_to_end_targets(e2e_to_stedi, end_to_end.p50_ms),
+            ]
         ],
     }

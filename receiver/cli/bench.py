@@ -6,6 +6,7 @@ import click
 
 from receiver.bench.report import format_report
 from receiver.bench.runner import BenchOptions, run_bench
+from receiver.bench.scale import format_scale_report, run_scale
 from receiver.cli.base import emit_json
 
 
@@ -25,8 +26,22 @@ from receiver.cli.base import emit_json
     type=click.IntRange(1, 1024),
     help="Keep-alive connections, one request in flight on each.",
 )
+@click.option(
+    "--scale",
+    is_flag=True,
+    help="Run only the scale scenario: seed a database of --scale-events events, then intake "
+    "(vs an empty database), GET /events latency and server memory on it. Needs several GB of "
+    "free disk (refused below 3x the estimate) and a few minutes.",
+)
+@click.option(
+    "--scale-events",
+    default=1_000_000,
+    show_default=True,
+    type=click.IntRange(min=1000),
+    help="Events seeded for --scale.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def bench(count: int, concurrency: int, as_json: bool) -> None:
+def bench(count: int, concurrency: int, scale: bool, scale_events: int, as_json: bool) -> None:
     """Benchmark intake over loopback: a minimal Starlette baseline vs receiver.
 
     For Stedi webhooks (x-api-key) and Optum callbacks (Bearer token from /oauth/token), each
@@ -38,11 +53,15 @@ def bench(count: int, concurrency: int, as_json: bool) -> None:
     def progress(message: str) -> None:
         click.echo(f"bench: {message}", err=True)
 
+    options = BenchOptions(requests=count, concurrency=concurrency)
     try:
-        report = run_bench(BenchOptions(requests=count, concurrency=concurrency), progress)
+        if scale:
+            report = run_scale(options, scale_events, progress)
+        else:
+            report = run_bench(options, progress)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         emit_json(report)
     else:
-        click.echo(format_report(report))
+        click.echo(format_scale_report(report) if scale else format_report(report))

@@ -38,7 +38,13 @@ def test_bench_json_report() -> None:
             assert m["p99_ms"] >= m["p50_ms"] > 0
     assert report["scenarios"]["optum"]["ratio_to_stedi"] > 0
     end_to_end = report["scenarios"]["end_to_end"]
-    assert end_to_end["measured"] is False
-    assert end_to_end["note"] == "not measured: fan-out not built"
-    assert len(report["targets"]) == 4
+    assert end_to_end["measured"] is True
+    assert end_to_end["events"] == 300
+    assert end_to_end["errors"] == 0, end_to_end
+    assert end_to_end["events_per_s"] > 0
+    assert end_to_end["p99_ms"] >= end_to_end["p50_ms"] > 0
+    assert end_to_end["ratio_to_stedi"] > 0
+    names = [t["name"] for t in report["targets"]]
+    assert len(names) >= 6
+    assert {"e2e events/s / stedi req/s >=", "e2e p50 ms <"} <= set(names)
     assert all(isinstance(t["met"], bool) for t in report["targets"])

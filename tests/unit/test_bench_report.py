@@ -8,8 +8,11 @@ import pytest
 
 from receiver.bench.report import (
     Measurement,
+    end_to_end_figures,
+    end_to_end_targets,
     format_report,
     percentile,
+    rate_ratio,
     ratio,
     share,
     summarize,
@@ -62,6 +65,35 @@ def test_targets(
     assert [t.met for t in targets(stedi, stedi_ratio, optum)] == met
 
 
+def test_end_to_end_figures() -> None:
+    ms = 1_000_000
+    sent = {"a": 0, "b": 10 * ms, "c": 20 * ms, "d": 30 * ms}
+    arrivals = [
+        ("b", 40 * ms),
+        ("a", 20 * ms),
+        ("a", 500 * ms),  # a repeated delivery counts once, at its first arrival
+        ("x", 900 * ms),  # not an event of this run
+        ("c", 1000 * ms),
+    ]
+    figures = end_to_end_figures(sent, arrivals)
+    assert (figures.events, figures.delivered, figures.errors) == (4, 3, 1)
+    assert figures.events_per_s == 3.0  # 3 delivered from the first send (0) to the last (1 s)
+    assert figures.p50_ms == 30.0  # latencies 20, 30, 980 ms
+    assert figures.p99_ms == 980.0
+    empty = end_to_end_figures(sent, [])
+    assert (empty.delivered, empty.errors, empty.events_per_s, empty.p50_ms) == (0, 4, 0.0, 0.0)
+
+
+def test_end_to_end_targets_and_rate_ratio() -> None:
+    assert [t.met for t in end_to_end_targets(0.3, 49.9)] == [True, True]
+    assert [t.met for t in end_to_end_targets(0.29, 50.0)] == [False, False]
+    assert [t.met for t in end_to_end_targets(None, None)] == [False, False]
+    stedi = Measurement(10, 0, 1000.0, 1.0, 2.0)
+    assert rate_ratio(300.0, stedi) == 0.3
+    assert rate_ratio(None, stedi) is None
+    assert rate_ratio(300.0, None) is None
+
+
 def test_format_report_shows_every_scenario() -> None:
     m = asdict(Measurement(100, 0, 500.0, 1.0, 2.0, 0.9, 0.4))
     report = {
@@ -76,10 +108,29 @@ def test_format_report_shows_every_scenario() -> None:
                 "ratio": 1.0,
             },
             "end_to_end": {"title": "e2e", "measured": False, "note": "not measured: later"},
+            "e2e_measured": {
+                "title": "end to end",
+                "measured": True,
+                "note": "300 events",
+                "events_per_s": 123.4,
+                "p50_ms": 12.5,
+                "p99_ms": 40.0,
+                "errors": 0,
+                "events": 300,
+                "server_cpu": 0.9,
+                "ratio_to_stedi": 0.25,
+            },
         },
-        "targets": [asdict(t) for t in targets(Measurement(**m), 1.0, None)],
+        "targets": [
+            asdict(t)
+            for t in [*targets(Measurement(**m), 1.0, None), *end_to_end_targets(0.25, 12.5)]
+        ],
     }
     text = format_report(report)
+    assert "123.4" in text
+    assert "events/s = 0.25 x Stedi intake" in text
+    assert "300 events" in text
+    assert "e2e p50 ms < 50: 12.5  met" in text
     assert "Stedi" in text
     assert "not measured: later" in text
     assert "NOT MET" in text
