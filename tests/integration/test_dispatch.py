@@ -4,9 +4,7 @@ fail on cue, go away and come back, while the store records every attempt."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -30,6 +28,7 @@ from receiver.models import (
 from receiver.outbound import Sender
 from receiver.ssrf import system_resolver
 from receiver.store.sqlite import SqliteStore
+from receiver.subscriptions import generate_secret
 from tests.contract.test_results import claimed_job, complete
 from tests.mocks.serving import reserve_port, serve_app
 from tests.mocks.sink import SinkState, create_sink
@@ -38,9 +37,6 @@ pytestmark = pytest.mark.anyio
 
 FAST = (0, 0.05, 0.05, 0.05, 0.05)
 
-
-def generate_secret() -> str:
-    return "whsec_" + base64.b64encode(os.urandom(32)).decode()
 
 
 _EVENTS = itertools.count(1)
