@@ -65,16 +65,6 @@ MIN_INTAKE_RATIO = 0.9
 MAX_EVENTS_P99_MS = 20.0
 MAX_RSS_MB = 200.0
 
-# Bench-local experiment only (never a migration): indexes the query plans asked for, applied
-# to the seeded file after the product-schema measurements, then `GET /events` is re-measured.
-EXPERIMENT_INDEXES: tuple[str, ...] = (
-    # account+status: the planner takes inbound_events_status_seq and filters account row by row.
-    "CREATE INDEX inbound_events_account_status_seq ON inbound_events (account, status, seq)",
-    # type+since+until: inbound_events_type_seq walks the type back from the newest event to the
-    # window; with this one it reads only the window (then sorts it by seq).
-    "CREATE INDEX inbound_events_type_received_at ON inbound_events (type, received_at)",
-)
-
 _STEDI_ACCOUNTS = (("bench", 0.40), ("acme", 0.30), ("globex", 0.20), ("initech", 0.08))
 _STEDI_ACCOUNTS_TAIL = "umbrella"  # the remaining 2%: a small account
 _OPTUM_TENANTS = (("tenant-a", 0.8),)
@@ -636,27 +626,6 @@ def run_scale(options: BenchOptions, events: int, progress: Progress) -> dict[st
         )
         api["memory"]["after_intake"] = intake_memory
 
-        experiment: dict[str, Any] | None = None
-        if EXPERIMENT_INDEXES:
-            progress("scale: experiment: extra indexes on the seeded copy, GET /events again")
-            started = time.perf_counter()
-            conn = sqlite3.connect(big / "receiver.db", isolation_level=None)
-            try:
-                for ddl in EXPERIMENT_INDEXES:
-                    conn.execute(ddl)
-            finally:
-                conn.close()
-            built = round(time.perf_counter() - started, 1)
-            again = _events_server(
-                big, secret, client, seeded.end, gets, "events-indexed.log", cpus, progress
-            )
-            experiment = {
-                "indexes": list(EXPERIMENT_INDEXES),
-                "build_seconds": built,
-                "shapes": again["shapes"],
-                "overall": again["overall"],
-            }
-
     intake_ratio = ratio(on_seeded, on_empty)
     peaks = [m["hwm_mb"] for m in api["memory"].values() if m.get("hwm_mb") is not None]
     errors = on_empty.errors + on_seeded.errors + int(api["overall"]["errors"])
@@ -680,7 +649,6 @@ def run_scale(options: BenchOptions, events: int, progress: Progress) -> dict[st
         "intake": {"empty": asdict(on_empty), "seeded": asdict(on_seeded), "ratio": intake_ratio},
         "events_api": {"shapes": api["shapes"], "overall": api["overall"]},
         "memory": api["memory"],
-        "index_experiment": experiment,
         "targets": [
             asdict(t)
             for t in _targets(
@@ -729,12 +697,6 @@ def format_scale_report(report: Mapping[str, Any]) -> str:
     lines.extend(["", f"{'memory (MB)':<22}{'RSS':>9}{'peak':>9}"])
     for name, m in report["memory"].items():
         lines.append(f"{name:<22}{_num(m['rss_mb'], 1):>9}{_num(m['hwm_mb'], 1):>9}")
-    experiment = report.get("index_experiment")
-    if experiment:
-        lines.extend(["", "experiment (seeded copy only, not a migration):"])
-        lines.extend(f"  {ddl}" for ddl in experiment["indexes"])
-        lines.append(f"  built in {experiment['build_seconds']:.1f}s")
-        api_table("GET /events, indexed", experiment)
     lines += ["", "targets (this run):"]
     for target in report["targets"]:
         verdict = "met" if target["met"] else "NOT MET"

@@ -59,10 +59,6 @@ def test_bench_scale_json_report() -> None:
     assert set(report["memory"]) == {"after_start", "after_get", "after_intake"}
     for m in report["memory"].values():
         assert m["hwm_mb"] >= m["rss_mb"] > 0
-    experiment = report["index_experiment"]
-    if experiment is not None:
-        assert experiment["indexes"]
-        assert experiment["overall"]["errors"] == 0
     assert [t["name"] for t in report["targets"]] == [
         "intake req/s on 1M / on empty >=",
         "GET /events p99 ms (all shapes) <",
