@@ -12,6 +12,7 @@ import httpx
 import orjson
 
 from receiver.bench import loadgen, peers
+from receiver.bench.payloads import stedi_body
 from receiver.bench.report import end_to_end_figures, share
 from receiver.bench.runner import (
     ACCOUNT,
@@ -40,6 +41,8 @@ MAX_EVENTS = 2000  # events sent at most, whatever --requests says, to stay well
 API_KEY_ENV = "RECEIVER_BENCH_STEDI_API_KEY"  # the key receiver sends to the mock Stedi
 DELIVERY_TIMEOUT_S = 60.0  # after the last webhook is answered
 POLL_S = 0.01
+PACED_EVENTS = 200  # at most, sent one at a time after the saturating run
+PACED_RATE = 25  # events/s: well below what the pipeline drains
 
 
 def events_for(options: BenchOptions) -> tuple[int, int]:
@@ -93,6 +96,30 @@ def _send(
     )
     result: dict[str, Any] = orjson.loads(out)
     return result
+
+
+def _send_paced(
+    server: Server,
+    transaction_ids: list[str],
+    headers: dict[str, str],
+    account_id: str,
+    options: BenchOptions,
+) -> dict[str, int]:
+    """One webhook at a time, PACED_RATE a second (below saturation, so latency is the
+    pipeline's, not the queue's); wall-clock send time per transaction id."""
+    sent: dict[str, int] = {}
+    interval = 1 / PACED_RATE
+    with httpx.Client(base_url=server.url, timeout=10.0) as client:
+        next_at = time.monotonic()
+        for transaction_id in transaction_ids:
+            body = stedi_body(str(uuid.uuid4()), transaction_id, account_id, options.body_bytes)
+            sent[transaction_id] = time.time_ns()
+            client.post(
+                STEDI_PATH, content=body, headers={**headers, "content-type": "application/json"}
+            )
+            next_at += interval
+            time.sleep(max(0.0, next_at - time.monotonic()))
+    return sent
 
 
 def _wait_for_deliveries(sink_url: str, count: int, timeout_s: float) -> None:
@@ -180,11 +207,17 @@ def run_end_to_end(
             sent = _send(server, ids, headers, account_id, options, loadgen_cpu)
             _wait_for_deliveries(sink.url, warmup + events, DELIVERY_TIMEOUT_S)
             cpu_after, wall_after = cpu_seconds(server.proc.pid), time.monotonic()
+            paced_events = min(PACED_EVENTS, max(20, events // 10))
+            progress(f"end to end: {paced_events} events paced at {PACED_RATE}/s")
+            paced_ids = [str(uuid.uuid4()) for _ in range(paced_events)]
+            paced_sent = _send_paced(server, paced_ids, headers, account_id, options)
+            _wait_for_deliveries(sink.url, warmup + events + paced_events, DELIVERY_TIMEOUT_S)
         arrivals = httpx.get(sink.url + "/results", timeout=30.0).json()["arrivals"]
     figures = end_to_end_figures(
         dict(zip(ids, sent["sent_at_ns"], strict=True)),
         ((str(key), int(ns)) for key, ns in arrivals),
     )
+    paced = end_to_end_figures(paced_sent, ((str(key), int(ns)) for key, ns in arrivals))
     server_cpu = None
     if cpu_before is not None and cpu_after is not None:
         server_cpu = share(cpu_after - cpu_before, wall_after - wall_before)
@@ -203,4 +236,8 @@ def run_end_to_end(
         errors=figures.errors,
         events=figures.events,
         server_cpu=server_cpu,
+        paced_rate=PACED_RATE,
+        paced_p50_ms=paced.p50_ms,
+        paced_p99_ms=paced.p99_ms,
+        paced_errors=paced.errors,
     )

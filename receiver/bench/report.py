@@ -106,7 +106,8 @@ def targets(
 
 
 def end_to_end_targets(ratio_to_stedi: float | None, p50_ms: float | None) -> list[Target]:
-    """End to end >= 0.3 of the Stedi intake req/s, intake-to-delivery p50 < 50 ms."""
+    """End to end >= 0.3 of the Stedi intake req/s, intake-to-delivery p50 < 50 ms (the
+    p50 of the paced run: at saturation every latency is mostly time in the queue)."""
     return [
         Target(
             "e2e events/s / stedi req/s >=",
@@ -115,7 +116,7 @@ def end_to_end_targets(ratio_to_stedi: float | None, p50_ms: float | None) -> li
             ratio_to_stedi is not None and ratio_to_stedi >= E2E_MIN_RATIO_TO_STEDI,
         ),
         Target(
-            "e2e p50 ms <",
+            "e2e p50 ms (paced) <",
             p50_ms,
             E2E_MAX_P50_MS,
             p50_ms is not None and p50_ms < E2E_MAX_P50_MS,
@@ -186,6 +187,12 @@ def _end_to_end_lines(scenario: Mapping[str, Any]) -> list[str]:
     ]
     if scenario.get("ratio_to_stedi") is not None:
         lines.append(f"{'':<34}events/s = {scenario['ratio_to_stedi']:.2f} x Stedi intake")
+    if scenario.get("paced_rate") is not None:
+        lines.append(
+            f"{'':<34}paced at {_num(scenario['paced_rate'])}/s: intake-to-delivery "
+            f"p50 {_num(scenario['paced_p50_ms'], 2)} ms, p99 {_num(scenario['paced_p99_ms'], 2)}"
+            f" ms, {_num(scenario['paced_errors'])} errors"
+        )
     if scenario.get("note"):
         lines.append(f"{'':<34}{scenario['note']}")
     return lines

@@ -44,7 +44,9 @@ def test_bench_json_report() -> None:
     assert end_to_end["events_per_s"] > 0
     assert end_to_end["p99_ms"] >= end_to_end["p50_ms"] > 0
     assert end_to_end["ratio_to_stedi"] > 0
+    assert end_to_end["paced_errors"] == 0, end_to_end
+    assert end_to_end["paced_p99_ms"] >= end_to_end["paced_p50_ms"] > 0
     names = [t["name"] for t in report["targets"]]
     assert len(names) >= 6
-    assert {"e2e events/s / stedi req/s >=", "e2e p50 ms <"} <= set(names)
+    assert {"e2e events/s / stedi req/s >=", "e2e p50 ms (paced) <"} <= set(names)
     assert all(isinstance(t["met"], bool) for t in report["targets"])

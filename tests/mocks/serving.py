@@ -27,7 +27,14 @@ def serve_app(app: ASGIApp, name: str, sock: socket.socket | None = None) -> Ite
     own = sock is None
     sock = sock or reserve_port()
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", access_log=False)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="off",
+        ws="none",
+        access_log=False,
+        timeout_graceful_shutdown=1,  # a request a test left hanging must not hold teardown
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"{name}-{port}", daemon=True

@@ -119,6 +119,10 @@ def test_format_report_shows_every_scenario() -> None:
                 "events": 300,
                 "server_cpu": 0.9,
                 "ratio_to_stedi": 0.25,
+                "paced_rate": 25,
+                "paced_p50_ms": 12.5,
+                "paced_p99_ms": 30.25,
+                "paced_errors": 0,
             },
         },
         "targets": [
@@ -130,7 +134,8 @@ def test_format_report_shows_every_scenario() -> None:
     assert "123.4" in text
     assert "events/s = 0.25 x Stedi intake" in text
     assert "300 events" in text
-    assert "e2e p50 ms < 50: 12.5  met" in text
+    assert "paced at 25/s: intake-to-delivery p50 12.50 ms, p99 30.25 ms, 0 errors" in text
+    assert "e2e p50 ms (paced) < 50: 12.5  met" in text
     assert "Stedi" in text
     assert "not measured: later" in text
     assert "NOT MET" in text
