@@ -165,29 +165,51 @@ INSERT_DELIVERY = (
 )
 
 
-def due_delivery_ids_sql(p: Callable[[int], str]) -> str:
-    """SELECT the ids to claim, oldest due first, honouring the per-subscription limit.
+BUSY_SQL = (
+    "SELECT subscription_id, COUNT(*) AS n FROM deliveries "
+    "WHERE status = 'running' AND lease_until >= {now} GROUP BY subscription_id"
+)
+"""Deliveries running under a live lease, per subscription (few rows: the in-flight ones)."""
 
-    Parameters: 1 now, 2 per-subscription limit, 3 limit. A running delivery whose lease ran
-    out is due again and does not count against its subscription's limit.
-    """
-    return (
-        "WITH busy AS ("  # noqa: S608 - placeholders only
-        "  SELECT subscription_id, COUNT(*) AS n FROM deliveries"
-        f"  WHERE status = 'running' AND lease_until >= {p(1)} GROUP BY subscription_id"
-        "), due AS ("
-        "  SELECT d.id, d.subscription_id, d.next_attempt_at, d.seq,"
-        "    ROW_NUMBER() OVER (PARTITION BY d.subscription_id"
-        "                       ORDER BY d.next_attempt_at, d.seq) AS rn"
-        "  FROM deliveries d JOIN subscriptions s ON s.id = d.subscription_id"
-        "  WHERE s.status = 'active' AND ("
-        f"    (d.status = 'pending' AND d.next_attempt_at <= {p(1)})"
-        f"    OR (d.status = 'running' AND d.lease_until < {p(1)}))"
-        ") "
-        "SELECT due.id FROM due LEFT JOIN busy ON busy.subscription_id = due.subscription_id "
-        f"WHERE due.rn <= {p(2)} - COALESCE(busy.n, 0) "
-        f"ORDER BY due.next_attempt_at, due.seq LIMIT {p(3)}"
-    )
+PENDING_DUE_SQL = (
+    "SELECT id, subscription_id, next_attempt_at, seq FROM deliveries "
+    "WHERE status = 'pending' AND next_attempt_at <= {now}{skip} "
+    "ORDER BY next_attempt_at, seq LIMIT {limit}"
+)
+"""The oldest due pending deliveries, read off the (status, next_attempt_at) index in order;
+`{skip}` leaves out subscriptions that are inactive or already at their limit."""
+
+EXPIRED_SQL = (
+    "SELECT id, subscription_id, next_attempt_at, seq FROM deliveries "
+    "WHERE status = 'running' AND lease_until < {now}"
+)
+"""Running deliveries whose lease ran out (their dispatcher died): due again."""
+
+
+def pick_deliveries(
+    candidates: Sequence[Row],
+    busy: dict[str, int],
+    active: set[str],
+    *,
+    per_subscription: int,
+    limit: int,
+) -> list[str]:
+    """The delivery ids to lease: oldest due first (`next_attempt_at`, then `seq`), only for
+    `active` subscriptions, never taking a subscription past `per_subscription` running
+    (counting `busy`, the ones already running), at most `limit` in all."""
+    room = {sub: per_subscription - busy.get(sub, 0) for sub in active}
+    chosen: list[str] = []
+    seen: set[str] = set()
+    for row in sorted(candidates, key=lambda r: (r["next_attempt_at"], r["seq"])):
+        sub = row["subscription_id"]
+        if row["id"] in seen or room.get(sub, 0) <= 0:
+            continue
+        seen.add(row["id"])
+        room[sub] -= 1
+        chosen.append(row["id"])
+        if len(chosen) >= limit:
+            break
+    return chosen
 
 
 CLAIMED_SQL_COLUMNS = (

@@ -88,12 +88,7 @@ class PostgresFanout(PostgresBase):
             return []
         async with self._transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _CLAIM_LOCK)
-            ids = [
-                row["id"]
-                for row in await conn.fetch(
-                    fanout_rows.due_delivery_ids_sql(placeholder), now, per_subscription, limit
-                )
-            ]
+            ids = await _due_ids(conn, now, limit=limit, per_subscription=per_subscription)
             if not ids:
                 return []
             claimed = await conn.fetch(
@@ -217,6 +212,33 @@ class PostgresFanout(PostgresBase):
         """One GROUP BY over the deliveries table."""
         found = await self._fetch("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
         return {row["status"]: row["n"] for row in found}
+
+
+async def _due_ids(conn: Any, now: datetime, *, limit: int, per_subscription: int) -> list[str]:
+    """The ids to lease (see `fanout_rows.pick_deliveries`), read with indexed queries only:
+    the running ones, then the oldest due pending ones of subscriptions with room."""
+    busy = {
+        row["subscription_id"]: row["n"]
+        for row in await conn.fetch(fanout_rows.BUSY_SQL.format(now="$1"), now)
+    }
+    statuses = await conn.fetch("SELECT id, status FROM subscriptions")
+    active = {row["id"] for row in statuses if row["status"] == "active"}
+    full = [sub for sub, n in busy.items() if n >= per_subscription]
+    full += [row["id"] for row in statuses if row["status"] != "active"]
+    candidates = list(
+        await conn.fetch(
+            fanout_rows.PENDING_DUE_SQL.format(
+                now="$1", skip=" AND subscription_id <> ALL($2::text[])", limit="$3"
+            ),
+            now,
+            full,
+            limit * 4,
+        )
+    )
+    candidates += await conn.fetch(fanout_rows.EXPIRED_SQL.format(now="$1"), now)
+    return fanout_rows.pick_deliveries(
+        candidates, busy, active, per_subscription=per_subscription, limit=limit
+    )
 
 
 def _claimed(row: Any, subscription: Subscription) -> ClaimedDelivery:

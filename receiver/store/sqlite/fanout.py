@@ -26,8 +26,31 @@ from receiver.store.sqlite.base import SqliteBase, fetch_rows, param, placeholde
 _SUB_MARKS = ", ".join("?" * len(fanout_rows.SUBSCRIPTION_COLUMNS.split(",")))
 
 
-def _numbered(i: int) -> str:
-    return f"?{i}"
+def _due_ids(
+    conn: sqlite3.Connection, now_text: str, *, limit: int, per_subscription: int
+) -> list[str]:
+    """The ids to lease (see `fanout_rows.pick_deliveries`), read with indexed queries only:
+    the running ones, then the oldest due pending ones of subscriptions with room."""
+    busy = {
+        row[0]: row[1] for row in conn.execute(fanout_rows.BUSY_SQL.format(now="?"), (now_text,))
+    }
+    active = {
+        row[0] for row in conn.execute("SELECT id FROM subscriptions WHERE status = 'active'")
+    }
+    full = [sub for sub, n in busy.items() if n >= per_subscription]
+    full += [
+        row[0] for row in conn.execute("SELECT id FROM subscriptions WHERE status <> 'active'")
+    ]
+    skip = f" AND subscription_id NOT IN ({', '.join('?' for _ in full)})" if full else ""
+    candidates = fetch_rows(
+        conn,
+        fanout_rows.PENDING_DUE_SQL.format(now="?", skip=skip, limit="?"),
+        [now_text, *full, limit * 4],
+    )
+    candidates += fetch_rows(conn, fanout_rows.EXPIRED_SQL.format(now="?"), [now_text])
+    return fanout_rows.pick_deliveries(
+        candidates, busy, active, per_subscription=per_subscription, limit=limit
+    )
 
 
 class SqliteFanout(SqliteBase):
@@ -90,12 +113,7 @@ class SqliteFanout(SqliteBase):
         lease_text = to_text(now + timedelta(seconds=lease_seconds))
 
         def claim(conn: sqlite3.Connection) -> list[ClaimedDelivery]:
-            ids = [
-                row[0]
-                for row in conn.execute(
-                    fanout_rows.due_delivery_ids_sql(_numbered), (now_text, per_subscription, limit)
-                )
-            ]
+            ids = _due_ids(conn, now_text, limit=limit, per_subscription=per_subscription)
             if not ids:
                 return []
             marks = ", ".join("?" for _ in ids)
