@@ -248,8 +248,15 @@ def where_clause(
 def event_conditions(
     flt: EventFilter, before_seq: int | None, placeholder: Callable[[int], str]
 ) -> tuple[str, list[object]]:
-    """WHERE clause and parameters for an event listing."""
-    return where_clause(
+    """WHERE clause and parameters for an event listing.
+
+    A time window also bounds `seq` to the window's lowest and highest: the listing is in
+    `seq` order, so an index on (filter, seq) can then walk back from the window's newest
+    event and stop at the page size, instead of reading the whole window and sorting it.
+    The bounds come from the rows actually in the window, so they hold even if clocks went
+    backwards.
+    """
+    where, params = where_clause(
         [
             ("source = {}", flt.source),
             ("type = {}", flt.type),
@@ -261,6 +268,16 @@ def event_conditions(
         ],
         placeholder,
     )
+    if flt.since is None or flt.until is None:
+        return where, params
+    n = len(params)
+    low, high = (
+        f"FROM inbound_events WHERE received_at >= {placeholder(n + i)} "
+        f"AND received_at < {placeholder(n + i + 1)}"
+        for i in (1, 3)
+    )
+    where += f" AND seq >= (SELECT MIN(seq) {low}) AND seq <= (SELECT MAX(seq) {high})"
+    return where, [*params, flt.since, flt.until, flt.since, flt.until]
 
 
 def job_conditions(

@@ -154,6 +154,28 @@ class TestListEvents:
         assert await ids(since=T0 + timedelta(seconds=2)) == [c.id, b.id]
         assert await ids(until=T0 + timedelta(seconds=2)) == [a.id]
         assert await ids(source="stedi", account="other") == [c.id]
+        window = {"since": T0 + timedelta(seconds=2), "until": T0 + timedelta(seconds=3)}
+        assert await ids(**window) == [b.id]
+        assert await ids(type="transaction.processed.v2", **window) == []
+        assert await ids(
+            type="transaction.processed.v2", since=T0, until=T0 + timedelta(days=1)
+        ) == [
+            c.id,
+            a.id,
+        ]
+        empty = {"since": T0 - timedelta(days=2), "until": T0 - timedelta(days=1)}
+        assert await ids(**empty) == []
+
+    async def test_a_window_pages_with_the_cursor(self, store: Store) -> None:
+        events = [make_event(n) for n in range(1, 6)]
+        for event in events:
+            await store.record_inbound(event, PROCESS_JOB)
+        flt = EventFilter(since=T0 + timedelta(seconds=2), until=T0 + timedelta(seconds=5))
+        first = await store.list_events(flt, limit=2, cursor=None)
+        assert [e.id for e in first.items] == [events[3].id, events[2].id]
+        rest = await store.list_events(flt, limit=2, cursor=first.next_cursor)
+        assert [e.id for e in rest.items] == [events[1].id]
+        assert rest.next_cursor is None
 
     async def test_bad_cursor_and_limit(self, store: Store) -> None:
         with pytest.raises(BadRequestError):
