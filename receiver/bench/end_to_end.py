@@ -15,7 +15,6 @@ from receiver.bench import loadgen, peers
 from receiver.bench.payloads import stedi_body
 from receiver.bench.report import end_to_end_figures, share
 from receiver.bench.runner import (
-    ACCOUNT,
     INBOUND_ENV,
     LOADGEN_TIMEOUT_S,
     STEDI_PATH,
@@ -23,6 +22,7 @@ from receiver.bench.runner import (
     EndToEndResult,
     Progress,
     _base_env,
+    add_account,
     receiver_env,
 )
 from receiver.bench.servers import (
@@ -135,22 +135,7 @@ def _wait_for_deliveries(sink_url: str, count: int, timeout_s: float) -> None:
 
 def _setup(env: dict[str, str], account_id: str, hook_url: str) -> None:
     """The account (inbound x-api-key, API key for Stedi) and a `claim.*` subscription."""
-    run_cli(
-        [
-            "accounts",
-            "add",
-            ACCOUNT,
-            "--stedi-account-id",
-            account_id,
-            "--inbound-header",
-            "x-api-key",
-            "--inbound-secret-env",
-            INBOUND_ENV,
-            "--api-key-env",
-            API_KEY_ENV,
-        ],
-        env,
-    )
+    add_account(env, account_id, "--api-key-env", API_KEY_ENV)
     run_cli(["subscriptions", "add", hook_url, "--type", "claim.*", "--json"], env)
 
 

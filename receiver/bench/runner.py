@@ -111,6 +111,25 @@ def receiver_env(workdir: Path, port: int, **extra: str) -> dict[str, str]:
     }
 
 
+def add_account(env: dict[str, str], account_id: str, *extra: str) -> None:
+    """The bench's Stedi account: inbound `x-api-key` from INBOUND_ENV, plus `extra` options."""
+    run_cli(
+        [
+            "accounts",
+            "add",
+            ACCOUNT,
+            "--stedi-account-id",
+            account_id,
+            "--inbound-header",
+            "x-api-key",
+            "--inbound-secret-env",
+            INBOUND_ENV,
+            *extra,
+        ],
+        env,
+    )
+
+
 def measure(server: Server, load: Load, options: BenchOptions, cpu: int | None) -> Measurement:
     """Drive `server` with `load` from a load-generator process; its measurement."""
     spec = {
@@ -184,20 +203,7 @@ def run_stedi(
     load = Load("stedi", STEDI_PATH, {"x-api-key": secret}, account_id)
     port = free_port()
     env = receiver_env(workdir, port, **{INBOUND_ENV: secret})
-    run_cli(
-        [
-            "accounts",
-            "add",
-            ACCOUNT,
-            "--stedi-account-id",
-            account_id,
-            "--inbound-header",
-            "x-api-key",
-            "--inbound-secret-env",
-            INBOUND_ENV,
-        ],
-        env,
-    )
+    add_account(env, account_id)
     progress("stedi: receiver")
     with running_server(
         _serve_command(port), port, env, workdir / "receiver.log", cpus[0] if cpus else None

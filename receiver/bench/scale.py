@@ -24,13 +24,13 @@ from receiver.bench import loadgen
 from receiver.bench.payloads import PADDING_FIELD, optum_body, stedi_body
 from receiver.bench.report import Measurement, Target, percentile, ratio
 from receiver.bench.runner import (
-    ACCOUNT,
     INBOUND_ENV,
     LOADGEN_TIMEOUT_S,
     STEDI_PATH,
     BenchOptions,
     Load,
     Progress,
+    add_account,
     fetch_token,
     machine,
     measure,
@@ -365,23 +365,6 @@ def _stedi_env(workdir: Path, port: int, secret: str) -> dict[str, str]:
     return receiver_env(workdir, port, **{INBOUND_ENV: secret})
 
 
-def _add_account(env: dict[str, str], account_id: str) -> None:
-    run_cli(
-        [
-            "accounts",
-            "add",
-            ACCOUNT,
-            "--stedi-account-id",
-            account_id,
-            "--inbound-header",
-            "x-api-key",
-            "--inbound-secret-env",
-            INBOUND_ENV,
-        ],
-        env,
-    )
-
-
 def _intake(
     workdir: Path,
     secret: str,
@@ -605,7 +588,7 @@ def run_scale(options: BenchOptions, events: int, progress: Progress) -> dict[st
         for workdir in (empty, big):
             env = _stedi_env(workdir, 0, secret)
             run_cli(["migrate"], env)
-            _add_account(env, account_id)
+            add_account(env, account_id)
         client = orjson.loads(
             run_cli(
                 ["clients", "create", "bench-ops", "--scope", READ_SCOPE, "--json"],

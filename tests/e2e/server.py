@@ -61,10 +61,12 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Server:
+    def start(self, *, workers: bool = True) -> Server:
+        """Run `receiver serve` (web only with `workers=False`) and wait until healthy."""
+        args = ["serve", "--port", str(self.port)] + ([] if workers else ["--no-workers"])
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "receiver", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "receiver", *args],
                 cwd=self.cwd,
                 env=self.env,
                 stdin=subprocess.DEVNULL,
@@ -109,3 +111,16 @@ class Server:
             self.proc.kill()
         if self.proc is not None:
             self.proc.wait(timeout=10)
+
+
+def spawn_worker(cwd: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a `receiver worker` process, its output appended to `log_path`."""
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "receiver", "worker"],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )

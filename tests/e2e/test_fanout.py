@@ -4,7 +4,6 @@ a local sink; a `receiver worker` killed mid-send is replaced and the resend kee
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.e2e.server import Server, run_cli, run_cli_json
+from tests.e2e.server import Server, run_cli, run_cli_json, spawn_worker
 from tests.e2e.test_pipeline import (
     MockStediState,
     mock_stedi,
@@ -98,33 +97,13 @@ def test_a_worker_killed_mid_send_is_replaced_and_resends_the_same_id(
     set_up(tmp_path, env)
     subscribe(tmp_path, env, url, sink)
     sink.delay_seconds = 30.0  # the first send hangs until its worker is killed
-    server = Server(tmp_path, tmp_path / "serve.log", env=env)
-    with (tmp_path / "serve.log").open("ab") as serve_log:
-        server.proc = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "serve", "--no-workers", "--port", str(server.port)],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=serve_log,
-            stderr=serve_log,
-        )
+    server = Server(tmp_path, tmp_path / "serve.log", env=env).start(workers=False)
     workers: list[subprocess.Popen[bytes]] = []
-    worker_log = (tmp_path / "worker.log").open("ab")
 
     def start_worker() -> None:
-        workers.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "receiver", "worker"],
-                cwd=tmp_path,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=worker_log,
-                stderr=worker_log,
-            )
-        )
+        workers.append(spawn_worker(tmp_path, env, tmp_path / "worker.log"))
 
     try:
-        server.wait_healthy()
         post_835(server)
         start_worker()
         wait_until(lambda: bool(sink.received), "the first send")
@@ -148,5 +127,4 @@ def test_a_worker_killed_mid_send_is_replaced_and_resends_the_same_id(
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=10)
-        worker_log.close()
         server.kill()

@@ -4,7 +4,6 @@ only beside a `receiver worker` process) against a mock Stedi over loopback."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import FIXTURES, fixture_bytes
-from tests.e2e.server import Server, clean_env, run_cli, run_cli_json
+from tests.e2e.server import Server, clean_env, run_cli, run_cli_json, spawn_worker
 from tests.mocks.stedi import MockStediState, serve_mock_stedi
 
 API_KEY = "test-stedi-api-key"
@@ -157,33 +156,15 @@ def test_worker_killed_mid_fetch_loses_nothing_and_publishes_once(
     env = pipeline_env(stedi_url, RECEIVER_WORKER_LEASE_SECONDS="2")
     credentials = set_up(tmp_path, env)
     state.delay_seconds = 5.0  # the first fetch hangs until the worker is killed
-    server = Server(tmp_path, tmp_path / "serve.log", env=env)
-    with (tmp_path / "serve.log").open("ab") as serve_log:
-        server.proc = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "serve", "--no-workers", "--port", str(server.port)],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=serve_log,
-            stderr=serve_log,
-        )
-    worker_log = (tmp_path / "worker.log").open("ab")
+    server = Server(tmp_path, tmp_path / "serve.log", env=env).start(workers=False)
     workers: list[subprocess.Popen[bytes]] = []
 
     def start_worker() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "worker"],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=worker_log,
-            stderr=worker_log,
-        )
+        proc = spawn_worker(tmp_path, env, tmp_path / "worker.log")
         workers.append(proc)
         return proc
 
     try:
-        server.wait_healthy()
         event_id = post_835(server)
         first = start_worker()
         deadline = time.monotonic() + 20
@@ -206,5 +187,4 @@ def test_worker_killed_mid_fetch_loses_nothing_and_publishes_once(
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=10)
-        worker_log.close()
         server.kill()

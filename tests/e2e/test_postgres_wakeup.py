@@ -3,8 +3,6 @@ one PostgreSQL database; the worker is woken by LISTEN/NOTIFY, not by its poll i
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import POSTGRES_DSN, require_postgres
-from tests.e2e.server import Server
+from tests.e2e.server import Server, spawn_worker
 from tests.e2e.test_pipeline import (
     MockStediState,
     mock_stedi,
@@ -60,27 +58,9 @@ def test_a_separate_worker_is_woken_by_notify(
     env = pipeline_env(stedi_url, RECEIVER_DATABASE_URL=database_url)
     env["RECEIVER_WORKER_IDLE_MS"] = "600000"
     credentials = set_up(tmp_path, env)
-    server = Server(tmp_path, tmp_path / "serve.log", env=env)
-    with (tmp_path / "serve.log").open("ab") as serve_log:
-        server.proc = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "serve", "--no-workers", "--port", str(server.port)],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=serve_log,
-            stderr=serve_log,
-        )
-    with (tmp_path / "worker.log").open("ab") as worker_log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "receiver", "worker"],
-            cwd=tmp_path,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=worker_log,
-            stderr=worker_log,
-        )
+    server = Server(tmp_path, tmp_path / "serve.log", env=env).start(workers=False)
+    worker = spawn_worker(tmp_path, env, tmp_path / "worker.log")
     try:
-        server.wait_healthy()
         log = tmp_path / "worker.log"
         deadline = time.monotonic() + 20
         while "worker.started" not in log.read_text():
