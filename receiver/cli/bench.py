@@ -6,7 +6,8 @@ import click
 
 from receiver.bench.report import format_report
 from receiver.bench.runner import BenchOptions, run_bench
-from receiver.bench.scale import format_scale_report, run_scale
+from receiver.bench.scale import run_scale
+from receiver.bench.scale_report import format_scale_report
 from receiver.cli.base import emit_json
 
 

@@ -38,7 +38,6 @@ pytestmark = pytest.mark.anyio
 FAST = (0, 0.05, 0.05, 0.05, 0.05)
 
 
-
 _EVENTS = itertools.count(1)
 
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from receiver.followup import build_result, plan_report, plan_submission
 from receiver.models import Account, InboundEvent, StoredEvent
 from receiver.sources.optum import parse_coverage_discovery
 from receiver.sources.stedi import parse_stedi_webhook
 from receiver.sources.stedi_destinations import parse_destination_event
 from receiver.upstream.stedi import ReportKind
-from receiver.worker import build_result, plan_report, plan_submission
 from tests.conftest import fixture_bytes
 
 NOW = datetime(2025, 3, 21, 8, 12, tzinfo=UTC)

@@ -1,0 +1,245 @@
+"""Pure follow-up decisions: what a job fetches for an event and what its results are."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from receiver.claims import acknowledgment_claims, remittance_claims, submission_claims
+from receiver.models import (
+    ClaimEntry,
+    Document,
+    JobResult,
+    OutboundMessage,
+    Source,
+    StoredEvent,
+)
+from receiver.upstream.stedi import ReportKind
+from receiver.x12 import X12Error, parse_interchange, read_271_coverage
+
+STEDI_TRANSACTION_TYPE = "transaction.processed.v2"
+STEDI_FILE_FAILED_TYPE = "file.failed.v2"
+DESTINATION_TRANSACTION_TYPE = "transaction.processed"
+INBOUND = "INBOUND"
+OUTBOUND = "OUTBOUND"
+SUBMISSION_SET = "837"
+EDI_CONTENT_TYPE = "application/edi-x12"
+CLAIM_SUBMITTED = "submitted"
+
+MSG_TRANSACTION = "stedi.transaction.processed"
+MSG_ACKNOWLEDGMENT = "claim.acknowledgment.received"
+MSG_REMITTANCE = "claim.remittance.received"
+MSG_FILE_FAILED = "claim.file.failed"
+MSG_COVERAGE = "coverage_discovery.completed"
+
+_REPORT_BY_SET = {"277": ReportKind.ACK_277, "835": ReportKind.ERA_835}
+
+
+def plan_report(event: StoredEvent) -> ReportKind | None:
+    """The Stedi report an event's job must fetch, or None if it needs no upstream call."""
+    if event.transaction_id is None or event.transaction_set is None:
+        return None
+    kind = _REPORT_BY_SET.get(event.transaction_set)
+    if kind is None:
+        return None
+    if event.source == Source.STEDI:
+        if event.type == STEDI_TRANSACTION_TYPE and event.direction == INBOUND:
+            return kind
+        return None
+    if event.source == Source.STEDI_DESTINATION and event.type == DESTINATION_TRANSACTION_TYPE:
+        return kind
+    return None
+
+
+def plan_submission(event: StoredEvent) -> bool:
+    """Whether an event's job must fetch the X12 of an 837 we submitted (the transaction's
+    output): a Stedi webhook for an OUTBOUND 837, or an event destination's 837 transaction."""
+    if event.transaction_id is None or event.transaction_set != SUBMISSION_SET:
+        return False
+    if event.source == Source.STEDI:
+        return event.type == STEDI_TRANSACTION_TYPE and event.direction == OUTBOUND
+    if event.source == Source.STEDI_DESTINATION:
+        return event.type == DESTINATION_TRANSACTION_TYPE and event.direction != INBOUND
+    return False
+
+
+def build_result(
+    event: StoredEvent,
+    *,
+    report: bytes | None,
+    kind: ReportKind | None,
+    now: datetime,
+    new_message_id: Callable[[], str],
+    submission: bytes | None = None,
+) -> JobResult:
+    """What finishing `event`'s job stores: report or 837 documents, claim entries, messages.
+
+    Messages carry ids, codes and per-claim summaries, never the raw event body or report.
+    An 837 (`submission`) adds "submitted" claim entries but no message of its own.
+    """
+    documents: list[Document] = []
+    claims: list[ClaimEntry] = []
+    messages: list[tuple[str, dict[str, object]]] = []
+
+    if _is_transaction_event(event):
+        messages.append(
+            (
+                MSG_TRANSACTION,
+                {
+                    "event_id": event.id,
+                    "transaction_id": event.transaction_id,
+                    "transaction_set": event.transaction_set,
+                    "direction": event.direction,
+                    "summary": event.summary,
+                },
+            )
+        )
+    if report is not None and kind is not None and event.transaction_id is not None:
+        parsed = _json_object(report)
+        documents.append(Document(kind=str(kind), transaction_id=event.transaction_id, body=report))
+        if kind is ReportKind.ACK_277:
+            found: list[Any] = list(acknowledgment_claims(parsed))
+            claim_kind, message_type = "acknowledgment", MSG_ACKNOWLEDGMENT
+        else:
+            found = list(remittance_claims(parsed))
+            claim_kind, message_type = "remittance", MSG_REMITTANCE
+        summaries = [_plain(dataclasses.asdict(claim)) for claim in found]
+        claims.extend(
+            ClaimEntry(
+                patient_control_number=claim.patient_control_number,
+                kind=claim_kind,
+                data=summary,
+            )
+            for claim, summary in zip(found, summaries, strict=True)
+        )
+        messages.append(
+            (
+                message_type,
+                {
+                    "event_id": event.id,
+                    "transaction_id": event.transaction_id,
+                    "claims": summaries,
+                },
+            )
+        )
+    if submission is not None and event.transaction_id is not None:
+        documents.append(
+            Document(
+                kind=SUBMISSION_SET,
+                transaction_id=event.transaction_id,
+                body=submission,
+                content_type=EDI_CONTENT_TYPE,
+            )
+        )
+        claims.extend(
+            ClaimEntry(
+                patient_control_number=claim.patient_control_number,
+                kind=CLAIM_SUBMITTED,
+                data=_plain(dataclasses.asdict(claim)),
+            )
+            for claim in submission_claims(_segments(submission))
+        )
+    if event.source == Source.STEDI and event.type == STEDI_FILE_FAILED_TYPE:
+        fault_codes = event.summary.get("fault_codes")
+        messages.append(
+            (
+                MSG_FILE_FAILED,
+                {
+                    "event_id": event.id,
+                    "fault_codes": list(fault_codes) if isinstance(fault_codes, list) else [],
+                },
+            )
+        )
+    if event.source == Source.OPTUM:
+        messages.append((MSG_COVERAGE, _coverage_data(event)))
+
+    return JobResult(
+        documents=tuple(documents),
+        claims=tuple(claims),
+        messages=tuple(
+            OutboundMessage(
+                id=new_message_id(),
+                type=message_type,
+                account=event.account,
+                data=data,
+                created_at=now,
+            )
+            for message_type, data in messages
+        ),
+    )
+
+
+def _is_transaction_event(event: StoredEvent) -> bool:
+    if event.source == Source.STEDI:
+        return event.type == STEDI_TRANSACTION_TYPE
+    if event.source == Source.STEDI_DESTINATION:
+        return event.type == DESTINATION_TRANSACTION_TYPE
+    return False
+
+
+def _coverage_data(event: StoredEvent) -> dict[str, object]:
+    """The task and the coverages its successful discovery paths found (no member names)."""
+    payload = _json_object(event.body or b"")
+    coverages: list[dict[str, object]] = []
+    paths = payload.get("discoveryPaths")
+    successful = paths.get("successful") if isinstance(paths, dict) else None
+    for path in successful if isinstance(successful, list) else []:
+        if not isinstance(path, dict):
+            continue
+        transaction = path.get("transaction")
+        if not isinstance(transaction, dict):
+            continue
+        x12 = transaction.get("x12-271")
+        if not isinstance(x12, str):
+            continue
+        try:
+            coverage = read_271_coverage(x12)
+        except X12Error:
+            continue
+        chc_payer_id = transaction.get("chcPayerId")
+        name = path.get("name")
+        coverages.append(
+            {
+                "path": name if isinstance(name, str) else None,
+                "chc_payer_id": chc_payer_id if isinstance(chc_payer_id, str) else None,
+                "payer_name": coverage.payer_name,
+                "payer_id": coverage.payer_id,
+                "member_id": coverage.member_id,
+                "plan_description": coverage.plan_description,
+            }
+        )
+    return {
+        "event_id": event.id,
+        "task_id": event.summary.get("task_id"),
+        "task_status": event.summary.get("task_status"),
+        "coverages": coverages,
+    }
+
+
+def _segments(raw: bytes) -> list[list[str]]:
+    """`raw` split into X12 segments, or none if it is not an interchange."""
+    try:
+        return parse_interchange(raw)
+    except X12Error:
+        return []
+
+
+def _json_object(raw: bytes) -> dict[str, object]:
+    """`raw` parsed as a JSON object, or an empty one if it is not one."""
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _plain(value: object) -> Any:
+    """`value` with tuples turned into lists, so it reads back from JSON unchanged."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
