@@ -25,7 +25,9 @@ from receiver.upstream.stedi import StediClient, UpstreamError, iso_z
 _log = structlog.get_logger("receiver.reconcile")
 
 TRANSACTION_TYPE = "transaction.processed.v2"
-RECONCILED_SETS = frozenset({"277", "835"})
+# (direction, transaction set) pairs a poll turns into events: the inbound 277CA and 835
+# reports, and our own submitted 837s (their file starts the claim timeline).
+RECONCILED = frozenset({("INBOUND", "277"), ("INBOUND", "835"), ("OUTBOUND", "837")})
 MAX_PAGES_PER_RUN = 20
 PAGE_SIZE = 100
 # Stedi requires startDateTime at least one minute in the past.
@@ -57,7 +59,8 @@ def events_from_poll(
     received_at: datetime,
     new_event_id: Callable[[], str],
 ) -> list[InboundEvent]:
-    """The inbound events for a poll page's succeeded INBOUND 277 and 835 transactions.
+    """The events for a poll page's succeeded INBOUND 277 and 835 and OUTBOUND 837
+    transactions.
 
     Each event's dedup key is the one a `transaction.processed.v2` webhook for the same
     transaction gets, so whichever arrives second is a duplicate. Summaries hold ids only.
@@ -69,10 +72,9 @@ def events_from_poll(
         transaction_id = item.get("transactionId")
         if not is_valid_id(transaction_id):
             continue
-        if item.get("direction") != "INBOUND" or item.get("status") != "succeeded":
-            continue
+        direction = item.get("direction")
         transaction_set = transaction_set_of(item)
-        if transaction_set is None or transaction_set not in RECONCILED_SETS:
+        if item.get("status") != "succeeded" or (direction, transaction_set) not in RECONCILED:
             continue
         file_execution_id = item.get("fileExecutionId")
         summary: dict[str, object] = {
@@ -95,7 +97,7 @@ def events_from_poll(
                 received_at=received_at,
                 transaction_id=transaction_id,
                 transaction_set=transaction_set,
-                direction="INBOUND",
+                direction=str(direction),
                 summary=summary,
             )
         )

@@ -74,7 +74,9 @@ async def rig(tmp_path: Path, mock_stedi: tuple[str, MockStediState]) -> AsyncIt
     await store.add_account(
         Account(name="acme", stedi_account_id=STEDI_ACCOUNT_ID, created_at=START, api_key=API_KEY)
     )
-    stedi = StediClient(healthcare_url=base_url, core_url=base_url, read_timeout=5.0)
+    stedi = StediClient(
+        healthcare_url=base_url, core_url=base_url, read_timeout=5.0, download_hosts="127.0.0.1"
+    )
     clock = FakeClock(START)
     reconciler = Reconciler(store=store, stedi=stedi, clock=clock, interval_seconds=300)
     try:
@@ -89,18 +91,22 @@ def fixture_items() -> dict[str, dict[str, Any]]:
     return {item["transactionId"]: item for item in items}
 
 
-async def test_run_once_records_the_inbound_277_and_835_with_a_process_job(rig: Rig) -> None:
-    assert await rig.reconciler.run_once() == 2
+async def test_run_once_records_the_277_835_and_our_837_with_a_process_job(rig: Rig) -> None:
+    assert await rig.reconciler.run_once() == 3
 
     events = {e.transaction_id: e for e in await rig.events()}
-    assert set(events) == {TXN_277, TXN_835}
-    for txn, transaction_set in ((TXN_277, "277"), (TXN_835, "835")):
+    assert set(events) == {TXN_277, TXN_835, TXN_837}
+    for txn, transaction_set, direction in (
+        (TXN_277, "277", "INBOUND"),
+        (TXN_835, "835", "INBOUND"),
+        (TXN_837, "837", "OUTBOUND"),
+    ):
         event = events[txn]
         assert (event.source, event.type, event.account, event.direction) == (
             "stedi",
             "transaction.processed.v2",
             "acme",
-            "INBOUND",
+            direction,
         )
         assert event.transaction_set == transaction_set
         assert event.external_id == f"poll:{txn}"
@@ -120,7 +126,7 @@ async def test_a_second_run_creates_nothing_and_resumes_from_the_saved_time(rig:
 
     assert await rig.reconciler.run_once() == 0
 
-    assert len(await rig.events()) == 2
+    assert len(await rig.events()) == 3
     assert rig.poll_queries()[requests_before]["startDateTime"] == ["2025-03-21T08:11:00.000Z"]
 
 
@@ -138,10 +144,11 @@ async def test_a_transaction_delivered_by_webhook_is_not_duplicated(rig: Rig) ->
     )
     assert (await rig.store.record_inbound(webhook, PROCESS_JOB)).created
 
-    assert await rig.reconciler.run_once() == 1
+    assert await rig.reconciler.run_once() == 2
 
     events = await rig.events()
     assert sorted((e.transaction_id, e.external_id.startswith("poll:")) for e in events) == [
+        (TXN_837, True),
         (TXN_277, True),
         (TXN_835, False),
     ]
@@ -166,14 +173,14 @@ async def test_pagination_follows_next_page_token(rig: Rig) -> None:
         {"items": [items[TXN_835]]},
     ]
 
-    assert await rig.reconciler.run_once() == 2
+    assert await rig.reconciler.run_once() == 3
 
     queries = rig.poll_queries()
     assert len(queries) == 2
     assert "startDateTime" in queries[0]
     assert queries[1]["pageToken"] == ["tok-2"]
     assert "startDateTime" not in queries[1]
-    assert {e.transaction_id for e in await rig.events()} == {TXN_277, TXN_835}
+    assert {e.transaction_id for e in await rig.events()} == {TXN_837, TXN_277, TXN_835}
     assert (await rig.store.fetch_poll_cursor(CURSOR) or "").startswith("time:")
 
 
@@ -212,7 +219,7 @@ async def test_an_upstream_failure_keeps_the_cursor_and_continues(
     )
     rig.mock.script = [(500, {})]  # acme (listed first) gets the 500
 
-    assert await rig.reconciler.run_once() == 2
+    assert await rig.reconciler.run_once() == 3
 
     assert await rig.store.fetch_poll_cursor(CURSOR) == "time:2025-03-21T08:00:00.000Z"
     assert await rig.store.fetch_poll_cursor("stedi-poll:beta") is not None
@@ -226,9 +233,11 @@ async def test_the_worker_fetches_the_report_for_a_reconciled_835(rig: Rig) -> N
         store=rig.store, stedi=rig.stedi, policy=RetryPolicy(jitter=0.0), clock=rig.clock
     )
 
-    assert await worker.run_once() == 2
+    assert await worker.run_once() == 3
 
     events = {e.transaction_id: e for e in await rig.events()}
+    submitted = await rig.store.fetch_documents(events[TXN_837].id)
+    assert [(d.kind, d.transaction_id) for d in submitted] == [("837", TXN_837)]
     era = events[TXN_835]
     timeline = await rig.store.claim_timeline("SYN0001842")
     assert ("remittance", era.id) in [(t.kind, t.event_id) for t in timeline]
