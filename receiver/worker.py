@@ -119,7 +119,7 @@ class Worker:
                 await self._kill(
                     job,
                     f"account {name} has no Stedi API key; add one with "
-                    f"receiver accounts add {name} ... --api-key-env VAR, then reprocess the event",
+                    f"receiver accounts rotate {name} --api-key-env VAR, then receiver jobs retry",
                 )
                 return
             try:

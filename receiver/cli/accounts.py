@@ -137,6 +137,10 @@ def add(
 @accounts.command("rotate")
 @click.argument("name")
 @inbound_options
+@click.option(
+    "--api-key-env",
+    help="Env var holding a new Stedi API key (replaces the one receiver sends, at once).",
+)
 @click.option("--grace-hours", default=24.0, show_default=True, help="Old credential stays valid.")
 def rotate(
     name: str,
@@ -144,10 +148,13 @@ def rotate(
     basic_user: str | None,
     inbound_secret_env: str | None,
     destination_secret_env: str | None,
+    api_key_env: str | None,
     grace_hours: float,
 ) -> None:
-    """Add a new credential; the old one of the same kind is accepted for the grace period."""
+    """Add a new inbound credential (the old one of the same kind is accepted for the grace
+    period) and/or replace the Stedi API key."""
     now = utc_now()
+    api_key = read_secret_env("--api-key-env", api_key_env) if api_key_env else None
     new = [
         c
         for c in (
@@ -156,8 +163,8 @@ def rotate(
         )
         if c is not None
     ]
-    if not new:
-        raise click.UsageError("give the new credential to rotate to")
+    if not new and api_key is None:
+        raise click.UsageError("give the new credential (or --api-key-env) to rotate to")
     expires = now + timedelta(hours=grace_hours)
     webhook_kinds = {CredentialKind.HEADER, CredentialKind.BASIC}
 
@@ -175,10 +182,15 @@ def rotate(
             for c in account.credentials
             if c.is_valid_at(now)
         )
-        await store.update_account(replace(account, credentials=(*kept, *new)))
+        await store.update_account(
+            replace(account, credentials=(*kept, *new), api_key=api_key or account.api_key)
+        )
 
     with_store(action)
-    click.echo(f"rotated {name}: previous credential accepted until {expires.isoformat()}")
+    if new:
+        click.echo(f"rotated {name}: previous credential accepted until {expires.isoformat()}")
+    if api_key is not None:
+        click.echo(f"{name}: new Stedi API key stored; `receiver jobs retry` revives dead jobs")
 
 
 @accounts.command("list")

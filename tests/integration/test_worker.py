@@ -236,6 +236,7 @@ async def test_an_account_without_api_key_kills_the_job_with_a_hint(rig: Rig) ->
     assert job.status == "dead"
     assert job.last_error is not None
     assert "has no Stedi API key" in job.last_error
+    assert "receiver accounts rotate acme --api-key-env" in job.last_error
     assert rig.mock.requests == []
 
 

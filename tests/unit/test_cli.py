@@ -261,6 +261,25 @@ def test_accounts_rotate_keeps_old_credential_with_expiry(cli: Cli) -> None:
     assert NEW_INBOUND_SECRET.encode() not in data
 
 
+def test_accounts_rotate_replaces_the_stedi_api_key(cli: Cli) -> None:
+    assert add_acme(cli).exit_code == 0
+    rotated = cli(
+        "accounts", "rotate", "acme", "--api-key-env", "KEY", env={"KEY": "new-stedi-key-123"}
+    )  # fmt: skip
+    assert rotated.exit_code == 0, rotated.output
+    assert "new-stedi-key-123" not in rotated.output
+    assert "new Stedi API key stored" in rotated.output
+    (account,) = cli.json("accounts", "list")
+    assert account["has_api_key"] is True
+    assert len(account["credentials"]) == 1  # the inbound credential is untouched
+    assert b"new-stedi-key-123" in cli.db_bytes()  # what the worker will send from now on
+
+
+def test_accounts_rotate_needs_something_to_rotate(cli: Cli) -> None:
+    assert add_acme(cli).exit_code == 0
+    assert_clean_error(cli("accounts", "rotate", "acme"), 2, "--api-key-env")
+
+
 def test_accounts_rotate_unknown_account(cli: Cli) -> None:
     result = cli(
         "accounts", "rotate", "nobody", "--inbound-header", "x-api-key",
