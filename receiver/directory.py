@@ -1,10 +1,10 @@
 """The directory: clients and Stedi accounts read through a short per-key TTL cache.
 
 A key is fetched from the store at most once per `ttl_seconds` (a "not found" included);
-concurrent misses for one key share one fetch. Changes this process makes through the
-directory's write methods invalidate at once; changes made by another process (the
-`receiver` CLI) are seen within `ttl_seconds` (RECEIVER_DIRECTORY_CACHE_SECONDS).
-Freshness is judged by the app's clock; a clock that moves backwards makes an entry stale.
+concurrent misses for one key share one fetch. The app only reads clients and accounts; the
+`receiver` CLI changes them from another process, and those changes are seen within
+`ttl_seconds` (RECEIVER_DIRECTORY_CACHE_SECONDS). Freshness is judged by the app's clock; a
+clock that moves backwards makes an entry stale.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ class TtlCache(Generic[K, V]):
         self._max = max(1, max_entries)
         self._entries: OrderedDict[K, _Entry[V]] = OrderedDict()
         self._inflight: dict[K, asyncio.Task[V]] = {}
-        self._generation = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -63,34 +62,23 @@ class TtlCache(Generic[K, V]):
             del self._entries[key]
         task = self._inflight.get(key)
         if task is None:
-            task = asyncio.ensure_future(self._load(key, fetch, self._generation))
+            task = asyncio.ensure_future(self._load(key, fetch))
             task.add_done_callback(_retrieve)
             self._inflight[key] = task
         # Shielded: one caller going away (a client disconnect) does not cancel the others.
         return await asyncio.shield(task)
 
-    async def _load(self, key: K, fetch: Callable[[K], Awaitable[V]], generation: int) -> V:
+    async def _load(self, key: K, fetch: Callable[[K], Awaitable[V]]) -> V:
         try:
             value = await fetch(key)
-            if generation == self._generation:  # no invalidation while fetching
-                self._entries[key] = _Entry(value, self._clock())
-                self._entries.move_to_end(key)
-                while len(self._entries) > self._max:
-                    self._entries.popitem(last=False)
+            self._entries[key] = _Entry(value, self._clock())
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
             return value
         finally:
             if self._inflight.get(key) is asyncio.current_task():
                 del self._inflight[key]
-
-    def invalidate(self, key: K | None = None) -> None:
-        """Forget `key` (or everything); a fetch in flight is not cached and not shared on."""
-        self._generation += 1
-        if key is None:
-            self._entries.clear()
-            self._inflight.clear()
-        else:
-            self._entries.pop(key, None)
-            self._inflight.pop(key, None)
 
 
 def _retrieve(task: asyncio.Task[object]) -> None:
@@ -101,31 +89,19 @@ def _retrieve(task: asyncio.Task[object]) -> None:
 
 
 class DirectoryStore(Protocol):
-    """What the directory reads and writes; the Store satisfies it."""
+    """What the directory reads; the Store satisfies it."""
 
     async def fetch_client(self, client_id: str) -> Client | None:
         """A client by its client_id, revoked ones included."""
 
-    async def update_client(self, client: Client) -> None:
-        """Replace a client record."""
-
     async def fetch_account(self, name: str) -> Account | None:
         """A Stedi account by name."""
-
-    async def add_account(self, account: Account) -> None:
-        """Add a Stedi account."""
-
-    async def update_account(self, account: Account) -> None:
-        """Replace a Stedi account."""
-
-    async def remove_account(self, name: str) -> bool:
-        """Remove a Stedi account; False if there was none."""
 
 
 class Directory:
     """Clients (for the Bearer guard) and Stedi accounts (for webhook credentials), cached.
 
-    Satisfies ClientLookup. Write through these methods so this process sees a change at once.
+    Satisfies ClientLookup.
     """
 
     def __init__(self, store: DirectoryStore, *, ttl_seconds: float, clock: Clock) -> None:
@@ -140,44 +116,3 @@ class Directory:
     async def fetch_account(self, name: str) -> Account | None:
         """A Stedi account by name, at most `ttl_seconds` old."""
         return await self._accounts.get(name, self._store.fetch_account)
-
-    def invalidate(self) -> None:
-        """Forget every cached client and account."""
-        self._clients.invalidate()
-        self._accounts.invalidate()
-
-    def invalidate_client(self, client_id: str) -> None:
-        """Forget one client."""
-        self._clients.invalidate(client_id)
-
-    def invalidate_account(self, name: str) -> None:
-        """Forget one account."""
-        self._accounts.invalidate(name)
-
-    async def update_client(self, client: Client) -> None:
-        """Replace a client in the store and forget the cached one."""
-        try:
-            await self._store.update_client(client)
-        finally:
-            self.invalidate_client(client.client_id)
-
-    async def add_account(self, account: Account) -> None:
-        """Add an account to the store (dropping a cached "not found")."""
-        try:
-            await self._store.add_account(account)
-        finally:
-            self.invalidate_account(account.name)
-
-    async def update_account(self, account: Account) -> None:
-        """Replace an account in the store and forget the cached one."""
-        try:
-            await self._store.update_account(account)
-        finally:
-            self.invalidate_account(account.name)
-
-    async def remove_account(self, name: str) -> bool:
-        """Remove an account from the store and forget the cached one."""
-        try:
-            return await self._store.remove_account(name)
-        finally:
-            self.invalidate_account(name)

@@ -93,7 +93,3 @@ class TokenCache:
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
         return claims
-
-    def clear(self) -> None:
-        """Forget every verified token."""
-        self._entries.clear()

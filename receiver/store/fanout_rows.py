@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
 
 import orjson
 
@@ -222,8 +221,3 @@ CLAIMED_SQL_COLUMNS = (
 def excerpt(text: str | None) -> str | None:
     """The first `MAX_EXCERPT_CHARS` characters of a response body, or None."""
     return None if text is None else text[:MAX_EXCERPT_CHARS]
-
-
-def to_json_text(value: Any) -> str:
-    """JSON text for a JSON column."""
-    return orjson.dumps(value).decode()

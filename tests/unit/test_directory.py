@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from receiver.auth.clients import new_client, revoke_client
+from receiver.auth.clients import new_client
 from receiver.directory import Directory, TtlCache, is_fresh
 from receiver.errors import StoreUnavailableError
 from receiver.models import Account, Client
@@ -186,52 +186,6 @@ async def test_one_waiter_cancelled_does_not_cancel_the_others(
     assert await second == account()
     assert first.cancelled()
     assert store.reads == ["acme"]
-
-
-async def test_writes_through_the_directory_invalidate_at_once(
-    directory: Directory, store: FakeStore
-) -> None:
-    client = new_client("optum", ["callbacks:coverage-discovery"], START)[0]
-    store.clients[client.client_id] = client
-    assert (await directory.fetch_client(client.client_id)) == client
-    await directory.update_client(revoke_client(client, START))
-    found = await directory.fetch_client(client.client_id)
-    assert found is not None
-    assert not found.active
-
-    assert await directory.fetch_account("new") is None
-    await directory.add_account(account("new"))
-    assert await directory.fetch_account("new") == account("new")
-    await directory.update_account(account("new", stedi_account_id="two"))
-    assert await directory.fetch_account("new") == account("new", stedi_account_id="two")
-    assert await directory.remove_account("new")
-    assert await directory.fetch_account("new") is None
-
-
-async def test_invalidate_forgets_one_key_or_all(directory: Directory, store: FakeStore) -> None:
-    await directory.fetch_account("acme")
-    await directory.fetch_account("other")
-    directory.invalidate_account("acme")
-    await directory.fetch_account("acme")
-    await directory.fetch_account("other")
-    assert store.reads == ["acme", "other", "acme"]
-    directory.invalidate()
-    await directory.fetch_account("acme")
-    await directory.fetch_account("other")
-    assert store.reads == ["acme", "other", "acme", "acme", "other"]
-
-
-async def test_a_fetch_in_flight_during_an_invalidation_is_not_cached(
-    directory: Directory, store: FakeStore
-) -> None:
-    store.gate = asyncio.Event()
-    stale = asyncio.ensure_future(directory.fetch_account("acme"))
-    await store.reading.wait()
-    await directory.update_account(account(stedi_account_id="two"))
-    store.gate.set()
-    assert await stale == account()  # read before the change: answered, but not kept
-    assert (await directory.fetch_account("acme")) == account(stedi_account_id="two")
-    assert store.reads == ["acme", "acme"]
 
 
 async def test_ttl_zero_reads_the_store_every_time(store: FakeStore, clock: FakeClock) -> None:
