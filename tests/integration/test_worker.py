@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -216,18 +216,15 @@ async def test_a_rejected_api_key_kills_the_job(rig: Rig) -> None:
     assert await rig.store.fetch_documents(event_id) == []
 
 
-async def test_an_account_without_api_key_kills_the_job_with_a_hint(rig: Rig) -> None:
-    account = await rig.store.fetch_account("acme")
+async def drop_api_key(store: SqliteStore) -> None:
+    """Take acme's Stedi API key away."""
+    account = await store.fetch_account("acme")
     assert account is not None
-    await rig.store.update_account(
-        Account(
-            name=account.name,
-            stedi_account_id=account.stedi_account_id,
-            created_at=account.created_at,
-            credentials=account.credentials,
-            api_key=None,
-        )
-    )
+    await store.update_account(replace(account, api_key=None))
+
+
+async def test_an_account_without_api_key_kills_the_job_with_a_hint(rig: Rig) -> None:
+    await drop_api_key(rig.store)
     event_id = await record_835(rig.store)
 
     assert await rig.worker.run_once() == 1
@@ -409,17 +406,7 @@ async def test_a_throttled_output_is_retried_like_a_report(rig: Rig) -> None:
 
 
 async def test_an_837_for_an_account_without_api_key_publishes_without_the_file(rig: Rig) -> None:
-    account = await rig.store.fetch_account("acme")
-    assert account is not None
-    await rig.store.update_account(
-        Account(
-            name=account.name,
-            stedi_account_id=account.stedi_account_id,
-            created_at=account.created_at,
-            credentials=account.credentials,
-            api_key=None,
-        )
-    )
+    await drop_api_key(rig.store)
     event_id = await record_837(rig.store)
 
     assert await rig.worker.run_once() == 1
