@@ -10,14 +10,16 @@ import orjson
 from receiver.fanout import matches_subscription
 from receiver.ids import new_id
 from receiver.models import (
+    ClaimedDelivery,
     Delivery,
     DeliveryAttempt,
     DeliveryFilter,
     DeliveryStatus,
+    OutboundMessage,
     Subscription,
     SubscriptionStatus,
 )
-from receiver.store.rows import Row, where_clause
+from receiver.store.rows import Row, json_value, where_clause
 
 SUBSCRIPTION_COLUMNS = (
     "id, url, type_patterns, account, description, secret, previous_secret, "
@@ -91,6 +93,19 @@ def delivery_from_row(row: Row) -> Delivery:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
+
+
+def claimed_from_row(row: Row, subscription: Subscription) -> ClaimedDelivery:
+    """A ClaimedDelivery from a `CLAIMED_SQL_COLUMNS` row and its subscription."""
+    delivery = delivery_from_row(row)
+    message = OutboundMessage(
+        id=delivery.message_id,
+        type=delivery.type,
+        account=delivery.account,
+        data=json_value(row["m_data"]),
+        created_at=row["m_created_at"],
+    )
+    return ClaimedDelivery(delivery=delivery, message=message, subscription=subscription)
 
 
 def attempt_from_row(row: Row) -> DeliveryAttempt:

@@ -13,7 +13,6 @@ from receiver.models import (
     DeliveryAttempt,
     DeliveryFilter,
     DeliveryStatus,
-    OutboundMessage,
     Page,
     Subscription,
     SubscriptionStatus,
@@ -107,7 +106,7 @@ class PostgresFanout(PostgresBase):
                 sorted({row["subscription_id"] for row in claimed}),
             )
         subs = {row["id"]: fanout_rows.subscription_from_row(row) for row in sub_rows}
-        return [_claimed(row, subs[row["subscription_id"]]) for row in claimed]
+        return [fanout_rows.claimed_from_row(row, subs[row["subscription_id"]]) for row in claimed]
 
     async def finish_delivery(
         self, delivery_id: str, *, now: datetime, lease_until: datetime, outcome: AttemptOutcome
@@ -239,15 +238,3 @@ async def _due_ids(conn: Any, now: datetime, *, limit: int, per_subscription: in
     return fanout_rows.pick_deliveries(
         candidates, busy, active, per_subscription=per_subscription, limit=limit
     )
-
-
-def _claimed(row: Any, subscription: Subscription) -> ClaimedDelivery:
-    delivery = fanout_rows.delivery_from_row(row)
-    message = OutboundMessage(
-        id=delivery.message_id,
-        type=delivery.type,
-        account=delivery.account,
-        data=rows.json_value(row["m_data"]),
-        created_at=row["m_created_at"],
-    )
-    return ClaimedDelivery(delivery=delivery, message=message, subscription=subscription)

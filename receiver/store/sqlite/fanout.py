@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime, timedelta
-from typing import Any
 
 from receiver.errors import ConflictError, NotFoundError
 from receiver.models import (
@@ -14,7 +13,6 @@ from receiver.models import (
     DeliveryAttempt,
     DeliveryFilter,
     DeliveryStatus,
-    OutboundMessage,
     Page,
     Subscription,
     SubscriptionStatus,
@@ -139,7 +137,9 @@ class SqliteFanout(SqliteBase):
                     sub_ids,
                 )
             }
-            return [_claimed(row, subs[row["subscription_id"]]) for row in claimed]
+            return [
+                fanout_rows.claimed_from_row(row, subs[row["subscription_id"]]) for row in claimed
+            ]
 
         return await self._write_grouped(claim)
 
@@ -257,15 +257,3 @@ class SqliteFanout(SqliteBase):
         """One GROUP BY over the deliveries table."""
         found = await self._fetchall("SELECT status, COUNT(*) AS n FROM deliveries GROUP BY status")
         return {row["status"]: row["n"] for row in found}
-
-
-def _claimed(row: dict[str, Any], subscription: Subscription) -> ClaimedDelivery:
-    delivery = fanout_rows.delivery_from_row(row)
-    message = OutboundMessage(
-        id=delivery.message_id,
-        type=delivery.type,
-        account=delivery.account,
-        data=rows.json_value(row["m_data"]),
-        created_at=row["m_created_at"],
-    )
-    return ClaimedDelivery(delivery=delivery, message=message, subscription=subscription)
