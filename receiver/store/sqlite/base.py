@@ -44,6 +44,8 @@ _TS_COLUMNS = frozenset(
 
 
 CHECKPOINT_SECONDS = 0.5
+# WAL frames (pages) beyond which a checkpoint holds writes back until it has copied them all.
+WAL_LIMIT_FRAMES = 1000  # SQLite's own autocheckpoint default
 _log = structlog.get_logger("receiver.store")
 
 
@@ -125,9 +127,25 @@ class SqliteBase:
         while True:
             await asyncio.sleep(CHECKPOINT_SECONDS)
             try:
-                await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                await self._checkpoint(conn)
             except sqlite3.Error as exc:
                 _log.warning("sqlite.checkpoint_failed", error=type(exc).__name__)
+
+    async def _checkpoint(self, conn: aiosqlite.Connection) -> None:
+        """One PASSIVE checkpoint; if the WAL is past WAL_LIMIT_FRAMES, a second one with writes
+        held back, so that every frame is copied when the next write begins and SQLite starts
+        the WAL over.
+
+        Under steady intake a checkpoint beside the writer never finishes before the next
+        batch begins, and SQLite only rewinds the WAL at a write that begins with every frame
+        copied: the bench grew it to 1 GB in 16 s (20 KB per event). The second pass copies
+        only what the first left (a few hundred pages), so writes wait briefly."""
+        cur = await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        row = await cur.fetchone()
+        if row is None or row["log"] <= WAL_LIMIT_FRAMES:
+            return
+        async with self._write_lock:
+            await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def open(self) -> None:
         """Create the file if needed, switch to WAL, apply migrations."""
