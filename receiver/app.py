@@ -23,6 +23,7 @@ from receiver.directory import Directory
 from receiver.dispatcher import Dispatcher
 from receiver.errors import ReceiverError, StoreUnavailableError
 from receiver.fanout import parse_schedule
+from receiver.heap import freeze_startup_heap
 from receiver.metrics import Metrics
 from receiver.outbound import Sender
 from receiver.policy import RetryPolicy
@@ -216,9 +217,11 @@ def create_app(
     store: Store | None = None,
     clock: Clock = utc_now,
     run_workers: bool = False,
+    freeze_heap: bool = False,
 ) -> Starlette:
     """The ASGI app. The store is opened (and migrated) by the lifespan and closed after;
-    with `run_workers`, the follow-up worker runs in the same process."""
+    with `run_workers`, the follow-up worker runs in the same process; with `freeze_heap`,
+    what start-up allocated is frozen out of full collections (`receiver serve`)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -241,6 +244,8 @@ def create_app(
                 tokens=TokenCache(settings.token_cache_size),
             )
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
+            if freeze_heap:
+                freeze_startup_heap()
             if run_workers:
                 async with running_worker(
                     settings,

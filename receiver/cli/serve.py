@@ -13,6 +13,7 @@ from receiver.app import create_app, running_worker
 from receiver.cli.base import load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
+from receiver.heap import freeze_startup_heap
 from receiver.logs import configure_logging
 from receiver.store.base import Store
 from receiver.store.factory import build_store
@@ -35,7 +36,7 @@ def serve(host: str, port: int, no_workers: bool) -> None:
         signing_key=str(settings.resolved_signing_key_path),
     )
     uvicorn.run(
-        create_app(settings, run_workers=not no_workers),
+        create_app(settings, run_workers=not no_workers, freeze_heap=True),
         host=host,
         port=port,
         log_level="warning",
@@ -66,6 +67,7 @@ def worker() -> None:
         await store.open()
         try:
             async with running_worker(settings, store, utc_now):
+                freeze_startup_heap()
                 await _wait_for_signal()
         finally:
             await store.close()
