@@ -178,13 +178,20 @@ def run_baseline(
     secret: str,
     options: BenchOptions,
     cpus: tuple[int, int] | None,
+    *,
+    durable: bool = False,
 ) -> Measurement:
-    """The minimal Starlette app under `load`, checking `header` against `secret`."""
+    """The minimal Starlette app under `load`, checking `header` against `secret`; with
+    `durable`, committing each body to a fresh SQLite file (group commit) before answering."""
     port = free_port()
     env = {**_base_env(), baseline_module.HEADER_ENV: header, baseline_module.SECRET_ENV: secret}
     command = python_module(baseline_module.__name__, "--host", HOST, "--port", str(port))
+    name = "baseline"
+    if durable:
+        name = "durable-baseline"
+        command += ["--sqlite", str(workdir.resolve() / f"{name}.db")]
     with running_server(
-        command, port, env, workdir / "baseline.log", cpus[0] if cpus else None
+        command, port, env, workdir / f"{name}.log", cpus[0] if cpus else None
     ) as server:
         return measure(server, load, options, cpus[1] if cpus else None)
 
@@ -211,11 +218,16 @@ def run_stedi(
         receiver = measure(server, load, options, cpus[1] if cpus else None)
     progress("stedi: baseline")
     base = run_baseline(workdir, load, "x-api-key", secret, options, cpus)
+    progress("stedi: durable baseline")
+    durable = run_baseline(workdir, load, "x-api-key", secret, options, cpus, durable=True)
     return {
         "title": "Stedi webhook (x-api-key)",
         "baseline": asdict(base),
+        "durable": asdict(durable),
         "receiver": asdict(receiver),
         "ratio": ratio(receiver, base),
+        "durable_ratio": ratio(durable, base),
+        "ratio_to_durable": ratio(receiver, durable),
     }
 
 

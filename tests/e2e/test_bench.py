@@ -37,6 +37,13 @@ def test_bench_json_report() -> None:
             assert m["rps"] > 0
             assert m["p99_ms"] >= m["p50_ms"] > 0
     assert report["scenarios"]["optum"]["ratio_to_stedi"] > 0
+    stedi = report["scenarios"]["stedi"]
+    durable = stedi["durable"]
+    assert durable["requests"] == 300
+    assert durable["errors"] == 0, durable
+    assert durable["p99_ms"] >= durable["p50_ms"] > 0
+    assert stedi["durable_ratio"] > 0
+    assert stedi["ratio_to_durable"] > 0
     end_to_end = report["scenarios"]["end_to_end"]
     assert end_to_end["measured"] is True
     assert end_to_end["events"] == 300

@@ -104,8 +104,11 @@ def test_format_report_shows_every_scenario() -> None:
                 "title": "Stedi",
                 "measured": True,
                 "baseline": m,
+                "durable": asdict(Measurement(100, 0, 200.0, 3.0, 9.0, 0.9, 0.4)),
                 "receiver": m,
                 "ratio": 1.0,
+                "durable_ratio": 0.4,
+                "ratio_to_durable": 2.5,
             },
             "end_to_end": {"title": "e2e", "measured": False, "note": "not measured: later"},
             "e2e_measured": {
@@ -137,6 +140,10 @@ def test_format_report_shows_every_scenario() -> None:
     assert "paced at 25/s: intake-to-delivery p50 12.50 ms, p99 30.25 ms, 0 errors" in text
     assert "e2e p50 ms (paced) < 50: 12.5  met" in text
     assert "Stedi" in text
+    durable_row = next(line for line in text.splitlines() if line.lstrip().startswith("durable "))
+    assert durable_row.split()[1:3] == ["200.0", "3.00"]
+    assert "0.40" in durable_row
+    assert "receiver req/s = 2.50 x durable baseline" in text
     assert "not measured: later" in text
     assert "NOT MET" in text
     assert "2 CPUs" in text
