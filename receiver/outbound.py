@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from receiver.httpclient import outbound_client
 from receiver.policy import parse_retry_after
 from receiver.ssrf import DestinationError, Resolver, check_destination_url, resolve_public
 
@@ -52,9 +53,8 @@ class Sender:
     def _client(self, pool_key: str) -> httpx.AsyncClient:
         client = self._clients.get(pool_key)
         if client is None:
-            client = httpx.AsyncClient(
+            client = outbound_client(
                 timeout=self._timeout,
-                follow_redirects=False,
                 transport=self._transport,
                 limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
             )

@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from receiver.errors import ReceiverError
+from receiver.httpclient import outbound_client
 from receiver.metrics import Metrics
 from receiver.policy import FailureKind, classify_status, parse_retry_after
 
@@ -164,8 +165,7 @@ class StediClient:
         self._download_hosts = parse_host_patterns(download_hosts)
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._metrics = metrics
-        self._http = httpx.AsyncClient(
-            follow_redirects=False,
+        self._http = outbound_client(
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
             transport=transport,
         )

@@ -204,6 +204,21 @@ async def test_delivers_a_signed_message_once(store: SqliteStore, sink: Sink) ->
     assert found.failing_since is None
 
 
+async def test_a_cookie_the_subscriber_sets_is_never_sent_back(
+    store: SqliteStore, sink: Sink
+) -> None:
+    sink.state.set_cookie = "session=from-the-subscriber; Path=/"
+    await subscribe(store, sink, "claim.*")
+    dispatcher, sender = make_dispatcher(store)
+    try:
+        for _ in range(2):  # one after the other, on the subscription's one client
+            await publish(store, "claim.acknowledgment.received")
+            assert await dispatcher.run_once() == 1
+    finally:
+        await sender.aclose()
+    assert [r.cookie for r in sink.state.received] == [None, None]
+
+
 async def test_failures_are_retried_with_the_same_webhook_id(
     store: SqliteStore, sink: Sink
 ) -> None:

@@ -238,3 +238,16 @@ async def stedi_client_with(
         yield client
     finally:
         await client.aclose()
+
+
+async def test_no_cookie_set_for_one_account_is_sent_with_another(
+    mock_stedi: tuple[str, MockStediState],
+) -> None:
+    base_url, state = mock_stedi
+    # A load balancer's stickiness cookie, set on one account's failed fetch.
+    state.script = [(503, {"set-cookie": "AWSALB=sticky-acme; Path=/"})]
+    async with stedi_client(base_url) as client:
+        with pytest.raises(UpstreamError):
+            await fetch(client, account="acme")
+        await fetch(client, account="globex", api_key="globex-key")
+    assert [r.headers.get("cookie") for r in state.requests] == [None, None]

@@ -25,6 +25,7 @@ class Received:
     host: str
     body: bytes
     verified_with: tuple[str, ...]  # the secrets whose signature checked out
+    cookie: str | None = None  # a Cookie header, if one came
 
 
 @dataclass
@@ -37,6 +38,7 @@ class SinkState:
     retry_after: str | None = None
     location: str | None = None  # sent with a scripted 3xx
     reply: bytes = b'{"ok":true}'
+    set_cookie: str | None = None  # sent as Set-Cookie on every answer
     received: list[Received] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -68,6 +70,7 @@ def create_sink(secrets: tuple[str, ...]) -> tuple[Starlette, SinkState]:
                     host=headers.get("host", ""),
                     body=body,
                     verified_with=tuple(verified),
+                    cookie=headers.get("cookie"),
                 )
             )
             status = state.script.pop(0) if state.script else 200
@@ -76,6 +79,8 @@ def create_sink(secrets: tuple[str, ...]) -> tuple[Starlette, SinkState]:
         out: dict[str, str] = {}
         if state.retry_after is not None and status >= 400:
             out["retry-after"] = state.retry_after
+        if state.set_cookie is not None:
+            out["set-cookie"] = state.set_cookie
         if 300 <= status < 400 and state.location:
             out["location"] = state.location
         return Response(state.reply, status_code=status, headers=out)
