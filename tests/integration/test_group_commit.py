@@ -15,7 +15,7 @@ import pytest
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.models import EventFilter, InboundEvent, RecordResult
 from receiver.store.base import PROCESS_JOB
-from receiver.store.sqlite import SqliteStore, base as sqlite_base, batch as sqlite_batch
+from receiver.store.sqlite import SqliteStore
 from tests.contract.test_store import make_event
 
 pytestmark = pytest.mark.anyio
@@ -213,15 +213,13 @@ async def test_cancelled_callers_leave_the_others_and_the_writer_unharmed(
         await store.close()
 
 
-async def test_the_wal_starts_over_under_steady_intake(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Small limits so that a few thousand events cross them many times over.
-    monkeypatch.setattr(sqlite_base, "CHECKPOINT_SECONDS", 0.02)
-    monkeypatch.setattr(sqlite_base, "WAL_LIMIT_FRAMES", 50)
-    monkeypatch.setattr(sqlite_batch, "WAL_SIZE_LIMIT_BYTES", 512 * 1024)
+async def test_the_wal_starts_over_under_steady_intake(tmp_path: Path) -> None:
     path = tmp_path / "r.db"
-    store = await opened(path)
+    # Small limits so that a few thousand events cross them many times over.
+    store = SqliteStore(
+        path, checkpoint_seconds=0.02, wal_limit_frames=50, wal_size_limit_bytes=512 * 1024
+    )
+    await store.open()
     wal = Path(f"{path}-wal")
     sizes: list[int] = []
     try:

@@ -50,6 +50,8 @@ CHECKPOINT_SECONDS = 0.5
 # it made the intake p99 63 ms on a 1,000,000-event database (20 ms without), so it is kept
 # for a WAL that has grown large.
 WAL_LIMIT_FRAMES = 262_144
+# When a write starts the WAL over, SQLite cuts the file back to this size.
+WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 _log = structlog.get_logger("receiver.store")
 
 
@@ -95,11 +97,17 @@ class SqliteBase:
         busy_timeout_ms: int = 5000,
         synchronous: str = "FULL",
         group_commit_ms: int = 2,
+        checkpoint_seconds: float = CHECKPOINT_SECONDS,
+        wal_limit_frames: int = WAL_LIMIT_FRAMES,
+        wal_size_limit_bytes: int = WAL_SIZE_LIMIT_BYTES,
     ) -> None:
         self.path = Path(path)
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
         self._group_commit_ms = group_commit_ms
+        self._checkpoint_seconds = checkpoint_seconds
+        self._wal_limit_frames = wal_limit_frames
+        self._wal_size_limit_bytes = wal_size_limit_bytes
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
@@ -122,21 +130,21 @@ class SqliteBase:
         return conn
 
     async def _checkpoint_forever(self, conn: aiosqlite.Connection) -> None:
-        """Copy committed WAL pages back into the database every CHECKPOINT_SECONDS.
+        """Copy committed WAL pages back into the database every `checkpoint_seconds`.
 
         SQLite would otherwise do it inside whichever commit crossed 1000 WAL pages, making
         that batch's callers wait for the copy and an fsync of the database file. PASSIVE
         never blocks writers or readers; pages still in use wait for the next round.
         """
         while True:
-            await asyncio.sleep(CHECKPOINT_SECONDS)
+            await asyncio.sleep(self._checkpoint_seconds)
             try:
                 await self._checkpoint(conn)
             except sqlite3.Error as exc:
                 _log.warning("sqlite.checkpoint_failed", error=type(exc).__name__)
 
     async def _checkpoint(self, conn: aiosqlite.Connection) -> None:
-        """One PASSIVE checkpoint; if the WAL is past WAL_LIMIT_FRAMES, a second one with writes
+        """One PASSIVE checkpoint; if the WAL is past `wal_limit_frames`, a second one with writes
         held back, so that every frame is copied when the next write begins and SQLite starts
         the WAL over.
 
@@ -148,7 +156,7 @@ class SqliteBase:
         and SQLite rewinds the WAL by itself."""
         cur = await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
         row = await cur.fetchone()
-        if row is None or row["log"] <= WAL_LIMIT_FRAMES:
+        if row is None or row["log"] <= self._wal_limit_frames:
             return
         async with self._write_lock:
             await conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -171,6 +179,7 @@ class SqliteBase:
                 busy_timeout_ms=self._busy_timeout_ms,
                 synchronous=self._synchronous,
                 window_ms=self._group_commit_ms,
+                wal_size_limit_bytes=self._wal_size_limit_bytes,
             )
             await self._grouped.start()
             self._checkpointer = await self._connect()

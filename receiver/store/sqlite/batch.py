@@ -26,7 +26,6 @@ from receiver.errors import ConflictError, StoreUnavailableError
 T = TypeVar("T")
 
 WRITER_CACHE_KIB = 64 * 1024  # the intake writer's page cache
-WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -57,12 +56,14 @@ class GroupCommitter:
         busy_timeout_ms: int,
         synchronous: str,
         window_ms: int,
+        wal_size_limit_bytes: int,
         max_batch: int = 256,
     ) -> None:
         self._path = path
         self._lock = lock
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
+        self._wal_size_limit_bytes = wal_size_limit_bytes
         # 0 turns grouping off: one transaction per item.
         self._window_s = window_ms / 1000
         self._max_batch = max_batch if window_ms > 0 else 1
@@ -95,7 +96,7 @@ class GroupCommitter:
         # temporary file that was four times the bytes the WAL got (strace, bench load).
         conn.execute("PRAGMA temp_store = MEMORY")
         # When a write starts the WAL over, cut the file back to this size.
-        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT_BYTES}")
+        conn.execute(f"PRAGMA journal_size_limit = {int(self._wal_size_limit_bytes)}")
         return conn
 
     async def aclose(self) -> None:
