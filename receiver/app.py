@@ -62,6 +62,7 @@ ROUTES = [
     ),
     Route("/events", ops.list_events, methods=["GET"]),
     Route("/events/{id}", ops.show_event, methods=["GET"]),
+    Route("/events/{id}/redeliver", deliveries.redeliver_event, methods=["POST"]),
     Route("/jobs", ops.list_jobs, methods=["GET"]),
     Route("/claims/{pcn}", ops.claim_timeline, methods=["GET"]),
     Route("/subscriptions", subscriptions.collection, methods=["GET", "POST"]),

@@ -366,3 +366,12 @@ class AttemptOutcome:
     next_status: DeliveryStatus
     next_attempt_at: datetime | None = None
     disable: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequeueCounts:
+    """What redelivering an event did: deliveries put back to pending, and deliveries left
+    alone because they were pending or in flight already."""
+
+    requeued: int
+    already_pending: int

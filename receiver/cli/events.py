@@ -1,4 +1,4 @@
-"""`receiver events list|show` and `receiver jobs list`, read straight from the store."""
+"""`receiver events list|show|redeliver` and `receiver jobs list|retry`, straight on the store."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import JobFilter
 from receiver.store.base import Store
+from receiver.web.deliveries import redeliver
 from receiver.web.ops import event_filter, event_json, job_json, timeline_json
 
 
@@ -72,6 +73,27 @@ def show(event_id: str) -> None:
     if event is None:
         raise click.ClickException(f"no event {event_id}")
     emit_json(event_json(event))
+
+
+@events.command("redeliver")
+@click.argument("event_id")
+@click.option("--subscription", help="Only this subscription's deliveries.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def redeliver_(event_id: str, subscription: str | None, as_json: bool) -> None:
+    """Send an event's published messages again (same webhook-id and body) to the
+    subscriptions that had them: delivered and dead deliveries go back in the queue."""
+
+    async def action(store: Store) -> dict[str, object]:
+        return await redeliver(store, event_id, utc_now(), subscription)
+
+    counts = with_store(action)
+    if as_json:
+        emit_json(counts)
+        return
+    click.echo(
+        f"requeued {counts['requeued']} deliveries of {event_id}; "
+        f"{counts['already_pending']} already pending"
+    )
 
 
 @click.group()

@@ -31,6 +31,7 @@ from receiver.models import (
     OutboundMessage,
     Page,
     RecordResult,
+    RequeueCounts,
     StoredEvent,
     Subscription,
     TimelineEntry,
@@ -227,6 +228,18 @@ class Store(Protocol):
     async def revive_delivery(self, delivery_id: str, *, now: datetime) -> bool:
         """Put a dead delivery back to pending, due at `now`, with a fresh attempt budget
         (`attempts` reset to 0; the attempt rows are kept); False if it is not dead."""
+
+    async def requeue_event_deliveries(
+        self, event_id: str, *, now: datetime, subscription_id: str | None = None
+    ) -> RequeueCounts:
+        """Send an event's published messages again, in one transaction: every delivery of
+        its messages (only `subscription_id`'s, if given; never a removed subscription's)
+        that is delivered or dead goes back to pending, due at `now`, `attempts` reset to 0
+        and lease cleared (the attempt rows are kept); pending and running ones are left
+        alone and counted as already pending. Subscriptions created after a message was
+        published have no delivery of it and get nothing. NotFoundError for an unknown event
+        or subscription; ConflictError for a removed subscription or an event that has
+        published no messages yet. Wakes other processes' dispatchers where it can."""
 
     async def count_deliveries_by_status(self) -> dict[str, int]:
         """How many deliveries are in each status (statuses with none are absent)."""

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import orjson
 
+from receiver.errors import ConflictError, NotFoundError
 from receiver.fanout import matches_subscription
 from receiver.ids import new_id
 from receiver.models import (
@@ -16,6 +17,7 @@ from receiver.models import (
     DeliveryFilter,
     DeliveryStatus,
     OutboundMessage,
+    RequeueCounts,
     Subscription,
     SubscriptionStatus,
 )
@@ -236,3 +238,68 @@ CLAIMED_SQL_COLUMNS = (
 def excerpt(text: str | None) -> str | None:
     """The first `MAX_EXCERPT_CHARS` characters of a response body, or None."""
     return None if text is None else text[:MAX_EXCERPT_CHARS]
+
+
+REQUEUED_STATUSES = (DeliveryStatus.DELIVERED, DeliveryStatus.DEAD)
+"""The statuses an event's redelivery puts back to pending: finished deliveries. Pending and
+running ones are owed or in flight already, so they are left alone."""
+
+REDELIVERY_CHECK_SQL = (
+    "SELECT (SELECT COUNT(*) FROM outbound_messages WHERE event_id = {event}) AS messages, "
+    "(SELECT status FROM subscriptions WHERE id = {subscription}) AS subscription_status "
+    "FROM inbound_events WHERE id = {event}"
+)
+"""One row if the event exists: how many messages it published, and the status of the
+subscription asked for (NULL if there is none, or none was asked for)."""
+
+EVENT_DELIVERIES_SQL = (
+    "SELECT d.id, d.status FROM deliveries d "
+    "JOIN outbound_messages m ON m.id = d.message_id "
+    "JOIN subscriptions s ON s.id = d.subscription_id "
+    "WHERE m.event_id = {event} AND s.status <> 'removed'{only}"
+)
+"""The deliveries of an event's messages to subscriptions that are not removed; `{only}` is
+empty or `ONLY_SUBSCRIPTION_SQL`."""
+
+ONLY_SUBSCRIPTION_SQL = " AND d.subscription_id = {subscription}"
+
+REQUEUE_SQL = (
+    "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = {now}, "  # noqa: S608
+    "lease_until = NULL, updated_at = {now} WHERE {ids} AND status IN ("
+    + ", ".join(f"'{status.value}'" for status in REQUEUED_STATUSES)
+    + ")"
+)
+"""Back to pending, due `{now}`, with a fresh attempt budget (attempt rows are kept and the
+next one is numbered after them); `{ids}` selects the rows `plan_requeue` chose."""
+
+
+def check_redelivery(found: Row | None, *, event_id: str, subscription_id: str | None) -> None:
+    """Refuse a redelivery from the `REDELIVERY_CHECK_SQL` row: NotFoundError for an unknown
+    event or subscription, ConflictError for a removed subscription or an event that has
+    published nothing yet."""
+    if found is None:
+        raise NotFoundError(f"no event {event_id}")
+    if subscription_id is not None:
+        status = found["subscription_status"]
+        if status is None:
+            raise NotFoundError(f"no subscription {subscription_id}")
+        if status == SubscriptionStatus.REMOVED:
+            raise ConflictError(f"subscription {subscription_id} is removed")
+    if not found["messages"]:
+        raise ConflictError(
+            f"event {event_id} has published no messages (its job has not finished, or it "
+            "had nothing to publish)"
+        )
+
+
+def plan_requeue(found: Sequence[Row]) -> tuple[list[str], int]:
+    """Of an event's deliveries (rows with id, status): the ids to put back to pending
+    (`REQUEUED_STATUSES`), and how many are pending or running already."""
+    chosen = [row["id"] for row in found if row["status"] in REQUEUED_STATUSES]
+    return chosen, len(found) - len(chosen)
+
+
+def requeue_counts(chosen: int, requeued: int, already_pending: int) -> RequeueCounts:
+    """The counts, where `chosen - requeued` rows left a requeued status in the meantime
+    (another operator's retry made them pending) and so count as already pending."""
+    return RequeueCounts(requeued=requeued, already_pending=already_pending + chosen - requeued)

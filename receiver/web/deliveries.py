@@ -1,4 +1,5 @@
-"""Delivery routes: list and show (scope events:read), retry a dead one (scope events:replay)."""
+"""Delivery routes: list and show (scope events:read); retry a dead one, redeliver an event's
+messages (scope events:replay)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,19 @@ from receiver.models import (
     DeliveryAttempt,
     DeliveryFilter,
     DeliveryStatus,
+    RequeueCounts,
     SubscriptionStatus,
 )
+from receiver.sources.body import parse_json_object, require_json_content_type
 from receiver.store.base import Store
+from receiver.web.body import read_body
 from receiver.web.deps import ORJSONResponse, require_scope, services
 from receiver.web.ops import parse_limit
 
 READ_SCOPE = "events:read"
 REPLAY_SCOPE = "events:replay"
 STATUSES = tuple(s.value for s in DeliveryStatus)
+REDELIVER_FIELDS = frozenset({"subscription_id"})
 
 _log = structlog.get_logger("receiver.deliveries")
 
@@ -102,6 +107,42 @@ async def retry(store: Store, delivery_id: str, now: datetime) -> None:
         raise ConflictError("delivery is no longer dead; nothing to retry")
 
 
+async def redeliver(
+    store: Store, event_id: str, now: datetime, subscription_id: str | None = None
+) -> dict[str, Any]:
+    """Put an event's delivered and dead deliveries (one subscription's, if given) back in
+    the queue; the answer's JSON: `event_id`, `requeued`, `already_pending`.
+
+    NotFoundError for an unknown event or subscription; ConflictError for a removed
+    subscription or an event that has published nothing yet.
+    """
+    counts: RequeueCounts = await store.requeue_event_deliveries(
+        event_id, now=now, subscription_id=subscription_id
+    )
+    return {
+        "event_id": event_id,
+        "requeued": counts.requeued,
+        "already_pending": counts.already_pending,
+    }
+
+
+def redelivery_subscription(body: bytes, *, max_depth: int) -> str | None:
+    """The `subscription_id` of a redeliver body (None for an empty body: every
+    subscription); BadRequestError for anything but a JSON object with only that field."""
+    if not body:
+        return None
+    fields = parse_json_object(body, max_depth=max_depth)
+    unknown = sorted(set(fields) - REDELIVER_FIELDS)
+    if unknown:
+        raise BadRequestError(
+            f"unknown field {', '.join(unknown)}; the only field is subscription_id"
+        )
+    subscription_id = fields.get("subscription_id")
+    if not isinstance(subscription_id, str) or not subscription_id:
+        raise BadRequestError("subscription_id must be a subscription id (a string)")
+    return subscription_id
+
+
 async def list_deliveries(request: Request) -> Response:
     """GET /deliveries: newest first; filters subscription, status, type, message."""
     await require_scope(request, READ_SCOPE)
@@ -133,3 +174,26 @@ async def retry_delivery(request: Request) -> Response:
     if svc.dispatch_wakeup is not None:
         svc.dispatch_wakeup.notify()
     return ORJSONResponse({"id": delivery_id, "status": "pending"}, status_code=202)
+
+
+async def redeliver_event(request: Request) -> Response:
+    """POST /events/{id}/redeliver: 202 once the event's delivered and dead deliveries (to
+    one subscription with `{"subscription_id": ...}`) are pending again."""
+    await require_scope(request, REPLAY_SCOPE)
+    svc = services(request)
+    body = await read_body(request, svc.settings.max_body_bytes)
+    if body:
+        require_json_content_type(request.headers.get("content-type"))
+    subscription_id = redelivery_subscription(body, max_depth=svc.settings.max_json_depth)
+    event_id = request.path_params["id"]
+    answer = await redeliver(svc.store, event_id, svc.clock(), subscription_id)
+    _log.info(
+        "event.redelivered",
+        event_id=event_id,
+        subscription_id=subscription_id,
+        requeued=answer["requeued"],
+        already_pending=answer["already_pending"],
+    )
+    if svc.dispatch_wakeup is not None and answer["requeued"]:
+        svc.dispatch_wakeup.notify()
+    return ORJSONResponse(answer, status_code=202)

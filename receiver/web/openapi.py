@@ -148,6 +148,46 @@ def build_document(public_url: str) -> dict[str, Any]:
                 },
             }
         },
+        "/events/{id}/redeliver": {
+            "post": {
+                "summary": "Send the event's published messages again, same webhook-id and body, "
+                "to the subscriptions that had a delivery of them (scope events:replay)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "properties": {
+                                    "subscription_id": {
+                                        "type": "string",
+                                        "description": "Only this subscription's deliveries",
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "event_id": {"type": "string"},
+                                "requeued": {"type": "integer"},
+                                "already_pending": {"type": "integer"},
+                            },
+                        },
+                        "Delivered and dead deliveries are pending again; pending and running "
+                        "ones were left alone",
+                    ),
+                    **_errors(400, 401, 403, 404, 409, 413, 415),
+                },
+            }
+        },
         "/jobs": {
             "get": {
                 "summary": "Follow-up jobs, newest first (scope events:read)",

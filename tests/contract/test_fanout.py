@@ -8,22 +8,26 @@ import itertools
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import anyio
 import pytest
 
-from receiver.errors import NotFoundError
+from receiver.errors import ConflictError, NotFoundError
 from receiver.ids import new_id
 from receiver.models import (
     AttemptOutcome,
     ClaimedDelivery,
+    Delivery,
     DeliveryAttempt,
     DeliveryFilter,
     DeliveryStatus,
     JobResult,
     OutboundMessage,
+    RequeueCounts,
     Subscription,
     SubscriptionStatus,
 )
 from receiver.store.base import Store
+from receiver.store.postgres import PostgresStore
 from tests.contract.test_jobs import NOW
 from tests.contract.test_results import claimed_job, complete
 
@@ -326,3 +330,163 @@ class TestListing:
             DeliveryFilter(status="pending"), limit=10, cursor=None
         )
         assert len(pending.items) == 5
+
+
+REDELIVER_AT = LATER + timedelta(hours=1)
+
+
+async def requeue(store: Store, event_id: str, subscription_id: str | None = None) -> RequeueCounts:
+    return await store.requeue_event_deliveries(
+        event_id, now=REDELIVER_AT, subscription_id=subscription_id
+    )
+
+
+async def settle(store: Store, fates: dict[tuple[str, str], DeliveryStatus | None]) -> None:
+    """Claim every due delivery and finish each as `fates[(subscription id, type)]` says:
+    DELIVERED, DEAD, PENDING (retry in 2 h) or None (left running)."""
+    for item in await claim(store):
+        fate = fates[(item.subscription.id, item.delivery.type)]
+        if fate is None:
+            continue
+        retry_at = LATER + timedelta(hours=2) if fate == DeliveryStatus.PENDING else None
+        assert await finish(store, item, outcome(fate, code=200, retry_at=retry_at))
+
+
+async def delivery_of(store: Store, subscription_id: str, type_: str) -> Delivery:
+    page = await store.list_deliveries(
+        DeliveryFilter(subscription_id=subscription_id, type=type_), limit=50, cursor=None
+    )
+    (found,) = page.items
+    return found
+
+
+class TestRequeueEventDeliveries:
+    async def test_finished_ones_requeued_owed_ones_counted_removed_ones_skipped(
+        self, store: Store
+    ) -> None:
+        """Delivered and dead go back to pending (disabled subscriptions included), pending
+        and running are left alone, removed subscriptions and other events are untouched."""
+        done, busy, off, gone = (subscription(("*",)) for _ in range(4))
+        for sub in (done, busy, off, gone):
+            await store.add_subscription(sub)
+        event_id = await publish(store, msg("claim.a"), msg("claim.b"))
+        await publish(store, msg("claim.c"))  # another event's deliveries stay as they are
+        d, p = DeliveryStatus.DELIVERED, DeliveryStatus.PENDING
+        await settle(
+            store,
+            {
+                (done.id, "claim.a"): d,
+                (done.id, "claim.b"): DeliveryStatus.DEAD,
+                (busy.id, "claim.a"): p,
+                (busy.id, "claim.b"): None,  # in flight
+                (off.id, "claim.a"): d,
+                (off.id, "claim.b"): DeliveryStatus.DEAD,
+                (gone.id, "claim.a"): d,
+                (gone.id, "claim.b"): DeliveryStatus.DEAD,
+                **{(sub.id, "claim.c"): d for sub in (done, busy, off, gone)},
+            },
+        )
+        await store.update_subscription(replace(off, status=SubscriptionStatus.DISABLED))
+        await store.update_subscription(replace(gone, status=SubscriptionStatus.REMOVED))
+        before = {
+            (sub.id, t): await delivery_of(store, sub.id, t)
+            for sub in (busy, gone)
+            for t in ("claim.a", "claim.b")
+        }
+
+        assert await requeue(store, event_id) == RequeueCounts(requeued=4, already_pending=2)
+
+        for sub in (done, off):
+            for type_ in ("claim.a", "claim.b"):
+                found = await delivery_of(store, sub.id, type_)
+                assert (found.status, found.attempts, found.lease_until) == ("pending", 0, None)
+                assert (found.next_attempt_at, found.updated_at) == (REDELIVER_AT, REDELIVER_AT)
+                assert found.last_status == 200  # what the last attempt saw stays
+        for (sub_id, type_), was in before.items():
+            assert await delivery_of(store, sub_id, type_) == was
+        for sub in (done, busy, off, gone):
+            assert (await delivery_of(store, sub.id, "claim.c")).status == "delivered"
+        again = await requeue(store, event_id)
+        assert again == RequeueCounts(requeued=0, already_pending=6)
+
+    async def test_attempt_history_is_kept_and_numbering_goes_on(self, store: Store) -> None:
+        sub = subscription(("*",))
+        await store.add_subscription(sub)
+        event_id = await publish(store, msg("claim.a"))
+        await settle(store, {(sub.id, "claim.a"): DeliveryStatus.DELIVERED})
+        assert await requeue(store, event_id) == RequeueCounts(requeued=1, already_pending=0)
+        assert await claim(store, now=REDELIVER_AT - timedelta(seconds=1)) == []  # due then
+        (item,) = await claim(store, now=REDELIVER_AT)
+        assert item.message.data == {"k": "claim.a"}  # the same message
+        assert await finish(store, item, outcome(DeliveryStatus.DELIVERED, at=REDELIVER_AT))
+        attempts = await store.list_attempts(item.delivery.id)
+        assert [(a.attempt, a.started_at) for a in attempts] == [(1, LATER), (2, REDELIVER_AT)]
+        found = await store.fetch_delivery(item.delivery.id)
+        assert found is not None
+        assert (found.status, found.attempts) == ("delivered", 1)
+
+    async def test_one_subscription_only(self, store: Store) -> None:
+        mine, theirs = subscription(("*",)), subscription(("*",))
+        await store.add_subscription(mine)
+        await store.add_subscription(theirs)
+        event_id = await publish(store, msg("claim.a"), msg("claim.b"))
+        d = DeliveryStatus.DELIVERED
+        await settle(store, {(s.id, t): d for s in (mine, theirs) for t in ("claim.a", "claim.b")})
+        counts = await requeue(store, event_id, mine.id)
+        assert counts == RequeueCounts(requeued=2, already_pending=0)
+        for type_ in ("claim.a", "claim.b"):
+            assert (await delivery_of(store, mine.id, type_)).status == "pending"
+            assert (await delivery_of(store, theirs.id, type_)).status == "delivered"
+
+    async def test_a_subscription_newer_than_the_messages_gets_nothing(self, store: Store) -> None:
+        old = subscription(("*",))
+        await store.add_subscription(old)
+        event_id = await publish(store, msg("claim.a"))
+        await settle(store, {(old.id, "claim.a"): DeliveryStatus.DELIVERED})
+        new = subscription(("*",))
+        await store.add_subscription(new)
+        assert await requeue(store, event_id, new.id) == RequeueCounts(0, 0)
+        assert await requeue(store, event_id) == RequeueCounts(requeued=1, already_pending=0)
+        page = await store.list_deliveries(
+            DeliveryFilter(subscription_id=new.id), limit=5, cursor=None
+        )
+        assert page.items == []
+
+    async def test_refusals(self, store: Store) -> None:
+        sub, removed = subscription(("*",)), subscription(("*",), status=SubscriptionStatus.REMOVED)
+        await store.add_subscription(sub)
+        await store.add_subscription(removed)
+        event_id = await publish(store, msg("claim.a"))
+        with pytest.raises(NotFoundError, match="no event evt_nope"):
+            await requeue(store, "evt_nope")
+        with pytest.raises(NotFoundError, match="no subscription sub_nope"):
+            await requeue(store, event_id, "sub_nope")
+        with pytest.raises(ConflictError, match="removed"):
+            await requeue(store, event_id, removed.id)
+        unfinished = await claimed_job(store, next(_EVENT_NUMBERS))
+        with pytest.raises(ConflictError, match="published no messages"):
+            await requeue(store, unfinished.event_id)
+        silent = await publish(store)  # its job finished without a message
+        with pytest.raises(ConflictError, match="published no messages"):
+            await requeue(store, silent)
+        delivery = await delivery_of(store, sub.id, "claim.a")
+        assert delivery.status == "pending"  # nothing was changed
+        assert delivery.attempts == 0
+
+    async def test_postgres_wakes_dispatchers_elsewhere(self, store: Store) -> None:
+        if not isinstance(store, PostgresStore):
+            pytest.skip("SQLite has no cross-process wake-up; its dispatchers poll")
+        sub = subscription(("*",))
+        await store.add_subscription(sub)
+        event_id = await publish(store, msg("claim.a"))
+        await settle(store, {(sub.id, "claim.a"): DeliveryStatus.DEAD})
+        heard = asyncio.Event()
+        stop = await store.listen(on_jobs=lambda: None, on_deliveries=heard.set)
+        try:
+            await asyncio.sleep(0.05)
+            heard.clear()  # anything from before the requeue
+            assert (await requeue(store, event_id)).requeued == 1
+            with anyio.fail_after(5):
+                await heard.wait()
+        finally:
+            await stop()

@@ -14,12 +14,13 @@ from receiver.models import (
     DeliveryFilter,
     DeliveryStatus,
     Page,
+    RequeueCounts,
     Subscription,
     SubscriptionStatus,
 )
 from receiver.store import fanout_rows, rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
-from receiver.store.postgres.base import PostgresBase, placeholder
+from receiver.store.postgres.base import PostgresBase, placeholder, rowcount
 
 # pg_advisory_xact_lock key serialising delivery claims ("rcvrdlvr" as ASCII), so the
 # per-subscription concurrency limit holds across dispatcher processes.
@@ -206,6 +207,39 @@ class PostgresFanout(PostgresBase):
         if count:
             await self._execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
         return count > 0
+
+    async def requeue_event_deliveries(
+        self, event_id: str, *, now: datetime, subscription_id: str | None = None
+    ) -> RequeueCounts:
+        """Check, pick and requeue in one transaction; the NOTIFY goes out with the commit.
+        A delivery picked while pending or running is left to its dispatcher: it is being
+        sent anyway."""
+        only, params = "", [event_id]
+        if subscription_id is not None:
+            only = fanout_rows.ONLY_SUBSCRIPTION_SQL.format(subscription="$2")
+            params.append(subscription_id)
+        async with self._transaction() as conn:
+            check = await conn.fetchrow(
+                fanout_rows.REDELIVERY_CHECK_SQL.format(event="$1", subscription="$2::text"),
+                event_id,
+                subscription_id,
+            )
+            fanout_rows.check_redelivery(check, event_id=event_id, subscription_id=subscription_id)
+            found = await conn.fetch(
+                fanout_rows.EVENT_DELIVERIES_SQL.format(event="$1", only=only), *params
+            )
+            chosen, already_pending = fanout_rows.plan_requeue(found)
+            if not chosen:
+                return fanout_rows.requeue_counts(0, 0, already_pending)
+            status = await conn.execute(
+                fanout_rows.REQUEUE_SQL.format(now="$1", ids="id = ANY($2::text[])"),
+                now,
+                chosen,
+            )
+            requeued = rowcount(status)
+            if requeued:
+                await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
+        return fanout_rows.requeue_counts(len(chosen), requeued, already_pending)
 
     async def count_deliveries_by_status(self) -> dict[str, int]:
         """One GROUP BY over the deliveries table."""

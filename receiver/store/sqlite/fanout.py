@@ -14,6 +14,7 @@ from receiver.models import (
     DeliveryFilter,
     DeliveryStatus,
     Page,
+    RequeueCounts,
     Subscription,
     SubscriptionStatus,
 )
@@ -252,6 +253,40 @@ class SqliteFanout(SqliteBase):
             return cur.rowcount > 0
 
         return await self._write_grouped(revive)
+
+    async def requeue_event_deliveries(
+        self, event_id: str, *, now: datetime, subscription_id: str | None = None
+    ) -> RequeueCounts:
+        """Check, pick and requeue in one write on the writer thread."""
+        now_text = to_text(now)
+
+        def requeue(conn: sqlite3.Connection) -> RequeueCounts:
+            check = fetch_rows(
+                conn,
+                fanout_rows.REDELIVERY_CHECK_SQL.format(event="?1", subscription="?2"),
+                [event_id, subscription_id],
+            )
+            fanout_rows.check_redelivery(
+                check[0] if check else None, event_id=event_id, subscription_id=subscription_id
+            )
+            only, params = "", [event_id]
+            if subscription_id is not None:
+                only = fanout_rows.ONLY_SUBSCRIPTION_SQL.format(subscription="?2")
+                params.append(subscription_id)
+            found = fetch_rows(
+                conn, fanout_rows.EVENT_DELIVERIES_SQL.format(event="?1", only=only), params
+            )
+            chosen, already_pending = fanout_rows.plan_requeue(found)
+            if not chosen:
+                return fanout_rows.requeue_counts(0, 0, already_pending)
+            ids = f"id IN ({', '.join('?' for _ in chosen)})"
+            cur = conn.execute(
+                fanout_rows.REQUEUE_SQL.format(now="?", ids=ids),
+                [now_text, now_text, *chosen],
+            )
+            return fanout_rows.requeue_counts(len(chosen), cur.rowcount, already_pending)
+
+        return await self._write_grouped(requeue)
 
     async def count_deliveries_by_status(self) -> dict[str, int]:
         """One GROUP BY over the deliveries table."""
