@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
+from receiver.logs import configure_logging
 from tests.integration.harness import LiveServer, start_live_server
 
 StartServer = Callable[..., LiveServer]
@@ -33,3 +36,15 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
 def server(start_server: StartServer) -> LiveServer:
     """A live app on a fresh seeded SQLite file, real clock, default settings."""
     return start_server()
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """structlog writing JSON at debug level into a buffer; the previous set-up restored."""
+    saved = structlog.get_config()
+    stream = io.StringIO()
+    configure_logging("json", "debug", stream=stream)
+    try:
+        yield stream
+    finally:
+        structlog.configure(**saved)

@@ -117,6 +117,11 @@ async def subscribe(store: SqliteStore, sink: Sink, *patterns: str) -> Subscript
 
 
 async def publish(store: SqliteStore, *types: str) -> list[OutboundMessage]:
+    return (await publish_event(store, *types))[1]
+
+
+async def publish_event(store: SqliteStore, *types: str) -> tuple[str, list[OutboundMessage]]:
+    """An event whose job finished publishing one message per type: its id and messages."""
     messages = [
         OutboundMessage(
             id=new_id("msg"),
@@ -129,7 +134,7 @@ async def publish(store: SqliteStore, *types: str) -> list[OutboundMessage]:
     ]
     job = await claimed_job(store, next(_EVENTS))
     assert await complete(store, job, JobResult(messages=tuple(messages)))
-    return messages
+    return job.event_id, messages
 
 
 async def drain(dispatcher: Dispatcher, store: SqliteStore, *, seconds: float = 10) -> None:

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-import structlog
-
-from receiver.logs import configure_logging
 from tests.conftest import fixture_bytes
 from tests.integration.conftest import StartServer
 from tests.integration.harness import (
@@ -32,18 +27,6 @@ FIXED_NOW = datetime.fromtimestamp(DESTINATION_TIMESTAMP, UTC) + timedelta(hours
 PHI = ("TESTPATIENT", "JORDAN", "ALEX", "ZZC998877001", "ZZT000123401", "SYN0001842")
 REPORTS = ("stedi/report-277ca.accepted.json", "stedi/report-835-era.json")
 JSON = {"content-type": "application/json"}
-
-
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """structlog writing JSON at debug level into a buffer; the previous set-up restored."""
-    saved = structlog.get_config()
-    stream = io.StringIO()
-    configure_logging("json", "debug", stream=stream)
-    try:
-        yield stream
-    finally:
-        structlog.configure(**saved)
 
 
 def _drive_everything(server: LiveServer) -> list[str]:

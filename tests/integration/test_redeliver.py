@@ -12,19 +12,14 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import structlog
 
-from receiver.clock import utc_now
-from receiver.ids import new_id
-from receiver.logs import configure_logging
-from receiver.models import JobResult, OutboundMessage, Subscription
+from receiver.models import OutboundMessage, Subscription
 from receiver.store.sqlite import SqliteStore
 from receiver.subscriptions import generate_secret
 from tests.conftest import fixture_bytes
-from tests.contract.test_results import claimed_job, complete
 from tests.integration.conftest import StartServer
 from tests.integration.harness import STEDI_WEBHOOK_FIXTURES, LiveServer
-from tests.integration.test_dispatch import Sink, drain, make_dispatcher, subscribe
+from tests.integration.test_dispatch import Sink, drain, make_dispatcher, publish_event, subscribe
 from tests.integration.test_subscriptions_api import admin, bad
 from tests.mocks.serving import serve_app
 from tests.mocks.sink import create_sink
@@ -62,23 +57,7 @@ def dispatch(server: LiveServer) -> None:
 
 def publish(server: LiveServer, *types: str) -> tuple[str, list[OutboundMessage]]:
     """An event whose job finished publishing one message per type: its id and messages."""
-
-    async def run(store: SqliteStore) -> tuple[str, list[OutboundMessage]]:
-        messages = [
-            OutboundMessage(
-                id=new_id("msg"),
-                type=type_,
-                account="acme",
-                data={"pcn": "SYN0001842", "n": n},
-                created_at=utc_now(),
-            )
-            for n, type_ in enumerate(types)
-        ]
-        job = await claimed_job(store, 1)
-        assert await complete(store, job, JobResult(messages=tuple(messages)))
-        return job.event_id, messages
-
-    return on_store(server.db_path, run)
+    return on_store(server.db_path, lambda store: publish_event(store, *types))
 
 
 def add_subscription(server: LiveServer, sink: Sink, *patterns: str) -> Subscription:
@@ -116,18 +95,6 @@ def server(start_server: StartServer) -> LiveServer:
 @pytest.fixture
 def auth(server: LiveServer) -> dict[str, str]:
     return admin(server)
-
-
-@pytest.fixture
-def captured() -> Iterator[io.StringIO]:
-    """structlog writing JSON into a buffer; the previous set-up restored."""
-    saved = structlog.get_config()
-    stream = io.StringIO()
-    configure_logging("json", "info", stream=stream)
-    try:
-        yield stream
-    finally:
-        structlog.configure(**saved)
 
 
 def test_the_sink_gets_the_same_message_again(
