@@ -35,7 +35,7 @@ from receiver.ssrf import Resolver, system_resolver
 from receiver.store.base import Store
 from receiver.store.factory import build_store
 from receiver.upstream.stedi import StediClient
-from receiver.web import deliveries, intake, oauth, openapi, ops, subscriptions
+from receiver.web import deliveries, intake, oauth, openapi, ops, replays, subscriptions
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
 from receiver.worker import Worker
@@ -63,6 +63,7 @@ ROUTES = [
     Route("/events", ops.list_events, methods=["GET"]),
     Route("/events/{id}", ops.show_event, methods=["GET"]),
     Route("/events/{id}/redeliver", deliveries.redeliver_event, methods=["POST"]),
+    Route("/replays", replays.create_replay, methods=["POST"]),
     Route("/jobs", ops.list_jobs, methods=["GET"]),
     Route("/claims/{pcn}", ops.claim_timeline, methods=["GET"]),
     Route("/subscriptions", subscriptions.collection, methods=["GET", "POST"]),

@@ -375,3 +375,27 @@ class RequeueCounts:
 
     requeued: int
     already_pending: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayFilter:
+    """Which deliveries a bulk replay resends: those of messages published in [`since`,
+    `until`), to subscriptions that are not removed (only `subscription_id`'s, if given), in
+    one of `statuses` (delivered and/or dead)."""
+
+    since: datetime
+    until: datetime
+    subscription_id: str | None = None
+    statuses: tuple[DeliveryStatus, ...] = (DeliveryStatus.DEAD,)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayCounts:
+    """What a bulk replay found and did: `matched` deliveries in the filter's statuses (the
+    ones a dry run would requeue), `requeued` (0 in a dry run), `already_pending` (pending or
+    running in the window, never touched), and whether `matched` is over the limit."""
+
+    matched: int
+    requeued: int
+    already_pending: int
+    over_limit: bool = False

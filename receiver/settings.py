@@ -60,6 +60,7 @@ class Settings:
     subscription_secret_grace_seconds: int = 24 * 3600
     token_cache_size: int = 10000
     directory_cache_seconds: int = 2
+    replay_max_deliveries: int = 10000
 
     @property
     def is_sqlite(self) -> bool:
@@ -149,12 +150,18 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
     "stedi_download_hosts": lambda n, v: _check_host_patterns(n, v),
 }
 
+# Whole-number settings for which 0 would make no sense (a replay cap of 0 refuses them all).
+_INT_MINIMUMS = {"replay_max_deliveries": 1}
+
 
 def _convert(field: dataclasses.Field[Any], name: str, raw: object) -> object:
     if field.type == "bool":
         return raw if isinstance(raw, bool) else _parse_bool(name, str(raw))
     if field.type == "int":
-        return _parse_int(name, str(raw))
+        number = _parse_int(name, str(raw))
+        if number < _INT_MINIMUMS.get(field.name, 0):
+            raise ConfigError(f"{name} must be at least {_INT_MINIMUMS[field.name]}, got {number}")
+        return number
     value = str(raw)
     check = _CHECKS.get(field.name)
     return check(name, value) if check else value

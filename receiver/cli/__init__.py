@@ -1,10 +1,19 @@
-"""The `receiver` command: serve, migrate, clients, accounts, events, jobs."""
+"""The `receiver` command: serve, migrate, clients, accounts, events, jobs, replay."""
 
 from __future__ import annotations
 
 import click
 
-from receiver.cli import accounts, bench, clients, deliveries, events, serve, subscriptions
+from receiver.cli import (
+    accounts,
+    bench,
+    clients,
+    deliveries,
+    events,
+    replay,
+    serve,
+    subscriptions,
+)
 
 
 @click.group()
@@ -23,4 +32,5 @@ main.add_command(events.jobs)
 main.add_command(events.claims)
 main.add_command(subscriptions.subscriptions)
 main.add_command(deliveries.deliveries)
+main.add_command(replay.replay_)
 main.add_command(bench.bench)

@@ -31,6 +31,8 @@ from receiver.models import (
     OutboundMessage,
     Page,
     RecordResult,
+    ReplayCounts,
+    ReplayFilter,
     RequeueCounts,
     StoredEvent,
     Subscription,
@@ -240,6 +242,19 @@ class Store(Protocol):
         published have no delivery of it and get nothing. NotFoundError for an unknown event
         or subscription; ConflictError for a removed subscription or an event that has
         published no messages yet. Wakes other processes' dispatchers where it can."""
+
+    async def requeue_deliveries(
+        self, flt: ReplayFilter, *, now: datetime, limit: int, dry_run: bool = False
+    ) -> ReplayCounts:
+        """Bulk replay, in one transaction: count the deliveries of messages published in
+        [`flt.since`, `flt.until`) to subscriptions that are not removed (only
+        `flt.subscription_id`'s, if given): those in `flt.statuses` (`matched`), and those
+        pending or running (`already_pending`, never touched). Unless `dry_run`, put the
+        matched ones back to pending exactly as `requeue_event_deliveries` does. More than
+        `limit` matched: a dry run says `over_limit`, a replay raises ConflictError and
+        changes nothing. BadRequestError for an empty window or statuses other than
+        delivered and dead; NotFoundError for an unknown subscription, ConflictError for a
+        removed one. Wakes other processes' dispatchers where it can."""
 
     async def count_deliveries_by_status(self) -> dict[str, int]:
         """How many deliveries are in each status (statuses with none are absent)."""

@@ -49,6 +49,31 @@ def _path(name: str) -> dict[str, Any]:
 
 
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+_REPLAY_BODY: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["since"],
+    "properties": {
+        "since": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Messages published at or after this time (with a timezone)",
+        },
+        "until": {
+            "type": "string",
+            "format": "date-time",
+            "description": "Messages published before this time (default: now)",
+        },
+        "subscription_id": {"type": "string", "description": "Only this subscription's"},
+        "status": {
+            "type": "string",
+            "enum": ["dead", "delivered", "all"],
+            "default": "dead",
+            "description": "Which finished deliveries to resend",
+        },
+        "dry_run": {"type": "boolean", "default": False, "description": "Only count"},
+    },
+}
 _INTAKE_ERRORS = _errors(400, 401, 404, 403, 413, 415, 503)
 
 
@@ -183,6 +208,43 @@ def build_document(public_url: str) -> dict[str, Any]:
                         },
                         "Delivered and dead deliveries are pending again; pending and running "
                         "ones were left alone",
+                    ),
+                    **_errors(400, 401, 403, 404, 409, 413, 415),
+                },
+            }
+        },
+        "/replays": {
+            "post": {
+                "summary": "Resend the deliveries of messages published in a time window, same "
+                "webhook-id and body; counts only with dry_run (scope events:replay)",
+                "security": _BEARER,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _REPLAY_BODY}},
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "dry_run": {"type": "boolean"},
+                                "would_requeue": {"type": "integer"},
+                                "already_pending": {"type": "integer"},
+                                "over_limit": {"type": "boolean"},
+                            },
+                        },
+                        "Dry run: what a replay would requeue; nothing was changed",
+                    ),
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "requeued": {"type": "integer"},
+                                "already_pending": {"type": "integer"},
+                            },
+                        },
+                        "The matching deliveries are pending again; pending and running ones "
+                        "were left alone",
                     ),
                     **_errors(400, 401, 403, 404, 409, 413, 415),
                 },

@@ -14,6 +14,8 @@ from receiver.models import (
     DeliveryFilter,
     DeliveryStatus,
     Page,
+    ReplayCounts,
+    ReplayFilter,
     RequeueCounts,
     Subscription,
     SubscriptionStatus,
@@ -21,6 +23,7 @@ from receiver.models import (
 from receiver.store import fanout_rows, rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
 from receiver.store.postgres.base import PostgresBase, placeholder, rowcount
+from receiver.store.postgres.replay import replay_in
 
 # pg_advisory_xact_lock key serialising delivery claims ("rcvrdlvr" as ASCII), so the
 # per-subscription concurrency limit holds across dispatcher processes.
@@ -240,6 +243,16 @@ class PostgresFanout(PostgresBase):
             if requeued:
                 await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
         return fanout_rows.requeue_counts(len(chosen), requeued, already_pending)
+
+    async def requeue_deliveries(
+        self, flt: ReplayFilter, *, now: datetime, limit: int, dry_run: bool = False
+    ) -> ReplayCounts:
+        """Check, count and requeue in one transaction; the NOTIFY goes out with the commit."""
+        async with self._transaction() as conn:
+            counts = await replay_in(conn, flt, now=now, limit=limit, dry_run=dry_run)
+            if counts.requeued:
+                await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
+        return counts
 
     async def count_deliveries_by_status(self) -> dict[str, int]:
         """One GROUP BY over the deliveries table."""

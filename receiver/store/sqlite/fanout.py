@@ -14,6 +14,8 @@ from receiver.models import (
     DeliveryFilter,
     DeliveryStatus,
     Page,
+    ReplayCounts,
+    ReplayFilter,
     RequeueCounts,
     Subscription,
     SubscriptionStatus,
@@ -21,6 +23,7 @@ from receiver.models import (
 from receiver.store import fanout_rows, rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
 from receiver.store.sqlite.base import SqliteBase, fetch_rows, param, placeholder, to_text
+from receiver.store.sqlite.replay import replay_write
 
 _SUB_MARKS = ", ".join("?" * len(fanout_rows.SUBSCRIPTION_COLUMNS.split(",")))
 
@@ -287,6 +290,12 @@ class SqliteFanout(SqliteBase):
             return fanout_rows.requeue_counts(len(chosen), cur.rowcount, already_pending)
 
         return await self._write_grouped(requeue)
+
+    async def requeue_deliveries(
+        self, flt: ReplayFilter, *, now: datetime, limit: int, dry_run: bool = False
+    ) -> ReplayCounts:
+        """Check, count and requeue in one write on the writer thread."""
+        return await self._write_grouped(replay_write(flt, now=now, limit=limit, dry_run=dry_run))
 
     async def count_deliveries_by_status(self) -> dict[str, int]:
         """One GROUP BY over the deliveries table."""
