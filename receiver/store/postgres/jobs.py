@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,11 +18,12 @@ from receiver.models import (
     TimelineEntry,
 )
 from receiver.store import fanout_rows, rows
-from receiver.store.base import check_limit, decode_cursor, truncate_error
+from receiver.store.base import check_limit, decode_cursor
+from receiver.store.job_verbs import FinishJobVerbs
 from receiver.store.postgres.base import PostgresBase, placeholder
 
 
-class PostgresJobs(PostgresBase):
+class PostgresJobs(PostgresBase, FinishJobVerbs):
     """The job queue on PostgreSQL: claim (SKIP LOCKED) with a lease, finish, retry, kill."""
 
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
@@ -71,12 +73,16 @@ class PostgresJobs(PostgresBase):
         jobs.sort(key=lambda job: job.next_attempt_at)
         return jobs
 
+    def _mark(self, n: int) -> str:
+        """`$4` on: `_finish_job` binds the job id, its status and its lease as $1-$3."""
+        return f"${n + 3}"
+
     async def _finish_job(
         self,
         job_id: str,
         lease_until: datetime,
         assignments: str,
-        params: tuple[object, ...],
+        params: Sequence[object],
         event_status: EventStatus | None,
         result: JobResult | None = None,
         now: datetime | None = None,
@@ -107,26 +113,6 @@ class PostgresJobs(PostgresBase):
                     await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
             return True
 
-    async def complete_job(
-        self,
-        job_id: str,
-        *,
-        now: datetime,
-        lease_until: datetime,
-        result: JobResult | None = None,
-    ) -> bool:
-        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
-        return await self._finish_job(
-            job_id,
-            lease_until,
-            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = NULL, "
-            "updated_at = $5",
-            (JobStatus.DONE.value, now),
-            EventStatus.PROCESSED,
-            result,
-            now,
-        )
-
     async def fetch_documents(self, event_id: str) -> list[Document]:
         """By kind."""
         found = await self._fetch(
@@ -156,38 +142,6 @@ class PostgresJobs(PostgresBase):
             check_limit(limit) + 1,
         )
         return rows.page_of(found, limit, rows.message_from_row)
-
-    async def retry_job(
-        self,
-        job_id: str,
-        *,
-        now: datetime,
-        lease_until: datetime,
-        next_attempt_at: datetime,
-        error: str,
-    ) -> bool:
-        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
-        return await self._finish_job(
-            job_id,
-            lease_until,
-            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = $5, "
-            "next_attempt_at = $6, updated_at = $7",
-            (JobStatus.PENDING.value, truncate_error(error), next_attempt_at, now),
-            None,
-        )
-
-    async def kill_job(
-        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
-    ) -> bool:
-        """Dead, attempts + 1, event failed; guarded by the lease."""
-        return await self._finish_job(
-            job_id,
-            lease_until,
-            "status = $4, attempts = attempts + 1, lease_until = NULL, last_error = $5, "
-            "updated_at = $6",
-            (JobStatus.DEAD.value, truncate_error(error), now),
-            EventStatus.FAILED,
-        )
 
     async def count_jobs_by_status(self) -> dict[str, int]:
         """One GROUP BY over the jobs table."""

@@ -19,11 +19,12 @@ from receiver.models import (
     TimelineEntry,
 )
 from receiver.store import fanout_rows, rows
-from receiver.store.base import check_limit, decode_cursor, truncate_error
+from receiver.store.base import check_limit, decode_cursor
+from receiver.store.job_verbs import FinishJobVerbs
 from receiver.store.sqlite.base import SqliteBase, fetch_rows, param, placeholder, to_text
 
 
-class SqliteJobs(SqliteBase):
+class SqliteJobs(SqliteBase, FinishJobVerbs):
     """The job queue on SQLite: claim with a lease, finish, retry, kill, revive; job results."""
 
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
@@ -88,6 +89,10 @@ class SqliteJobs(SqliteBase):
 
         return await self._write_grouped(claim)
 
+    def _mark(self, n: int) -> str:
+        """SQLite binds the assignments' parameters in order: `?`."""
+        return "?"
+
     async def _finish_job(
         self,
         job_id: str,
@@ -129,26 +134,6 @@ class SqliteJobs(SqliteBase):
 
         return await self._write_grouped(finish)
 
-    async def complete_job(
-        self,
-        job_id: str,
-        *,
-        now: datetime,
-        lease_until: datetime,
-        result: JobResult | None = None,
-    ) -> bool:
-        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
-        return await self._finish_job(
-            job_id,
-            lease_until,
-            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = NULL, "
-            "updated_at = ?",
-            (JobStatus.DONE.value, now),
-            EventStatus.PROCESSED,
-            result,
-            now,
-        )
-
     async def fetch_documents(self, event_id: str) -> list[Document]:
         """By kind."""
         found = await self._fetchall(
@@ -177,38 +162,6 @@ class SqliteJobs(SqliteBase):
             [*params, check_limit(limit) + 1],
         )
         return rows.page_of(found, limit, rows.message_from_row)
-
-    async def retry_job(
-        self,
-        job_id: str,
-        *,
-        now: datetime,
-        lease_until: datetime,
-        next_attempt_at: datetime,
-        error: str,
-    ) -> bool:
-        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
-        return await self._finish_job(
-            job_id,
-            lease_until,
-            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = ?, "
-            "next_attempt_at = ?, updated_at = ?",
-            (JobStatus.PENDING.value, truncate_error(error), next_attempt_at, now),
-            None,
-        )
-
-    async def kill_job(
-        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
-    ) -> bool:
-        """Dead, attempts + 1, event failed; guarded by the lease."""
-        return await self._finish_job(
-            job_id,
-            lease_until,
-            "status = ?, attempts = attempts + 1, lease_until = NULL, last_error = ?, "
-            "updated_at = ?",
-            (JobStatus.DEAD.value, truncate_error(error), now),
-            EventStatus.FAILED,
-        )
 
     async def count_jobs_by_status(self) -> dict[str, int]:
         """One GROUP BY over the jobs table."""
