@@ -97,6 +97,7 @@ def build_worker(
         metrics=metrics,
         max_concurrency_per_account=max(1, settings.stedi_max_concurrency),
         download_hosts=settings.stedi_download_hosts,
+        max_response_bytes=settings.stedi_max_response_bytes,
     )
     worker = Worker(
         store=store,

@@ -47,6 +47,7 @@ class Settings:
     sqlite_busy_timeout_ms: int = 5000
     worker_lease_seconds: int = 300
     stedi_max_concurrency: int = 5
+    stedi_max_response_bytes: int = 32 * 1024 * 1024
     worker_idle_ms: int = 1000
     reconcile_interval_seconds: int = 300
     sqlite_synchronous: str = "FULL"
@@ -150,8 +151,9 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
     "stedi_download_hosts": lambda n, v: _check_host_patterns(n, v),
 }
 
-# Whole-number settings for which 0 would make no sense (a replay cap of 0 refuses them all).
-_INT_MINIMUMS = {"replay_max_deliveries": 1}
+# Whole-number settings for which 0 would make no sense (a replay cap of 0 refuses them all,
+# a response cap of 0 every answer).
+_INT_MINIMUMS = {"replay_max_deliveries": 1, "stedi_max_response_bytes": 1}
 
 
 def _convert(field: dataclasses.Field[Any], name: str, raw: object) -> object:

@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode, urlsplit
 
@@ -24,6 +25,10 @@ _MESSAGE_LIMIT = 200
 _MAX_POLL_PAGE = 500
 _DOWNLOAD_REDIRECTS = frozenset({302, 303, 307})
 DEFAULT_DOWNLOAD_HOSTS = "*.amazonaws.com"
+# The most of one answer read into memory (RECEIVER_STEDI_MAX_RESPONSE_BYTES).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_EXPIRED_DOWNLOAD = 403
+_TRANSIENT = FailureKind.TRANSIENT
 
 
 def iso_z(value: datetime) -> str:
@@ -156,9 +161,11 @@ class StediClient:
         read_timeout: float = 60.0,
         metrics: Metrics | None = None,
         download_hosts: str = DEFAULT_DOWNLOAD_HOSTS,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         if max_concurrency_per_account < 1:
             raise ValueError("max_concurrency_per_account must be at least 1")
+        self._max_response_bytes = max_response_bytes
         self._healthcare_url = healthcare_url
         self._core_url = core_url.rstrip("/")
         self._max_concurrency = max_concurrency_per_account
@@ -213,6 +220,10 @@ class StediClient:
                         FailureKind.PERMANENT, status=response.status_code, reason=str(exc)
                     ) from None
                 response = await self._send(location, {}, endpoint="transaction_output_download")
+                if response.status_code == _EXPIRED_DOWNLOAD:
+                    # S3 answers 403 to a presigned URL that has expired: the next attempt
+                    # asks Stedi again and gets a fresh one.
+                    raise _status_error(response, now, prefix="download: ", kind=_TRANSIENT)
                 if response.status_code != 200:
                     raise _status_error(response, now, prefix="download: ")
         if response.status_code != 200:
@@ -269,13 +280,16 @@ class StediClient:
             semaphore = self._semaphores[account] = asyncio.Semaphore(self._max_concurrency)
         return semaphore
 
-    async def _send(self, url: str, headers: dict[str, str], *, endpoint: str) -> httpx.Response:
+    async def _send(self, url: str, headers: dict[str, str], *, endpoint: str) -> Fetched:
+        """GET `url`; its status, headers and body, read up to `max_response_bytes` (a larger
+        body is a permanent UpstreamError: retrying would fetch it again)."""
         started = time.perf_counter()
         status = "error"
         try:
-            response = await self._http.get(url, headers=headers)
-            status = str(response.status_code)
-            return response
+            async with self._http.stream("GET", url, headers=headers) as response:
+                status = str(response.status_code)
+                body = await _read_capped(response, self._max_response_bytes)
+                return Fetched(response.status_code, response.headers, body)
         except httpx.TimeoutException:
             status = "timeout"
             raise UpstreamError(FailureKind.TRANSIENT, status=None, reason="timeout") from None
@@ -290,9 +304,44 @@ class StediClient:
                 )
 
 
-def _status_error(response: httpx.Response, now: datetime, *, prefix: str = "") -> UpstreamError:
+@dataclass(frozen=True)
+class Fetched:
+    """One answer from Stedi (or a download host), its body read in full."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body of `response`, or a permanent UpstreamError once it passes `limit` bytes
+    (judged by Content-Length when there is one, else while reading)."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(response.status_code, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(response.status_code, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(status: int, limit: int) -> UpstreamError:
+    reason = (
+        f"response larger than {limit} bytes (RECEIVER_STEDI_MAX_RESPONSE_BYTES: raise it, "
+        "then jobs retry)"
+    )
+    return UpstreamError(FailureKind.PERMANENT, status=status, reason=reason)
+
+
+def _status_error(
+    response: Fetched, now: datetime, *, prefix: str = "", kind: FailureKind | None = None
+) -> UpstreamError:
     # A 3xx is permanent because redirects are never followed; an unexpected 2xx is too.
-    kind = classify_status(response.status_code) or FailureKind.PERMANENT
+    kind = kind or classify_status(response.status_code) or FailureKind.PERMANENT
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
     reason = f"{prefix}HTTP {response.status_code}"
     message = _error_message(response.content)

@@ -251,3 +251,19 @@ async def test_no_cookie_set_for_one_account_is_sent_with_another(
             await fetch(client, account="acme")
         await fetch(client, account="globex", api_key="globex-key")
     assert [r.headers.get("cookie") for r in state.requests] == [None, None]
+
+
+async def test_a_report_over_the_size_limit_is_a_permanent_error(
+    mock_stedi: tuple[str, MockStediState],
+) -> None:
+    base_url, _ = mock_stedi
+    # Between the fixtures' sizes: the 277CA report is 3.7 KB, the 835 6.5 KB.
+    client = StediClient(healthcare_url=base_url, max_response_bytes=5000)
+    try:
+        assert len(await fetch(client, ReportKind.ACK_277)) > 3000
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client, ReportKind.ERA_835)
+    finally:
+        await client.aclose()
+    assert (caught.value.kind, caught.value.status) == (FailureKind.PERMANENT, 200)
+    assert "larger than 5000 bytes (RECEIVER_STEDI_MAX_RESPONSE_BYTES" in caught.value.reason

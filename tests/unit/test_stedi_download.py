@@ -203,7 +203,8 @@ async def test_a_second_redirect_is_not_followed() -> None:
         (503, FailureKind.TRANSIENT),
         (429, FailureKind.TRANSIENT),
         (404, FailureKind.NOT_FOUND),
-        (403, FailureKind.PERMANENT),
+        # S3's answer to a presigned URL that expired: the next attempt gets a fresh one.
+        (403, FailureKind.TRANSIENT),
     ],
 )
 @pytest.mark.anyio
@@ -282,3 +283,48 @@ async def test_configured_hosts_replace_the_default() -> None:
 def test_bad_download_hosts_are_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="host name"):
         StediClient(healthcare_url="https://hc.stedi.test", download_hosts="*")
+
+
+class _Trickle(httpx.AsyncByteStream):
+    """A body sent in 1 KiB chunks with no Content-Length: its size shows only while read."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.sent < self.size:
+            self.sent += 1024
+            yield b"ISA" + b"*" * 1021
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("declared", [True, False])
+async def test_a_download_over_the_size_limit_is_permanent_and_not_read_to_the_end(
+    declared: bool,
+) -> None:
+    limit = 64 * 1024
+    body = _Trickle(10 * limit)
+    headers = {"Content-Length": str(body.size)} if declared else {}
+    seen: list[httpx.Request] = []
+    download = httpx.Response(200, headers=headers, stream=body)
+    transport = httpx.MockTransport(redirect_then(download, seen))
+    client = StediClient(
+        healthcare_url="https://hc.stedi.test",
+        core_url=CORE,
+        transport=transport,
+        max_response_bytes=limit,
+    )
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    finally:
+        await client.aclose()
+    error = caught.value
+    assert (error.kind, error.status) == (FailureKind.PERMANENT, 200)
+    assert error.reason == (
+        f"response larger than {limit} bytes (RECEIVER_STEDI_MAX_RESPONSE_BYTES: raise it, "
+        "then jobs retry)"
+    )
+    # Refused from the header before reading, or right after the chunk that crossed the limit.
+    assert body.sent == (0 if declared else limit + 1024)

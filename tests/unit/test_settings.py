@@ -1,0 +1,21 @@
+"""Settings from the environment: the caps that must be at least 1."""
+
+from __future__ import annotations
+
+import pytest
+
+from receiver.errors import ConfigError
+from receiver.settings import load_settings
+
+
+def test_the_stedi_response_cap_is_read_and_must_be_positive() -> None:
+    assert load_settings({}).stedi_max_response_bytes == 32 * 1024 * 1024
+    env = {"RECEIVER_STEDI_MAX_RESPONSE_BYTES": "1048576"}
+    assert load_settings(env).stedi_max_response_bytes == 1048576
+    with pytest.raises(ConfigError, match="RECEIVER_STEDI_MAX_RESPONSE_BYTES must be at least 1"):
+        load_settings({"RECEIVER_STEDI_MAX_RESPONSE_BYTES": "0"})
+
+
+def test_the_replay_cap_must_be_positive() -> None:
+    with pytest.raises(ConfigError, match="RECEIVER_REPLAY_MAX_DELIVERIES must be at least 1"):
+        load_settings({"RECEIVER_REPLAY_MAX_DELIVERIES": "0"})
