@@ -69,9 +69,20 @@ def row_factory(cursor: sqlite3.Cursor, raw: tuple[Any, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for (name, *_), value in zip(cursor.description, raw, strict=True):
         if name in _TS_COLUMNS and isinstance(value, str):
-            value = datetime.strptime(value, _TS_FORMAT).replace(tzinfo=UTC)
+            value = from_text(value)
         out[name] = value
     return out
+
+
+def from_text(text: str) -> datetime:
+    """A `to_text` timestamp back as an aware UTC datetime.
+
+    `fromisoformat` reads the fixed-width form (its `Z` included) in C: 0.2 us against 8 us
+    for `strptime`, which ran for every timestamp of every row read (pages of events, claims
+    of jobs and deliveries). A text without a zone (`to_text` never writes one) is read as
+    UTC."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def fetch_rows(
