@@ -273,6 +273,15 @@ REQUEUE_SQL = (
 next one is numbered after them); `{ids}` selects the rows `plan_requeue` chose."""
 
 
+def check_resend_subscription(status: str | None, subscription_id: str) -> None:
+    """Refuse a resend to one subscription from its status: NotFoundError if there is none
+    (`status` None), ConflictError if it is removed."""
+    if status is None:
+        raise NotFoundError(f"no subscription {subscription_id}")
+    if status == SubscriptionStatus.REMOVED:
+        raise ConflictError(f"subscription {subscription_id} is removed")
+
+
 def check_redelivery(found: Row | None, *, event_id: str, subscription_id: str | None) -> None:
     """Refuse a redelivery from the `REDELIVERY_CHECK_SQL` row: NotFoundError for an unknown
     event or subscription, ConflictError for a removed subscription or an event that has
@@ -280,11 +289,7 @@ def check_redelivery(found: Row | None, *, event_id: str, subscription_id: str |
     if found is None:
         raise NotFoundError(f"no event {event_id}")
     if subscription_id is not None:
-        status = found["subscription_status"]
-        if status is None:
-            raise NotFoundError(f"no subscription {subscription_id}")
-        if status == SubscriptionStatus.REMOVED:
-            raise ConflictError(f"subscription {subscription_id} is removed")
+        check_resend_subscription(found["subscription_status"], subscription_id)
     if not found["messages"]:
         raise ConflictError(
             f"event {event_id} has published no messages (its job has not finished, or it "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from receiver.errors import BadRequestError, ConflictError, NotFoundError
-from receiver.models import DeliveryStatus, ReplayCounts, ReplayFilter, SubscriptionStatus
+from receiver.errors import BadRequestError, ConflictError
+from receiver.models import DeliveryStatus, ReplayCounts, ReplayFilter
 from receiver.store.fanout_rows import REQUEUED_STATUSES, requeue_counts
 
 OWED_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.RUNNING)
@@ -45,15 +45,6 @@ def check_replay(flt: ReplayFilter) -> None:
         raise BadRequestError("until must be later than since")
     if not flt.statuses or not set(flt.statuses) <= set(REQUEUED_STATUSES):
         raise BadRequestError("a replay resends delivered and/or dead deliveries only")
-
-
-def check_replay_subscription(status: str | None, subscription_id: str) -> None:
-    """Refuse a replay to one subscription from its `SUBSCRIPTION_STATUS_SQL` status:
-    NotFoundError if there is none (`status` None), ConflictError if it is removed."""
-    if status is None:
-        raise NotFoundError(f"no subscription {subscription_id}")
-    if status == SubscriptionStatus.REMOVED:
-        raise ConflictError(f"subscription {subscription_id} is removed")
 
 
 def plan_replay(by_status: Mapping[str, int], flt: ReplayFilter, *, limit: int) -> ReplayCounts:

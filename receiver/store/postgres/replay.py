@@ -24,7 +24,7 @@ async def replay_in(
         status = await conn.fetchval(
             replay_rows.SUBSCRIPTION_STATUS_SQL.format(subscription="$1"), sub
         )
-        replay_rows.check_replay_subscription(status, sub)
+        fanout_rows.check_resend_subscription(status, sub)
         only = replay_rows.ONLY_SUBSCRIPTION_SQL.format(subscription="$3")
         window.append(sub)
     marks = {"since": "$1", "until": "$2", "only": only}

@@ -23,7 +23,7 @@ from receiver.models import (
 from receiver.store import fanout_rows, rows
 from receiver.store.base import check_limit, decode_cursor, truncate_error
 from receiver.store.sqlite.base import SqliteBase, fetch_rows, param, placeholder, to_text
-from receiver.store.sqlite.replay import replay_write
+from receiver.store.sqlite.replay import replay_write, requeue_ids
 
 _SUB_MARKS = ", ".join("?" * len(fanout_rows.SUBSCRIPTION_COLUMNS.split(",")))
 
@@ -261,7 +261,6 @@ class SqliteFanout(SqliteBase):
         self, event_id: str, *, now: datetime, subscription_id: str | None = None
     ) -> RequeueCounts:
         """Check, pick and requeue in one write on the writer thread."""
-        now_text = to_text(now)
 
         def requeue(conn: sqlite3.Connection) -> RequeueCounts:
             check = fetch_rows(
@@ -280,14 +279,8 @@ class SqliteFanout(SqliteBase):
                 conn, fanout_rows.EVENT_DELIVERIES_SQL.format(event="?1", only=only), params
             )
             chosen, already_pending = fanout_rows.plan_requeue(found)
-            if not chosen:
-                return fanout_rows.requeue_counts(0, 0, already_pending)
-            ids = f"id IN ({', '.join('?' for _ in chosen)})"
-            cur = conn.execute(
-                fanout_rows.REQUEUE_SQL.format(now="?", ids=ids),
-                [now_text, now_text, *chosen],
-            )
-            return fanout_rows.requeue_counts(len(chosen), cur.rowcount, already_pending)
+            requeued = requeue_ids(conn, chosen, now)
+            return fanout_rows.requeue_counts(len(chosen), requeued, already_pending)
 
         return await self._write_grouped(requeue)
 

@@ -32,7 +32,7 @@ def replay_write(
             found = conn.execute(
                 replay_rows.SUBSCRIPTION_STATUS_SQL.format(subscription="?"), (sub,)
             ).fetchone()
-            replay_rows.check_replay_subscription(found[0] if found else None, sub)
+            fanout_rows.check_resend_subscription(found[0] if found else None, sub)
         counted = conn.execute(replay_rows.WINDOW_COUNTS_SQL.format(**marks), window)
         plan = replay_rows.plan_replay(dict(counted.fetchall()), flt, limit=limit)
         if dry_run:
@@ -40,14 +40,20 @@ def replay_write(
         replay_rows.check_replay_limit(plan, limit=limit)
         sql = replay_rows.window_ids_sql(flt, status_column="+d.status", **marks)
         chosen = [row[0] for row in conn.execute(sql, window)]
-        requeued = 0
-        for i in range(0, len(chosen), _CHUNK):
-            ids = chosen[i : i + _CHUNK]
-            cur = conn.execute(
-                fanout_rows.REQUEUE_SQL.format(now="?", ids=f"id IN ({', '.join('?' * len(ids))})"),
-                [to_text(now), to_text(now), *ids],
-            )
-            requeued += cur.rowcount
-        return replay_rows.replay_done(plan, len(chosen), requeued)
+        return replay_rows.replay_done(plan, len(chosen), requeue_ids(conn, chosen, now))
 
     return write
+
+
+def requeue_ids(conn: sqlite3.Connection, ids: list[str], now: datetime) -> int:
+    """`REQUEUE_SQL` on these delivery ids, `_CHUNK` at a time; how many rows it changed."""
+    now_text = to_text(now)
+    requeued = 0
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        cur = conn.execute(
+            fanout_rows.REQUEUE_SQL.format(now="?", ids=f"id IN ({', '.join('?' * len(chunk))})"),
+            [now_text, now_text, *chunk],
+        )
+        requeued += cur.rowcount
+    return requeued
