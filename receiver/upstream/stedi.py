@@ -28,7 +28,6 @@ DEFAULT_DOWNLOAD_HOSTS = "*.amazonaws.com"
 # The most of one answer read into memory (RECEIVER_STEDI_MAX_RESPONSE_BYTES).
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 _EXPIRED_DOWNLOAD = 403
-_TRANSIENT = FailureKind.TRANSIENT
 
 
 def iso_z(value: datetime) -> str:
@@ -223,7 +222,9 @@ class StediClient:
                 if response.status_code == _EXPIRED_DOWNLOAD:
                     # S3 answers 403 to a presigned URL that has expired: the next attempt
                     # asks Stedi again and gets a fresh one.
-                    raise _status_error(response, now, prefix="download: ", kind=_TRANSIENT)
+                    raise _status_error(
+                        response, now, prefix="download: ", kind=FailureKind.TRANSIENT
+                    )
                 if response.status_code != 200:
                     raise _status_error(response, now, prefix="download: ")
         if response.status_code != 200:
