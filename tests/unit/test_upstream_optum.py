@@ -222,6 +222,36 @@ class TestTransportFailures:
         )
         assert error.reason.startswith("ERA enrollment: ")
 
+    @pytest.mark.parametrize(
+        "failure", [httpx.ReadTimeout("slow"), httpx.Response(504), httpx.Response(502)]
+    )
+    async def test_a_token_endpoint_failure_during_a_submission_is_not_unknown(
+        self, failure: httpx.Response | httpx.TransportError
+    ) -> None:
+        """The token request is a POST too, but the submission was never sent."""
+        submissions: list[httpx.Request] = []
+
+        def handler(request: httpx.Request) -> httpx.Response:
+            if str(request.url) != TOKEN_URL:
+                submissions.append(request)
+                return httpx.Response(202, json={"payloadId": "p-1"})
+            if isinstance(failure, httpx.Response):
+                return failure
+            raise failure
+
+        client = OptumClient(
+            defaults=OptumDefaults(BASE, TOKEN_URL), transport=httpx.MockTransport(handler)
+        )
+        try:
+            with pytest.raises(OptumError) as caught:
+                await client.submit_era_enrollment(CONNECTION, [{"payerId": "X"}])
+        finally:
+            await client.aclose()
+        assert caught.value.kind is FailureKind.TRANSIENT
+        assert caught.value.reason.startswith("token endpoint: ")
+        assert not caught.value.outcome_unknown
+        assert submissions == []
+
     async def test_a_read_timeout_on_a_get_is_not_marked_unknown(self) -> None:
         def handler(request: httpx.Request) -> httpx.Response:
             raise httpx.ReadTimeout("slow")

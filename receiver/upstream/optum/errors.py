@@ -14,6 +14,7 @@ from receiver.errors import ReceiverError
 from receiver.policy import FailureKind, classify_status, parse_retry_after
 
 TRACE_HEADER = "x-optum-trace-id"
+TOKEN_ENDPOINT = "token endpoint"  # noqa: S105 - where a failure happened, not a secret
 # Trace ids are UUIDs in every example; allow a little more, never free text.
 _TRACE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # RFC 6749 §5.2 error codes are a closed vocabulary of lower-case words.
@@ -64,17 +65,16 @@ class OptumError(ReceiverError):
         )
 
 
-def status_error(
-    response: httpx.Response, now: datetime, *, where: str, oauth: bool = False
-) -> OptumError:
-    """The OptumError for an unexpected status from `where` ("token endpoint", "ERA
+def status_error(response: httpx.Response, now: datetime, *, where: str) -> OptumError:
+    """The OptumError for an unexpected status from `where` (TOKEN_ENDPOINT, "ERA
     enrollment"...). Token endpoint errors keep their RFC 6749 code; nothing else of a body
     is kept but its trace id. A 3xx is permanent: redirects are never followed."""
     status = response.status_code
     kind = classify_status(status) or FailureKind.PERMANENT
     body = parse_json(response.content)
     reason = f"{where}: HTTP {status}"
-    code = body.get("error") if oauth and isinstance(body, dict) else None
+    at_token_endpoint = where == TOKEN_ENDPOINT
+    code = body.get("error") if at_token_endpoint and isinstance(body, dict) else None
     if isinstance(code, str) and _OAUTH_CODE.fullmatch(code):
         reason = f"{reason} {code}"
     retry_after = None
@@ -86,23 +86,28 @@ def status_error(
         reason=reason,
         retry_after=retry_after,
         trace_id=trace_id_of(response.headers, body),
-        outcome_unknown=response.request.method == "POST" and status in _GATEWAY_UNKNOWN,
+        outcome_unknown=_is_api_post(response.request, where) and status in _GATEWAY_UNKNOWN,
     )
 
 
 def transport_error(exc: httpx.TransportError, *, where: str) -> OptumError:
-    """A transient OptumError for a timeout or connection failure talking to `where`; a POST
-    that may have reached Optum is marked `outcome_unknown`."""
+    """A transient OptumError for a timeout or connection failure talking to `where`; an API
+    POST that may have reached Optum is marked `outcome_unknown`."""
     if isinstance(exc, httpx.TimeoutException):
         reason = f"{where}: timeout ({type(exc).__name__})"
     else:
         reason = f"{where}: connection error ({type(exc).__name__})"
     try:
-        method = exc.request.method
+        sent = _is_api_post(exc.request, where) and not isinstance(exc, _NOT_SENT)
     except RuntimeError:  # an error raised without its request
-        method = ""
-    unknown = method == "POST" and not isinstance(exc, _NOT_SENT)
-    return OptumError(FailureKind.TRANSIENT, status=None, reason=reason, outcome_unknown=unknown)
+        sent = False
+    return OptumError(FailureKind.TRANSIENT, status=None, reason=reason, outcome_unknown=sent)
+
+
+def _is_api_post(request: httpx.Request, where: str) -> bool:
+    """Whether `request` could have changed something at Optum: a POST to an API (a token
+    request is a POST too, but creates nothing)."""
+    return request.method == "POST" and where != TOKEN_ENDPOINT
 
 
 def trace_id_of(headers: httpx.Headers, body: object) -> str | None:

@@ -21,6 +21,7 @@ from receiver.httpclient import cookieless_jar
 from receiver.policy import FailureKind
 from receiver.upstream.optum.connection import Endpoint, OptumConnection
 from receiver.upstream.optum.errors import (
+    TOKEN_ENDPOINT,
     OptumError,
     parse_json,
     status_error,
@@ -28,7 +29,6 @@ from receiver.upstream.optum.errors import (
     transport_error,
 )
 
-TOKEN_ENDPOINT = "token endpoint"  # noqa: S105 - where a failure happened, not a secret
 # What a Bearer token may hold (RFC 6750 b64token, loosely): it goes into a header.
 _ACCESS_TOKEN = re.compile(r"[\x21-\x7e]{1,8192}")
 
@@ -128,7 +128,7 @@ class TokenSession:
         token is an OptumError (Authlib would keep a 4xx body without `error` as the
         token, and raise with the server's own description otherwise)."""
         if response.status_code != 200:
-            raise status_error(response, self._clock(), where=TOKEN_ENDPOINT, oauth=True)
+            raise status_error(response, self._clock(), where=TOKEN_ENDPOINT)
         body = parse_json(response.content)
         problem = token_problem(body)
         if problem is not None:
