@@ -18,7 +18,7 @@ from receiver.upstream.optum.connection import (
     coverage_discovery_url,
     era_result_url,
 )
-from receiver.upstream.optum.paging import link_next_offset, next_offset, total_count
+from receiver.upstream.optum.paging import link_next_offset, next_offset, task_query, total_count
 from receiver.upstream.optum.tokens import effective_leeway, token_problem
 
 pytestmark = pytest.mark.anyio
@@ -379,3 +379,27 @@ class TestPaging:
     )
     def test_total_count(self, header: str | None, count: int | None) -> None:
         assert total_count(header) == count
+
+
+class TestTaskQuery:
+    def test_the_default_query_pages_oldest_first(self) -> None:
+        assert task_query(None, None, None, None, 0, 100, False) == {
+            "limit": "100",
+            "offset": "0",
+            "sort": "startDateTime",
+        }
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            ((None, None, None, None, 0, 0, False), "limit"),
+            ((None, None, None, None, 0, 101, False), "limit"),
+            ((None, None, None, None, -1, 10, False), "offset"),
+            ((None, None, "done", None, 0, 10, False), "status"),
+            ((NOW, NOW, None, None, 0, 10, False), "before"),
+            ((datetime(2025, 3, 20), None, None, None, 0, 10, False), "timezone"),
+        ],
+    )
+    def test_bad_arguments_are_refused(self, args: tuple[object, ...], message: str) -> None:
+        with pytest.raises(ValueError, match=message):
+            task_query(*args)  # type: ignore[arg-type]
