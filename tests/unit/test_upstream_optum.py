@@ -149,6 +149,7 @@ class TestTokenAnswers:
             (b'{"access_token": "t", "token_type": "mac"}', "token_type is not Bearer"),
             (b'{"access_token": "t", "expires_in": "soon"}', "expires_in is not a positive"),
             (b'{"access_token": "t", "expires_in": 0}', "expires_in is not a positive"),
+            (b'{"access_token": "t", "expires_in": "' + b"9" * 400 + b'"}', "expires_in is not"),
         ],
     )
     async def test_an_unusable_token_answer_is_refused_before_any_api_call(
@@ -180,7 +181,7 @@ class TestTokenAnswers:
 
     @pytest.mark.parametrize(
         ("leeway", "expires_in", "effective"),
-        [(60, None, 60), (60, 3600, 60), (60, 30, 15), (60, "90", 45), (60, 1, 0)],
+        [(60, None, 60), (60, 3600, 60), (60, 30, 15), (60, "90", 45), (60, 1, 0), (60, 7.9, 3)],
     )
     def test_the_leeway_is_at_most_half_the_lifetime(
         self, leeway: int, expires_in: object, effective: int

@@ -142,9 +142,9 @@ def effective_leeway(leeway: int, expires_in: object) -> int:
     """How long before `expires_in` a token is renewed: `leeway`, but at most half the
     token's lifetime, else a short-lived token would look expired on arrival and be fetched
     again for every request."""
-    if expires_in is None:
+    if not isinstance(expires_in, int | float | str) or not _is_positive_seconds(expires_in):
         return leeway
-    return min(leeway, int(float(str(expires_in))) // 2)
+    return min(leeway, int(expires_in) // 2)
 
 
 def session_fingerprint(connection: OptumConnection, endpoint: Endpoint) -> str:
@@ -223,4 +223,11 @@ def _is_positive_seconds(value: object) -> bool:
         return False
     if isinstance(value, int | float):
         return math.isfinite(value) and value > 0
-    return isinstance(value, str) and value.isascii() and value.isdigit() and int(value) > 0
+    # A string of at most 12 digits (over 30,000 years): Authlib adds it to time.time().
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 12
+        and value.isascii()
+        and value.isdigit()
+        and int(value) > 0
+    )
