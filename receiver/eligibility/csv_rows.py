@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from receiver.eligibility.rules import Issue, JsonObject
+from receiver.eligibility.fields import Issue, JsonObject
 
 MAX_ROWS = 10_000
 COLUMNS = (

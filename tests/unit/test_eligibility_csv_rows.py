@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from receiver.eligibility.csv_rows import COLUMNS, RowIssue, read_checks
-from receiver.eligibility.rules import Issue, check_batch
+from receiver.eligibility.fields import Issue
+from receiver.eligibility.rules import check_batch
 
 EXAMPLE = Path(__file__).parents[2] / "fixtures" / "stedi" / "eligibility-batch.checks.csv"
 TODAY = date(2025, 3, 12)

@@ -10,13 +10,9 @@ from typing import Any
 
 import pytest
 
-from receiver.eligibility.rules import (
-    Issue,
-    check_batch,
-    check_request,
-    is_valid_npi,
-    service_date_window,
-)
+from receiver.eligibility.encounter import service_date_window
+from receiver.eligibility.fields import Issue
+from receiver.eligibility.rules import check_batch, check_request, is_valid_npi
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "stedi"
 TODAY = date(2025, 3, 12)  # the fixture's dateOfService
