@@ -37,6 +37,9 @@ from receiver.eligibility.x12text import (
 )
 
 MAX_BATCH_ITEMS = 10_000  # Stedi's own limit for one batch-eligibility submission
+# Stedi's request objects nest four levels deep; the bound keeps the recursive walks below far
+# from Python's recursion limit whatever a client sends.
+MAX_DEPTH = 16
 _MEMBER_ID = re.compile(r"[A-Za-z0-9\- ]+")
 _NPI_PREFIX = "80840"  # ISO 7812 issuer prefix for US health identifiers, used by the NPI check
 _PASSWORD = "portalPassword"  # noqa: S105 - the field's name, not a secret
@@ -76,7 +79,10 @@ def check_request(check: object, *, today: date) -> CheckResult:
     report = Report()
     if not isinstance(check, dict):
         report.error("", f"must be a JSON object, not {kind(check)}")
-        return CheckResult({}, tuple(report.errors), tuple(report.warnings))
+        return CheckResult({}, tuple(report.errors), ())
+    if _depth_exceeds(check, MAX_DEPTH):
+        report.error("", f"nests objects and lists more than {MAX_DEPTH} levels deep")
+        return CheckResult({}, tuple(report.errors), ())
     request = _cleaned_object(check, "")
     _check_envelope(request, report)
     _check_provider(request, report)
@@ -145,7 +151,17 @@ def _check_submitter_id(
             first_index[value] = index
 
 
-# --- cleaning ----------------------------------------------------------------------------
+def _depth_exceeds(check: JsonObject, limit: int) -> bool:
+    """Whether objects and lists nest deeper than `limit`, found without recursion."""
+    stack: list[tuple[JsonObject | list[object], int]] = [(check, 1)]
+    while stack:
+        current, depth = stack.pop()
+        for child in current.values() if isinstance(current, dict) else current:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def _cleaned_object(source: dict[object, object], path: str) -> JsonObject:
@@ -168,9 +184,6 @@ def _cleaned(value: object, path: str) -> object:
     if isinstance(value, list):
         return [_cleaned(item, f"{path}[{i}]") for i, item in enumerate(value)]
     return value
-
-
-# --- the rules ---------------------------------------------------------------------------
 
 
 def _check_envelope(request: JsonObject, report: Report) -> None:

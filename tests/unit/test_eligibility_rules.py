@@ -119,6 +119,22 @@ class TestCheckRequest:
         assert result.request["subscriber"] == REQUEST["subscriber"]
         assert "externalPatientId" not in result.request
 
+    @pytest.mark.parametrize("depth", [17, 5000])
+    def test_deep_nesting_is_an_error_not_a_recursion_error(self, depth):
+        nested: object = "x"
+        for _ in range(depth - 1):
+            nested = [nested]
+        result = check_request(check(subscriber__address=nested), today=TODAY)
+        assert [str(issue) for issue in result.errors] == [
+            "nests objects and lists more than 16 levels deep"
+        ]
+
+    def test_sixteen_levels_are_allowed(self):
+        nested: object = {"leaf": "x"}
+        for _ in range(13):
+            nested = {"n": nested}
+        assert errors(check(subscriber__address=nested)) == {}
+
     def test_unknown_fields_pass_through(self):
         request = check(subscriber__address={"address1": "1 MAIN ST", "city": "SPRINGFIELD"})
         result = check_request(request, today=TODAY)
