@@ -153,6 +153,9 @@ def _read_rows(reader: Iterable[list[str]], columns: Sequence[str], max_rows: in
 
 
 def _columns(header: Sequence[str]) -> tuple[list[str], list[RowIssue]]:
+    if not any(cell.strip().lower() in _BY_LOWER for cell in header):
+        # Most likely a data row: name no cell, it may be a patient's name or birth date.
+        return [], [RowIssue(1, None, "is not a header: it names no known column")]
     columns: list[str] = []
     errors: list[RowIssue] = []
     for cell in header:
@@ -182,9 +185,10 @@ def _check_of(columns: Sequence[str], cells: Sequence[str]) -> JsonObject:
         else:
             check[name] = value
     for group, fields in sections.items():
-        check["dependents" if group == "dependent" else group] = (
-            [fields] if group == "dependent" else fields
-        )
+        if group == "dependent":
+            check["dependents"] = [fields]
+        else:
+            check[group] = fields
     return check
 
 

@@ -125,6 +125,12 @@ class TestReadErrors:
             "row 1, column (empty): is not a known column",
         ]
 
+    def test_a_file_without_a_header_echoes_none_of_its_cells(self):
+        read = read_checks("ALEX,TESTPATIENT,19800101\n")
+        assert [str(issue) for issue in read.errors] == [
+            "row 1: is not a header: it names no known column"
+        ]
+
     def test_a_row_with_too_many_cells_is_named_and_the_others_kept(self):
         read = read_checks(HEADER + "\nS1,P,1999999984,Z1\nS2,P,1999999984,Z2,EXTRA\nS3,P\n")
         assert read.errors == (RowIssue(3, None, "has 5 cells; the header has 4"),)
