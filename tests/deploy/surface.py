@@ -159,7 +159,7 @@ def check_settings(values: Mapping[str, str]) -> None:
     load_settings(environ=dict(values))
 
 
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}")
+_INTERPOLATION = re.compile(r"\$\{\w+(:?-([^}]*))?[^}]*\}")
 
 
 def interpolate(value: str) -> str:
@@ -167,6 +167,6 @@ def interpolate(value: str) -> str:
     a bare `${VAR}` as the placeholder `x`, for checking what the value would look like."""
 
     def one(match: re.Match[str]) -> str:
-        return match.group(3) if match.group(2) else "x"
+        return match.group(2) if match.group(1) else "x"
 
     return _INTERPOLATION.sub(one, value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 from typing import Any
@@ -147,12 +148,16 @@ class TestSigningKey:
     def test_key_file_stays_out_of_git(self) -> None:
         key = compose()["secrets"]["signing-key"]["file"]
         assert key == "./secrets/signing-key.pem"
+        if shutil.which("git") is None:
+            pytest.skip("git is not installed")
         done = subprocess.run(
             ["git", "check-ignore", "--quiet", f"deploy/{key.removeprefix('./')}"],
             cwd=REPO,
             check=False,
         )
-        assert done.returncode == 0
+        if done.returncode == 128:
+            pytest.skip("not a git work tree")
+        assert done.returncode == 0, "git would track the signing key"
 
 
 class TestPaths:
