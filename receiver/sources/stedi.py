@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TypeGuard
 
+from receiver.accounts import names_stedi_account
 from receiver.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from receiver.models import Account, CredentialKind, InboundEvent, Source
 
@@ -32,11 +33,12 @@ def is_valid_id(value: object) -> TypeGuard[str]:
 
 
 def check_event_account(event_account: object, account: Account) -> None:
-    """Raise ForbiddenError if an event names a Stedi account other than the configured one.
+    """Raise ForbiddenError if an event names a Stedi account other than the configured one
+    (its webhook id or its UUID: `names_stedi_account`).
 
     A missing (or null) account is accepted: not every shape carries it.
     """
-    if event_account is not None and event_account != account.stedi_account_id:
+    if event_account is not None and not names_stedi_account(event_account, account):
         raise ForbiddenError("event account does not match the Stedi account configured here")
 
 

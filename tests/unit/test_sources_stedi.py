@@ -311,6 +311,20 @@ class TestParseEdgeCases:
         shared = set(parse(first).dedup_keys) & set(parse(again).dedup_keys)
         assert shared == {"stedi:txn:8b2e4f6a-1c3d-4e5f-9a7b-0c1d2e3f4a62:transaction.processed.v2"}
 
+    def test_an_account_with_a_legacy_id_accepts_events_naming_either_form(self) -> None:
+        account = Account(
+            "acme", "123456789012", NOW, stedi_account_uuid=STEDI_ACCOUNT_ID
+        )  # the fixtures' envelopes carry the UUID
+        assert parse(load(WEBHOOKS["835"]), account).account == "acme"
+        legacy = load(WEBHOOKS["835"])
+        envelope = legacy["event"]
+        assert isinstance(envelope, dict)
+        envelope["account"] = "123456789012"
+        assert parse(legacy, account).account == "acme"
+        envelope["account"] = "123456789013"
+        with pytest.raises(ForbiddenError):
+            parse(legacy, account)
+
     def test_account_mismatch_is_forbidden(self) -> None:
         for _, payload in shapes(WEBHOOKS["835"]):
             other = Account("acme", "11111111-2222-4333-8444-555555555555", NOW)
