@@ -115,10 +115,18 @@ def _code(value: object) -> str | int | None:
     return value if isinstance(value, str | int) else None
 
 
-def transaction_dedup_key(transaction_id: str, detail_type: str) -> str:
+def dedup_key(account: str, kind: str, *parts: str) -> str:
+    """A Stedi dedup key, scoped to the local account that received the event: an event sent
+    to one account is never answered as a duplicate of another's (which would leak that
+    account's event id and drop the event). Migration 0009 rewrote the unscoped keys stored
+    before (`stedi:{kind}:...`) into this form."""
+    return ":".join(("stedi:acct", account, kind, *parts))
+
+
+def transaction_dedup_key(account: str, transaction_id: str, detail_type: str) -> str:
     """The key a transaction's event is deduplicated on, whether it came by webhook or by
     poll: Stedi's own re-emit gets a new event id but keeps the transaction id."""
-    return f"stedi:txn:{transaction_id}:{detail_type}"
+    return dedup_key(account, "txn", transaction_id, detail_type)
 
 
 def _x12_metadata(detail: dict[str, object]) -> dict[str, object]:
@@ -195,11 +203,11 @@ def parse_stedi_webhook(
     if raw_file_execution_id is not None and file_execution_id is None:
         summary["invalid_file_execution_id"] = True
 
-    dedup_keys = [f"stedi:event:{stedi_id}"]
+    dedup_keys = [dedup_key(account.name, "event", stedi_id)]
     if transaction_id is not None:
-        dedup_keys.append(transaction_dedup_key(transaction_id, detail_type))
+        dedup_keys.append(transaction_dedup_key(account.name, transaction_id, detail_type))
     if detail_type.startswith("file.") and file_execution_id is not None:
-        dedup_keys.append(f"stedi:file:{file_execution_id}:{detail_type}")
+        dedup_keys.append(dedup_key(account.name, "file", file_execution_id, detail_type))
 
     fault_codes = _fault_codes(detail) if detail_type.startswith("file.failed") else []
     summary.update(
