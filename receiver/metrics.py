@@ -88,8 +88,8 @@ class Metrics:
         )
         self.parse_errors = Counter(
             "receiver_parse_errors",
-            "Parts of upstream documents that could not be read, by document (271, 837); "
-            "each is published with its parse error, never dropped",
+            "Parts of upstream documents that could not be read, by document (the X12 set, "
+            "e.g. 271); each is published with its parse error, never dropped",
             ["document"],
             registry=self.registry,
         )

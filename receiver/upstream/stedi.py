@@ -19,7 +19,14 @@ from receiver.errors import ReceiverError
 from receiver.httpclient import outbound_client
 from receiver.metrics import Metrics
 from receiver.policy import FailureKind, classify_status, parse_retry_after
-from receiver.ssrf import DestinationError, Resolver, UnresolvedError, pin_public, system_resolver
+from receiver.ssrf import (
+    DestinationError,
+    Resolver,
+    UnresolvedError,
+    check_destination_url,
+    pin_public,
+    system_resolver,
+)
 from receiver.x12 import looks_like_interchange
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
@@ -299,10 +306,9 @@ class StediClient:
     async def _download(self, location: str) -> Fetched:
         """GET an allowed download `location` at the address its host was checked to resolve
         to; a refused address is a permanent UpstreamError, a DNS failure a transient one."""
-        parts = urlsplit(location)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         try:
+            # http was already limited to hosts named exactly (check_download_location).
+            _scheme, host, port = check_destination_url(location, allow_insecure=True)
             pinned = await pin_public(
                 location,
                 host=host,

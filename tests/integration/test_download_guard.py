@@ -1,9 +1,11 @@
-"""Stedi's download redirect, pinned to the checked address, over real TLS on loopback: the
-certificate is verified against the download host's name, not the address connected to."""
+"""Stedi's download redirect over real loopback: a host resolving to a non-public address
+kills the worker's job before anything is requested from it, and the pinned connection
+verifies TLS against the download host's name, not the address connected to."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +17,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from receiver.policy import FailureKind
+from receiver.models import Account, JobFilter
+from receiver.policy import FailureKind, RetryPolicy
+from receiver.sources.stedi import parse_stedi_webhook
+from receiver.store.base import PROCESS_JOB
+from receiver.store.sqlite import SqliteStore
 from receiver.upstream.stedi import StediClient, UpstreamError
+from receiver.worker import Worker
 from tests.conftest import FIXTURES, fixture_bytes
 from tests.mocks.stedi import DOWNLOAD_QUERY, MockStediState, serve_mock_stedi
 
@@ -175,3 +182,53 @@ async def test_a_certificate_for_another_name_is_refused(
     assert caught.value.kind is FailureKind.TRANSIENT
     assert caught.value.reason == "connection error: ConnectError"
     assert download.requests == []
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.1", "::1", "::ffff:127.0.0.1"])
+async def test_a_job_whose_download_host_resolves_to_a_private_address_dies_unrequested(
+    tmp_path: Path, stedi: tuple[str, MockStediState], address: str
+) -> None:
+    core_url, core = stedi
+    core.output_redirect_base = "https://127.0.0.1.amazonaws.com"  # matches *.amazonaws.com
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return [address]
+
+    store = SqliteStore(tmp_path / "receiver.db")
+    await store.open()
+    client = StediClient(
+        healthcare_url=core_url, core_url=core_url, resolver=resolver, read_timeout=5.0
+    )
+    try:
+        account = Account("acme", "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6", NOW, api_key=API_KEY)
+        await store.add_account(account)
+        body = fixture_bytes("stedi/transaction-processed-v2.outbound-837p.webhook.json")
+        event = parse_stedi_webhook(
+            json.loads(body),
+            account=account,
+            event_id="evt_837",
+            body=body,
+            headers={},
+            received_at=NOW,
+        )
+        await store.record_inbound(event, PROCESS_JOB)
+        worker = Worker(store=store, stedi=client, policy=RetryPolicy(), clock=lambda: NOW)
+
+        assert await worker.run_once() == 1
+
+        (job,) = (await store.list_jobs(JobFilter(event_id="evt_837"), limit=5, cursor=None)).items
+        assert job.status == "dead"
+        assert job.last_error is not None
+        assert job.last_error.startswith(
+            "837 output: download refused: destination host '127.0.0.1.amazonaws.com' "
+            "resolves to a non-public address"
+        )
+        assert DOWNLOAD_QUERY not in job.last_error
+        assert asked == ["127.0.0.1.amazonaws.com"]
+        assert [r.path for r in core.requests] == [f"/transactions/{TRANSACTION_ID}/output"]
+        assert await store.fetch_documents("evt_837") == []
+    finally:
+        await client.aclose()
+        await store.close()
