@@ -86,6 +86,7 @@ def build_worker(
     clock: Clock,
     *,
     stedi_transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver = system_resolver,
     metrics: Metrics | None = None,
     published: Wakeup | None = None,
 ) -> tuple[Worker, StediClient]:
@@ -98,6 +99,8 @@ def build_worker(
         max_concurrency_per_account=max(1, settings.stedi_max_concurrency),
         download_hosts=settings.stedi_download_hosts,
         max_response_bytes=settings.stedi_max_response_bytes,
+        resolver=resolver,
+        allow_private_downloads=settings.allow_insecure_destinations,
     )
     worker = Worker(
         store=store,

@@ -35,6 +35,18 @@ MSG_REMITTANCE = "claim.remittance.received"
 MSG_FILE_FAILED = "claim.file.failed"
 MSG_COVERAGE = "coverage_discovery.completed"
 
+# The keys of each `coverage_discovery.completed` coverage entry; `parse_error` is None when
+# the path's 271 was read.
+COVERAGE_KEYS = (
+    "path",
+    "chc_payer_id",
+    "payer_name",
+    "payer_id",
+    "member_id",
+    "plan_description",
+    "parse_error",
+)
+
 _REPORT_BY_SET = {"277": ReportKind.ACK_277, "835": ReportKind.ERA_835}
 
 
@@ -181,42 +193,70 @@ def _is_transaction_event(event: StoredEvent) -> bool:
 
 
 def _coverage_data(event: StoredEvent) -> dict[str, object]:
-    """The task and the coverages its successful discovery paths found (no member names)."""
+    """The task and one entry per successful discovery path (no member names): what its 271
+    says, or, if it cannot be read, the path with a `parse_error` naming what failed."""
     payload = _json_object(event.body or b"")
-    coverages: list[dict[str, object]] = []
     paths = payload.get("discoveryPaths")
     successful = paths.get("successful") if isinstance(paths, dict) else None
-    for path in successful if isinstance(successful, list) else []:
-        if not isinstance(path, dict):
-            continue
-        transaction = path.get("transaction")
-        if not isinstance(transaction, dict):
-            continue
-        x12 = transaction.get("x12-271")
-        if not isinstance(x12, str):
-            continue
-        try:
-            coverage = read_271_coverage(x12)
-        except X12Error:
-            continue
-        chc_payer_id = transaction.get("chcPayerId")
-        name = path.get("name")
-        coverages.append(
-            {
-                "path": name if isinstance(name, str) else None,
-                "chc_payer_id": chc_payer_id if isinstance(chc_payer_id, str) else None,
-                "payer_name": coverage.payer_name,
-                "payer_id": coverage.payer_id,
-                "member_id": coverage.member_id,
-                "plan_description": coverage.plan_description,
-            }
-        )
     return {
         "event_id": event.id,
         "task_id": event.summary.get("task_id"),
         "task_status": event.summary.get("task_status"),
-        "coverages": coverages,
+        "coverages": [_coverage(path) for path in _list(successful)],
     }
+
+
+def _coverage(path: object) -> dict[str, object]:
+    """One successful path's coverage entry; every entry has the same keys."""
+    entry: dict[str, object] = dict.fromkeys(COVERAGE_KEYS)
+    if not isinstance(path, dict):
+        entry["parse_error"] = "discovery path is not an object"
+        return entry
+    transaction = path.get("transaction")
+    transaction = transaction if isinstance(transaction, dict) else {}
+    entry["path"] = _str(path.get("name"))
+    entry["chc_payer_id"] = _str(transaction.get("chcPayerId"))
+    x12 = transaction.get("x12-271")
+    if not isinstance(x12, str):
+        entry["parse_error"] = "the path's transaction has no x12-271 text"
+        return entry
+    try:
+        coverage = read_271_coverage(x12)
+    except X12Error as exc:
+        entry["parse_error"] = f"x12-271: {exc}"  # X12Error never quotes the text
+        return entry
+    entry.update(dataclasses.asdict(coverage))
+    return entry
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ParseProblem:
+    """A part of a job's input that could not be read and is published with a parse error."""
+
+    document: str  # "271"
+    index: int  # the part's position among its siblings (the n-th successful path)
+    reason: str
+
+
+def parse_problems(result: JobResult) -> list[ParseProblem]:
+    """The unreadable parts a job's messages carry, for the worker to log and count."""
+    problems: list[ParseProblem] = []
+    for message in result.messages:
+        if message.type != MSG_COVERAGE:
+            continue
+        for index, coverage in enumerate(_list(message.data.get("coverages"))):
+            reason = coverage.get("parse_error") if isinstance(coverage, dict) else None
+            if isinstance(reason, str):
+                problems.append(ParseProblem(document="271", index=index, reason=reason))
+    return problems
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _segments(raw: bytes) -> list[list[str]]:

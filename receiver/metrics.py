@@ -86,6 +86,13 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300, 3600, 86400),
             registry=self.registry,
         )
+        self.parse_errors = Counter(
+            "receiver_parse_errors",
+            "Parts of upstream documents that could not be read, by document (the X12 set, "
+            "e.g. 271); each is published with its parse error, never dropped",
+            ["document"],
+            registry=self.registry,
+        )
         self.subscriptions_disabled = Counter(
             "receiver_subscriptions_disabled",
             "Subscriptions disabled by receiver: gone (410) or failing (too long without success)",

@@ -238,13 +238,19 @@ class AccountCredential:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A Stedi account (one webhook configuration) under a local name."""
+    """A Stedi account (one webhook configuration) under a local name.
+
+    `stedi_account_id` is the id Stedi puts in webhook events (its form is Stedi's: a UUID, or
+    another form in older accounts); `stedi_account_uuid`, if set, is the account's UUID, the
+    form event destinations carry. An event naming either is the account's.
+    """
 
     name: str
     stedi_account_id: str
     created_at: datetime
     credentials: tuple[AccountCredential, ...] = ()
     api_key: str | None = None
+    stedi_account_uuid: str | None = None
 
     def credentials_of(
         self, kinds: tuple[CredentialKind, ...], now: datetime

@@ -5,13 +5,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from receiver.httpclient import outbound_client
 from receiver.policy import parse_retry_after
-from receiver.ssrf import DestinationError, Resolver, check_destination_url, resolve_public
+from receiver.ssrf import (
+    DestinationError,
+    PinnedURL,
+    Resolver,
+    check_destination_url,
+    pin_public,
+)
 
 EXCERPT_BYTES = 1024
 USER_AGENT = "receiver-webhooks/1"
@@ -67,16 +72,19 @@ class Sender:
         """POST `body` to `url`; never raises for network or destination trouble."""
         started = time.perf_counter()
         try:
-            target, host_header, sni = await self._pin(url)
+            pinned = await self._pin(url)
             request_headers = {
                 **headers,
                 "content-type": "application/json",
                 "user-agent": USER_AGENT,
-                "host": host_header,
+                "host": pinned.host_header,
             }
-            extensions = {"sni_hostname": sni} if sni else {}
             async with self._client(pool_key).stream(
-                "POST", target, content=body, headers=request_headers, extensions=extensions
+                "POST",
+                pinned.url,
+                content=body,
+                headers=request_headers,
+                extensions=pinned.extensions,
             ) as response:
                 head = await _read_head(response)
                 return SendResult(
@@ -93,21 +101,12 @@ class Sender:
             # The message of a transport error names the cause, not the URL.
             return SendResult(None, _ms_since(started), error=f"{type(exc).__name__}: {exc}")
 
-    async def _pin(self, url: str) -> tuple[str, str, str | None]:
-        """The URL rewritten to the checked address, the Host header, and the SNI name."""
-        scheme, host, port = check_destination_url(url, allow_insecure=self._allow_insecure)
-        address = await resolve_public(
-            host, port, allow_insecure=self._allow_insecure, resolver=self._resolver
+    async def _pin(self, url: str) -> PinnedURL:
+        """The URL rewritten to the checked address, with the Host header and the SNI name."""
+        _scheme, host, port = check_destination_url(url, allow_insecure=self._allow_insecure)
+        return await pin_public(
+            url, host=host, port=port, allow_insecure=self._allow_insecure, resolver=self._resolver
         )
-        parts = urlsplit(url)
-        netloc_address = f"[{address}]" if ":" in address else address
-        target = urlunsplit(
-            (scheme, f"{netloc_address}:{port}", parts.path or "/", parts.query, "")
-        )
-        default_port = 443 if scheme == "https" else 80
-        host_in_header = f"[{host}]" if ":" in host else host
-        host_header = host_in_header if port == default_port else f"{host_in_header}:{port}"
-        return target, host_header, host if scheme == "https" else None
 
     async def aclose(self) -> None:
         """Close every pool."""

@@ -91,7 +91,7 @@ def events_from_poll(
                 type=TRANSACTION_TYPE,
                 account=account.name,
                 external_id=f"poll:{transaction_id}",
-                dedup_keys=(transaction_dedup_key(transaction_id, TRANSACTION_TYPE),),
+                dedup_keys=(transaction_dedup_key(account.name, transaction_id, TRANSACTION_TYPE),),
                 body=orjson.dumps(item),
                 headers={},
                 received_at=received_at,

@@ -1,4 +1,6 @@
-"""Destination checks for outbound deliveries: URL shape and public-address-only resolution."""
+"""Destination checks for outbound requests to URLs receiver did not build (subscriber
+webhooks, Stedi's download redirects): URL shape, public-address-only resolution, and the
+request pinned to the checked address."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Awaitable[list[str]]]
@@ -16,6 +19,10 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 
 class DestinationError(ValueError):
     """A delivery destination is malformed or points somewhere we refuse to connect to."""
+
+
+class UnresolvedError(DestinationError):
+    """The destination host did not resolve (a DNS failure, which may pass)."""
 
 
 def check_destination_url(url: str, *, allow_insecure: bool) -> tuple[str, str, int]:
@@ -98,7 +105,7 @@ async def resolve_public(host: str, port: int, *, allow_insecure: bool, resolver
         try:
             raw = await resolver(host, port)
         except OSError as exc:
-            raise DestinationError(f"cannot resolve destination host {host!r}: {exc}") from None
+            raise UnresolvedError(f"cannot resolve destination host {host!r}: {exc}") from None
         try:
             addresses = [ipaddress.ip_address(_strip_scope(item)) for item in raw]
         except ValueError:
@@ -106,10 +113,41 @@ async def resolve_public(host: str, port: int, *, allow_insecure: bool, resolver
                 f"destination host {host!r} resolved to an unusable address"
             ) from None
     if not addresses:
-        raise DestinationError(f"destination host {host!r} did not resolve to any address")
+        raise UnresolvedError(f"destination host {host!r} did not resolve to any address")
     if not allow_insecure and not all(is_public_address(ip) for ip in addresses):
         raise DestinationError(f"destination host {host!r} resolves to a non-public address")
     return str(addresses[0])
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedURL:
+    """A URL rewritten to connect to the address that passed the check; the host name travels
+    in the Host header and in TLS (SNI and certificate verification)."""
+
+    url: str
+    host_header: str
+    sni_hostname: str | None  # None for plain http
+
+    @property
+    def extensions(self) -> dict[str, str]:
+        """The httpx request extensions that put the host name into TLS."""
+        return {"sni_hostname": self.sni_hostname} if self.sni_hostname else {}
+
+
+async def pin_public(
+    url: str, *, host: str, port: int, allow_insecure: bool, resolver: Resolver
+) -> PinnedURL:
+    """`url` (already shape-checked; `host` and `port` are its checked host and port) pinned
+    to the address `resolve_public` chose: no second DNS lookup can redirect the request."""
+    address = await resolve_public(host, port, allow_insecure=allow_insecure, resolver=resolver)
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    netloc_address = f"[{address}]" if ":" in address else address
+    target = urlunsplit((scheme, f"{netloc_address}:{port}", parts.path or "/", parts.query, ""))
+    host_in_header = f"[{host}]" if ":" in host else host
+    default_port = _DEFAULT_PORTS.get(scheme)
+    host_header = host_in_header if port == default_port else f"{host_in_header}:{port}"
+    return PinnedURL(target, host_header, host if scheme == "https" else None)
 
 
 def _strip_scope(address: str) -> str:

@@ -7,10 +7,16 @@ import anyio
 import structlog
 
 from receiver.clock import Clock
-from receiver.followup import SUBMISSION_SET, build_result, plan_report, plan_submission
+from receiver.followup import (
+    SUBMISSION_SET,
+    build_result,
+    parse_problems,
+    plan_report,
+    plan_submission,
+)
 from receiver.ids import new_id
 from receiver.metrics import Metrics
-from receiver.models import Job
+from receiver.models import Job, JobResult
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB, Store
@@ -166,6 +172,7 @@ class Worker:
             self._outcome("lease_lost", job)
             return
         self._count("done")
+        self._report_unreadable(job, result)
         if result.messages and self._published is not None:
             self._published.notify()
         _log.info(
@@ -227,6 +234,21 @@ class Worker:
         self._count(outcome)
         log = _log.info if outcome == "retry" else _log.warning
         log(f"job.{outcome}", job_id=job.id, event_id=job.event_id)
+
+    def _report_unreadable(self, job: Job, result: JobResult) -> None:
+        """A warning line (ids and our own reason, no content) and a count per unreadable part
+        the job published."""
+        for problem in parse_problems(result):
+            if self._metrics is not None:
+                self._metrics.parse_errors.labels(problem.document).inc()
+            _log.warning(
+                "document.parse_failed",
+                job_id=job.id,
+                event_id=job.event_id,
+                document=problem.document,
+                index=problem.index,
+                reason=problem.reason,
+            )
 
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:

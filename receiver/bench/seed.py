@@ -18,6 +18,7 @@ import orjson
 
 from receiver.bench.payloads import PADDING_FIELD, optum_body, stedi_body
 from receiver.bench.runner import Progress
+from receiver.sources.stedi import dedup_key, transaction_dedup_key
 
 SEED_BODY_BYTES = 1024
 SEED_DAYS = 90
@@ -150,9 +151,13 @@ def _seed_rows(
             transaction_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
             transaction_set = rng.choice(("835", "835", "277", "837", "999"))
             direction = "OUTBOUND" if transaction_set == "837" else "INBOUND"
-            keys = [f"stedi:event:{external}", f"stedi:txn:{transaction_id}:{event_type}"]
+            keys = [
+                dedup_key(account, "event", external),
+                transaction_dedup_key(account, transaction_id, event_type),
+            ]
             if event_type.startswith("file."):
-                keys.append(f"stedi:file:{uuid.UUID(int=rng.getrandbits(128))}:{event_type}")
+                file_id = str(uuid.UUID(int=rng.getrandbits(128)))
+                keys.append(dedup_key(account, "file", file_id, event_type))
             summary: dict[str, object] = {
                 "stedi_account_id": "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6",
                 "detail_type": event_type,

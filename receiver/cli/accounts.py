@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 import click
 
+from receiver.accounts import check_account_name, check_stedi_account_id, parse_stedi_account_uuid
 from receiver.cli.base import emit_json, read_secret_env, with_store
 from receiver.clock import utc_now
 from receiver.errors import NotFoundError
@@ -20,6 +22,7 @@ def account_json(account: Account, now: datetime) -> dict[str, object]:
     return {
         "name": account.name,
         "stedi_account_id": account.stedi_account_id,
+        "stedi_account_uuid": account.stedi_account_uuid,
         "created_at": account.created_at.isoformat(),
         "has_api_key": account.api_key is not None,
         "credentials": [
@@ -73,6 +76,29 @@ _inbound_options = [
 ]
 
 
+def _checked(
+    check: Callable[[str], str],
+) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A click callback running `check` on a given value; its ValueError is a usage error."""
+
+    def callback(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
+
+
+_uuid_option = click.option(
+    "--stedi-account-uuid",
+    callback=_checked(parse_stedi_account_uuid),
+    help="The account's UUID, as event destinations carry it (if the webhook id is another form).",
+)
+
+
 def inbound_options(f: click.decorators.FC) -> click.decorators.FC:
     """Attach the credential options shared by add and rotate."""
     for option in reversed(_inbound_options):
@@ -86,14 +112,21 @@ def accounts() -> None:
 
 
 @accounts.command("add")
-@click.argument("name")
-@click.option("--stedi-account-id", required=True, help="The account id Stedi puts in events.")
+@click.argument("name", callback=_checked(check_account_name))
+@click.option(
+    "--stedi-account-id",
+    required=True,
+    callback=_checked(check_stedi_account_id),
+    help="The account id Stedi puts in webhook events.",
+)
+@_uuid_option
 @inbound_options
 @click.option("--api-key-env", help="Env var holding our API key for Stedi's APIs.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def add(
     name: str,
     stedi_account_id: str,
+    stedi_account_uuid: str | None,
     inbound_header: str | None,
     basic_user: str | None,
     inbound_secret_env: str | None,
@@ -101,7 +134,8 @@ def add(
     api_key_env: str | None,
     as_json: bool,
 ) -> None:
-    """Add an account. Stedi's webhook is then POST /webhooks/stedi/NAME."""
+    """Add an account. Stedi's webhook is then POST /webhooks/stedi/NAME (NAME: 1 to 63
+    lower-case letters, digits, '-' or '_', starting with a letter or digit)."""
     now = utc_now()
     credentials = [
         c
@@ -122,6 +156,7 @@ def add(
         created_at=now,
         credentials=tuple(credentials),
         api_key=read_secret_env("--api-key-env", api_key_env),
+        stedi_account_uuid=stedi_account_uuid,
     )
 
     async def action(store: Store) -> None:
@@ -137,6 +172,7 @@ def add(
 @accounts.command("rotate")
 @click.argument("name")
 @inbound_options
+@_uuid_option
 @click.option(
     "--api-key-env",
     help="Env var holding a new Stedi API key (replaces the one receiver sends, at once).",
@@ -149,10 +185,11 @@ def rotate(
     inbound_secret_env: str | None,
     destination_secret_env: str | None,
     api_key_env: str | None,
+    stedi_account_uuid: str | None,
     grace_hours: float,
 ) -> None:
     """Add a new inbound credential (the old one of the same kind is accepted for the grace
-    period) and/or replace the Stedi API key."""
+    period), and/or replace the Stedi API key or set the account's UUID (both at once)."""
     now = utc_now()
     api_key = read_secret_env("--api-key-env", api_key_env) if api_key_env else None
     new = [
@@ -163,8 +200,10 @@ def rotate(
         )
         if c is not None
     ]
-    if not new and api_key is None:
-        raise click.UsageError("give the new credential (or --api-key-env) to rotate to")
+    if not new and api_key is None and stedi_account_uuid is None:
+        raise click.UsageError(
+            "give the new credential (or --api-key-env, --stedi-account-uuid) to rotate to"
+        )
     expires = now + timedelta(hours=grace_hours)
     webhook_kinds = {CredentialKind.HEADER, CredentialKind.BASIC}
 
@@ -183,7 +222,12 @@ def rotate(
             if c.is_valid_at(now)
         )
         await store.update_account(
-            replace(account, credentials=(*kept, *new), api_key=api_key or account.api_key)
+            replace(
+                account,
+                credentials=(*kept, *new),
+                api_key=api_key or account.api_key,
+                stedi_account_uuid=stedi_account_uuid or account.stedi_account_uuid,
+            )
         )
 
     with_store(action)
@@ -191,6 +235,8 @@ def rotate(
         click.echo(f"rotated {name}: previous credential accepted until {expires.isoformat()}")
     if api_key is not None:
         click.echo(f"{name}: new Stedi API key stored; `receiver jobs retry` revives dead jobs")
+    if stedi_account_uuid is not None:
+        click.echo(f"{name}: events naming Stedi account {stedi_account_uuid} are accepted")
 
 
 @accounts.command("list")
@@ -204,7 +250,7 @@ def list_(as_json: bool) -> None:
         return
     for a in found:
         kinds = ",".join(sorted({c.kind.value for c in a.credentials if c.is_valid_at(now)}))
-        click.echo(f"{a.name}\t{a.stedi_account_id}\t{kinds}")
+        click.echo(f"{a.name}\t{a.stedi_account_id}\t{kinds}\t{a.stedi_account_uuid or '-'}")
 
 
 @accounts.command("remove")

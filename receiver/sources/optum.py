@@ -72,6 +72,9 @@ def parse_coverage_discovery(
         type=COVERAGE_DISCOVERY_TYPE,
         account=tenant_id,
         external_id=task_id,
+        # Not scoped by tenant: only Optum holds the callback scope, the answer is 204 either
+        # way (it names no event), and the tenant header is not authenticated, so a retry
+        # that lacked it would be stored twice.
         dedup_keys=(f"optum:task:{task_id}:{status}",),
         body=body,
         headers=headers,

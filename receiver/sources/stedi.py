@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TypeGuard
 
+from receiver.accounts import names_stedi_account
 from receiver.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from receiver.models import Account, CredentialKind, InboundEvent, Source
 
@@ -32,11 +33,12 @@ def is_valid_id(value: object) -> TypeGuard[str]:
 
 
 def check_event_account(event_account: object, account: Account) -> None:
-    """Raise ForbiddenError if an event names a Stedi account other than the configured one.
+    """Raise ForbiddenError if an event names a Stedi account other than the configured one
+    (its webhook id or its UUID: `names_stedi_account`).
 
     A missing (or null) account is accepted: not every shape carries it.
     """
-    if event_account is not None and event_account != account.stedi_account_id:
+    if event_account is not None and not names_stedi_account(event_account, account):
         raise ForbiddenError("event account does not match the Stedi account configured here")
 
 
@@ -113,10 +115,18 @@ def _code(value: object) -> str | int | None:
     return value if isinstance(value, str | int) else None
 
 
-def transaction_dedup_key(transaction_id: str, detail_type: str) -> str:
+def dedup_key(account: str, kind: str, *parts: str) -> str:
+    """A Stedi dedup key, scoped to the local account that received the event: an event sent
+    to one account is never answered as a duplicate of another's (which would leak that
+    account's event id and drop the event). Migration 0009 rewrote the unscoped keys stored
+    before (`stedi:{kind}:...`) into this form."""
+    return ":".join(("stedi:acct", account, kind, *parts))
+
+
+def transaction_dedup_key(account: str, transaction_id: str, detail_type: str) -> str:
     """The key a transaction's event is deduplicated on, whether it came by webhook or by
     poll: Stedi's own re-emit gets a new event id but keeps the transaction id."""
-    return f"stedi:txn:{transaction_id}:{detail_type}"
+    return dedup_key(account, "txn", transaction_id, detail_type)
 
 
 def _x12_metadata(detail: dict[str, object]) -> dict[str, object]:
@@ -193,11 +203,11 @@ def parse_stedi_webhook(
     if raw_file_execution_id is not None and file_execution_id is None:
         summary["invalid_file_execution_id"] = True
 
-    dedup_keys = [f"stedi:event:{stedi_id}"]
+    dedup_keys = [dedup_key(account.name, "event", stedi_id)]
     if transaction_id is not None:
-        dedup_keys.append(transaction_dedup_key(transaction_id, detail_type))
+        dedup_keys.append(transaction_dedup_key(account.name, transaction_id, detail_type))
     if detail_type.startswith("file.") and file_execution_id is not None:
-        dedup_keys.append(f"stedi:file:{file_execution_id}:{detail_type}")
+        dedup_keys.append(dedup_key(account.name, "file", file_execution_id, detail_type))
 
     fault_codes = _fault_codes(detail) if detail_type.startswith("file.failed") else []
     summary.update(

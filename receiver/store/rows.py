@@ -41,7 +41,7 @@ CLIENT_COLUMNS = (
     "client_id, name, scopes, secret_hash, previous_secret_hash, previous_expires_at, "
     "created_at, revoked_at"
 )
-ACCOUNT_COLUMNS = "name, stedi_account_id, credentials, api_key, created_at"
+ACCOUNT_COLUMNS = "name, stedi_account_id, credentials, api_key, created_at, stedi_account_uuid"
 DOCUMENT_COLUMNS = "kind, transaction_id, content_type, body"
 MESSAGE_COLUMNS = "seq, id, type, account, data, created_at"
 TIMELINE_COLUMNS = (
@@ -127,6 +127,7 @@ def account_params(account: Account) -> tuple[object, ...]:
         credentials_to_json(account.credentials),
         account.api_key,
         account.created_at,
+        account.stedi_account_uuid,
     )
 
 
@@ -164,6 +165,7 @@ def account_from_row(row: Row) -> Account:
         created_at=row["created_at"],
         credentials=credentials,
         api_key=row["api_key"],
+        stedi_account_uuid=row["stedi_account_uuid"],
     )
 
 

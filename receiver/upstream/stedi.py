@@ -19,6 +19,15 @@ from receiver.errors import ReceiverError
 from receiver.httpclient import outbound_client
 from receiver.metrics import Metrics
 from receiver.policy import FailureKind, classify_status, parse_retry_after
+from receiver.ssrf import (
+    DestinationError,
+    Resolver,
+    UnresolvedError,
+    check_destination_url,
+    pin_public,
+    system_resolver,
+)
+from receiver.x12 import looks_like_interchange
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _MESSAGE_LIMIT = 200
@@ -161,6 +170,8 @@ class StediClient:
         metrics: Metrics | None = None,
         download_hosts: str = DEFAULT_DOWNLOAD_HOSTS,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        resolver: Resolver = system_resolver,
+        allow_private_downloads: bool = False,
     ) -> None:
         if max_concurrency_per_account < 1:
             raise ValueError("max_concurrency_per_account must be at least 1")
@@ -169,11 +180,19 @@ class StediClient:
         self._core_url = core_url.rstrip("/")
         self._max_concurrency = max_concurrency_per_account
         self._download_hosts = parse_host_patterns(download_hosts)
+        self._resolver = resolver
+        self._allow_private_downloads = allow_private_downloads
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._metrics = metrics
-        self._http = outbound_client(
-            timeout=httpx.Timeout(read_timeout, connect=connect_timeout),
+        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        self._http = outbound_client(timeout=timeout, transport=transport)
+        # Downloads connect to a checked address with the host name in TLS; a kept-alive
+        # connection (pooled by address) could carry one host's request over a connection
+        # verified for another host at the same address, so none is kept.
+        self._download_http = outbound_client(
+            timeout=timeout,
             transport=transport,
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
 
     async def fetch_report(
@@ -202,8 +221,10 @@ class StediClient:
         """An outbound transaction's X12 bytes, or UpstreamError; `now` anchors Retry-After.
 
         Stedi answers with a redirect to a presigned download URL: it is followed once, only
-        if `check_download_location` allows it, without the API key and without further
-        redirects. A 200 with a body straight from Stedi is accepted too.
+        if `check_download_location` allows it and its host resolves only to public addresses
+        (the SSRF guard subscriptions use; `allow_private_downloads` is for tests), to the
+        address that was checked, without the API key and without further redirects. A 200
+        with a body straight from Stedi is accepted too.
         """
         url = transaction_output_url(self._core_url, transaction_id)
         headers = {"Authorization": api_key}
@@ -218,7 +239,7 @@ class StediClient:
                     raise UpstreamError(
                         FailureKind.PERMANENT, status=response.status_code, reason=str(exc)
                     ) from None
-                response = await self._send(location, {}, endpoint="transaction_output_download")
+                response = await self._download(location)
                 if response.status_code == _EXPIRED_DOWNLOAD:
                     # S3 answers 403 to a presigned URL that has expired: the next attempt
                     # asks Stedi again and gets a fresh one.
@@ -229,7 +250,7 @@ class StediClient:
                     raise _status_error(response, now, prefix="download: ")
         if response.status_code != 200:
             raise _status_error(response, now)
-        if not response.content.lstrip().startswith(b"ISA"):
+        if not looks_like_interchange(response.content):
             # Another artifact (Guide JSON for an inbound transaction): a retry gets it again.
             raise UpstreamError(
                 FailureKind.PERMANENT, status=200, reason="transaction output is not X12"
@@ -272,8 +293,9 @@ class StediClient:
         return parsed
 
     async def aclose(self) -> None:
-        """Close the shared HTTP client and its connections."""
+        """Close the shared HTTP clients and their connections."""
         await self._http.aclose()
+        await self._download_http.aclose()
 
     def _semaphore(self, account: str) -> asyncio.Semaphore:
         semaphore = self._semaphores.get(account)
@@ -281,13 +303,53 @@ class StediClient:
             semaphore = self._semaphores[account] = asyncio.Semaphore(self._max_concurrency)
         return semaphore
 
-    async def _send(self, url: str, headers: dict[str, str], *, endpoint: str) -> Fetched:
+    async def _download(self, location: str) -> Fetched:
+        """GET an allowed download `location` at the address its host was checked to resolve
+        to; a refused address is a permanent UpstreamError, a DNS failure a transient one."""
+        try:
+            # http was already limited to hosts named exactly (check_download_location).
+            _scheme, host, port = check_destination_url(location, allow_insecure=True)
+            pinned = await pin_public(
+                location,
+                host=host,
+                port=port,
+                allow_insecure=self._allow_private_downloads,
+                resolver=self._resolver,
+            )
+        except UnresolvedError as exc:
+            raise UpstreamError(
+                FailureKind.TRANSIENT, status=None, reason=f"download: {exc}"
+            ) from None
+        except DestinationError as exc:
+            raise UpstreamError(
+                FailureKind.PERMANENT, status=None, reason=f"download refused: {exc}"
+            ) from None
+        return await self._send(
+            pinned.url,
+            {"Host": pinned.host_header},
+            endpoint="transaction_output_download",
+            extensions=pinned.extensions,
+            client=self._download_http,
+        )
+
+    async def _send(
+        self,
+        url: str,
+        headers: dict[str, str],
+        *,
+        endpoint: str,
+        extensions: dict[str, str] | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> Fetched:
         """GET `url`; its status, headers and body, read up to `max_response_bytes` (a larger
         body is a permanent UpstreamError: retrying would fetch it again)."""
         started = time.perf_counter()
         status = "error"
+        http = client or self._http
         try:
-            async with self._http.stream("GET", url, headers=headers) as response:
+            async with http.stream(
+                "GET", url, headers=headers, extensions=extensions or {}
+            ) as response:
                 status = str(response.status_code)
                 body = await _read_capped(response, self._max_response_bytes)
                 return Fetched(response.status_code, response.headers, body)

@@ -249,9 +249,26 @@ class TestAccounts:
         changed = replace(account, credentials=account.credentials[:1], api_key=None)
         await store.update_account(changed)
         assert await store.fetch_account("acme") == changed
+        with_uuid = replace(
+            changed,
+            stedi_account_id="123456789012",
+            stedi_account_uuid="7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6",
+        )
+        await store.update_account(with_uuid)
+        assert await store.fetch_account("acme") == with_uuid
+        assert await store.list_accounts() == [with_uuid]
         assert await store.remove_account("acme") is True
         assert await store.remove_account("acme") is False
         assert await store.fetch_account("acme") is None
+
+    async def test_both_stedi_ids_are_kept(self, store: Store) -> None:
+        account = replace(
+            self.account(),
+            stedi_account_id="123456789012",
+            stedi_account_uuid="7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6",
+        )
+        await store.add_account(account)
+        assert await store.fetch_account("acme") == account
 
     async def test_name_taken_is_conflict(self, store: Store) -> None:
         await store.add_account(self.account())

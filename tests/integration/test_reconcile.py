@@ -75,7 +75,11 @@ async def rig(tmp_path: Path, mock_stedi: tuple[str, MockStediState]) -> AsyncIt
         Account(name="acme", stedi_account_id=STEDI_ACCOUNT_ID, created_at=START, api_key=API_KEY)
     )
     stedi = StediClient(
-        healthcare_url=base_url, core_url=base_url, read_timeout=5.0, download_hosts="127.0.0.1"
+        healthcare_url=base_url,
+        core_url=base_url,
+        read_timeout=5.0,
+        download_hosts="127.0.0.1",
+        allow_private_downloads=True,  # the mock is on loopback
     )
     clock = FakeClock(START)
     reconciler = Reconciler(store=store, stedi=stedi, clock=clock, interval_seconds=300)

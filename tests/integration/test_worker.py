@@ -79,7 +79,11 @@ async def rig(tmp_path: Path, mock_stedi: tuple[str, MockStediState]) -> AsyncIt
         Account(name="acme", stedi_account_id=STEDI_ACCOUNT_ID, created_at=START, api_key=API_KEY)
     )
     stedi = StediClient(
-        healthcare_url=base_url, core_url=base_url, download_hosts="127.0.0.1", read_timeout=5.0
+        healthcare_url=base_url,
+        core_url=base_url,
+        download_hosts="127.0.0.1",
+        read_timeout=5.0,
+        allow_private_downloads=True,  # the mock is on loopback
     )
     clock = FakeClock(START)
     worker = Worker(store=store, stedi=stedi, policy=RetryPolicy(jitter=0.0), clock=clock)

@@ -21,9 +21,16 @@ def reserve_port() -> socket.socket:
 
 
 @contextmanager
-def serve_app(app: ASGIApp, name: str, sock: socket.socket | None = None) -> Iterator[str]:
+def serve_app(
+    app: ASGIApp,
+    name: str,
+    sock: socket.socket | None = None,
+    *,
+    tls: tuple[str, str] | None = None,
+) -> Iterator[str]:
     """Run `app` until the block ends; yields its base URL. `sock` (from `reserve_port`) keeps
-    a known port across restarts; it is not closed here when given."""
+    a known port across restarts; it is not closed here when given. `tls` (certificate file,
+    key file) serves https."""
     own = sock is None
     sock = sock or reserve_port()
     port = sock.getsockname()[1]
@@ -34,6 +41,8 @@ def serve_app(app: ASGIApp, name: str, sock: socket.socket | None = None) -> Ite
         ws="none",
         access_log=False,
         timeout_graceful_shutdown=1,  # a request a test left hanging must not hold teardown
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
@@ -46,7 +55,7 @@ def serve_app(app: ASGIApp, name: str, sock: socket.socket | None = None) -> Ite
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"{name} did not start under uvicorn")
             time.sleep(0.005)
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=15)

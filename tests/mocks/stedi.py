@@ -51,6 +51,8 @@ class MockStediState:
     # Transaction output: None redirects (302) to this server's /download/{id}; a base URL
     # (e.g. "http://localhost:PORT") redirects there instead; "" answers 200 with the X12.
     output_redirect_base: str | None = None
+    # The X12 the output (or its download) serves; None serves the 837 fixture.
+    output_body: bytes | None = None
     in_flight: int = 0
     max_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -126,7 +128,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
                 status, headers = scripted
                 return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
             if state.output_redirect_base == "":
-                return Response(output_body, media_type="application/edi-x12")
+                return Response(state.output_body or output_body, media_type="application/edi-x12")
             base = state.output_redirect_base or str(request.base_url).rstrip("/")
             transaction_id = request.path_params["transaction_id"]
             location = f"{base}/download/{transaction_id}?{DOWNLOAD_QUERY}"
@@ -146,7 +148,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
                 return Response("Only one auth mechanism allowed", status_code=400)
             if request.url.query != DOWNLOAD_QUERY:
                 return Response("SignatureDoesNotMatch", status_code=403)
-            return Response(output_body, media_type="binary/octet-stream")
+            return Response(state.output_body or output_body, media_type="binary/octet-stream")
         finally:
             state.leave()
 
@@ -160,8 +162,11 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
 
 
 @contextmanager
-def serve_mock_stedi(fixtures_dir: Path) -> Iterator[tuple[str, MockStediState]]:
-    """Run the mock under uvicorn on a free loopback port; yields (base URL, state)."""
+def serve_mock_stedi(
+    fixtures_dir: Path, *, tls: tuple[str, str] | None = None
+) -> Iterator[tuple[str, MockStediState]]:
+    """Run the mock under uvicorn on a free loopback port; yields (base URL, state). `tls`
+    (certificate file, key file) serves it over https."""
     app, state = create_mock_stedi(fixtures_dir)
-    with serve_app(app, "mock-stedi") as base_url:
+    with serve_app(app, "mock-stedi", tls=tls) as base_url:
         yield base_url, state

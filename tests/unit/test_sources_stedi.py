@@ -231,8 +231,8 @@ class TestParseTransactionProcessed:
             assert event.received_at == NOW
             assert event.headers == {"content-type": "application/json"}
             assert event.dedup_keys == (
-                f"stedi:event:{stedi_id}",
-                f"stedi:txn:{txn}:transaction.processed.v2",
+                f"stedi:acct:acme:event:{stedi_id}",
+                f"stedi:acct:acme:txn:{txn}:transaction.processed.v2",
             )
             assert event.summary["wrapped"] is wrapped
             assert "invalid_transaction_id" not in event.summary
@@ -277,8 +277,8 @@ class TestParseFileFailed:
             assert event.transaction_set is None
             assert event.direction == "INBOUND"
             assert event.dedup_keys == (
-                "stedi:event:4d5e6f70-8192-4a3b-bc4d-5e6f70819a27",
-                "stedi:file:3c5e7a9b-1d3f-4a5c-b7e9-0f2d4b6a8c06:file.failed.v2",
+                "stedi:acct:acme:event:4d5e6f70-8192-4a3b-bc4d-5e6f70819a27",
+                "stedi:acct:acme:file:3c5e7a9b-1d3f-4a5c-b7e9-0f2d4b6a8c06:file.failed.v2",
             )
             assert event.summary["fault_codes"] == ["FAILED_TO_PARSE"]
             assert event.summary["file_execution_id"] == "3c5e7a9b-1d3f-4a5c-b7e9-0f2d4b6a8c06"
@@ -298,7 +298,7 @@ class TestParseFileFailed:
     def test_file_key_only_for_file_types(self) -> None:
         payload = load(WEBHOOKS["835"])
         keys = parse(payload).dedup_keys
-        assert not any(key.startswith("stedi:file:") for key in keys)
+        assert not any(":file:" in key for key in keys)
 
 
 class TestParseEdgeCases:
@@ -309,7 +309,35 @@ class TestParseEdgeCases:
         assert isinstance(envelope, dict)
         envelope["id"] = "0b0b0b0b-0000-4000-8000-000000000001"
         shared = set(parse(first).dedup_keys) & set(parse(again).dedup_keys)
-        assert shared == {"stedi:txn:8b2e4f6a-1c3d-4e5f-9a7b-0c1d2e3f4a62:transaction.processed.v2"}
+        assert shared == {
+            "stedi:acct:acme:txn:8b2e4f6a-1c3d-4e5f-9a7b-0c1d2e3f4a62:transaction.processed.v2"
+        }
+
+    @pytest.mark.parametrize("name", list(WEBHOOKS))
+    def test_every_key_is_scoped_to_the_local_account(self, name: str) -> None:
+        """The same event sent to two local accounts shares no key: one account's resend can
+        never be answered with, or suppressed by, the other's event."""
+        payload = load(WEBHOOKS[name])
+        acme = parse(payload)
+        beta = parse(payload, Account("beta", STEDI_ACCOUNT_ID, NOW))
+        assert len(acme.dedup_keys) >= 2
+        assert set(acme.dedup_keys).isdisjoint(beta.dedup_keys)
+        assert all(key.startswith("stedi:acct:acme:") for key in acme.dedup_keys)
+        assert all(key.startswith("stedi:acct:beta:") for key in beta.dedup_keys)
+
+    def test_an_account_with_a_legacy_id_accepts_events_naming_either_form(self) -> None:
+        account = Account(
+            "acme", "123456789012", NOW, stedi_account_uuid=STEDI_ACCOUNT_ID
+        )  # the fixtures' envelopes carry the UUID
+        assert parse(load(WEBHOOKS["835"]), account).account == "acme"
+        legacy = load(WEBHOOKS["835"])
+        envelope = legacy["event"]
+        assert isinstance(envelope, dict)
+        envelope["account"] = "123456789012"
+        assert parse(legacy, account).account == "acme"
+        envelope["account"] = "123456789013"
+        with pytest.raises(ForbiddenError):
+            parse(legacy, account)
 
     def test_account_mismatch_is_forbidden(self) -> None:
         for _, payload in shapes(WEBHOOKS["835"]):
@@ -357,7 +385,7 @@ class TestParseEdgeCases:
     def test_unknown_type_is_accepted(self) -> None:
         event = parse({"id": "e-1", "detail-type": "fragment.processed.v2", "detail": "odd"})
         assert event.type == "fragment.processed.v2"
-        assert event.dedup_keys == ("stedi:event:e-1",)
+        assert event.dedup_keys == ("stedi:acct:acme:event:e-1",)
         assert event.transaction_id is None
         assert event.summary["wrapped"] is False
         assert event.summary["fault_codes"] == []
@@ -383,5 +411,5 @@ class TestParseEdgeCases:
         event = parse(payload)
         assert event.transaction_id is None
         assert event.summary["invalid_transaction_id"] is True
-        assert event.dedup_keys == ("stedi:event:1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c52",)
+        assert event.dedup_keys == ("stedi:acct:acme:event:1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c52",)
         assert event.transaction_set == "277"

@@ -266,6 +266,16 @@ class TestParse:
         with pytest.raises(ForbiddenError, match="event account does not match"):
             parse(fixture_payload(), account=other)
 
+    def test_the_uuid_of_an_account_with_a_legacy_webhook_id_is_its_own(self) -> None:
+        legacy = Account("acme", "123456789012", NOW, stedi_account_uuid=STEDI_ACCOUNT_ID)
+        assert parse(fixture_payload(), account=legacy).account == "acme"
+        payload = fixture_payload()
+        payload["account"] = STEDI_ACCOUNT_ID.upper()
+        assert parse(payload, account=legacy).account == "acme"
+        without_uuid = Account("acme", "123456789012", NOW)
+        with pytest.raises(ForbiddenError):
+            parse(fixture_payload(), account=without_uuid)
+
     def test_odd_attempt_number_is_none(self) -> None:
         event = parse_destination_event(
             fixture_payload(),

@@ -32,6 +32,21 @@ S3_URL = (
     f"{TRANSACTION_ID}?X-Amz-Expires=300&X-Amz-Signature=abc123"
 )
 AMAZON = ("*.amazonaws.com",)
+S3_ADDRESS = "52.216.8.16"  # a public address, as S3's are
+S3_HOST = "stedi-docs.s3.us-east-1.amazonaws.com"
+S3_PINNED = S3_URL.replace(S3_HOST, S3_ADDRESS)
+
+
+class FakeResolver:
+    """Resolves every name to `addresses` and records what it was asked."""
+
+    def __init__(self, *addresses: str) -> None:
+        self.addresses = list(addresses)
+        self.asked: list[tuple[str, int]] = []
+
+    async def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append((host, port))
+        return self.addresses
 
 
 # -- host_matches ------------------------------------------------------------------------------
@@ -119,20 +134,20 @@ def test_transaction_output_url() -> None:
 
 @asynccontextmanager
 async def client_with(
-    handler: Callable[[httpx.Request], httpx.Response], *, download_hosts: str | None = None
+    handler: Callable[[httpx.Request], httpx.Response],
+    *,
+    download_hosts: str | None = None,
+    resolver: FakeResolver | None = None,
 ) -> AsyncIterator[StediClient]:
     transport = httpx.MockTransport(handler)
-    if download_hosts is None:
-        client = StediClient(
-            healthcare_url="https://hc.stedi.test", core_url=CORE, transport=transport
-        )
-    else:
-        client = StediClient(
-            healthcare_url="https://hc.stedi.test",
-            core_url=CORE,
-            transport=transport,
-            download_hosts=download_hosts,
-        )
+    options = {} if download_hosts is None else {"download_hosts": download_hosts}
+    client = StediClient(
+        healthcare_url="https://hc.stedi.test",
+        core_url=CORE,
+        transport=transport,
+        resolver=resolver or FakeResolver(S3_ADDRESS),
+        **options,
+    )
     try:
         yield client
     finally:
@@ -162,7 +177,10 @@ async def test_follows_the_redirect_once_without_the_api_key() -> None:
     seen: list[httpx.Request] = []
     async with client_with(redirect_then(httpx.Response(200, content=X12), seen)) as client:
         assert await fetch(client) == X12
-    assert [str(r.url) for r in seen] == [f"{CORE}/transactions/{TRANSACTION_ID}/output", S3_URL]
+    assert [str(r.url) for r in seen] == [
+        f"{CORE}/transactions/{TRANSACTION_ID}/output",
+        S3_PINNED,
+    ]
     assert seen[0].headers["authorization"] == API_KEY
     assert "authorization" not in seen[1].headers
     assert API_KEY not in str(seen[1].headers)
@@ -314,6 +332,7 @@ async def test_a_download_over_the_size_limit_is_permanent_and_not_read_to_the_e
         core_url=CORE,
         transport=transport,
         max_response_bytes=limit,
+        resolver=FakeResolver(S3_ADDRESS),
     )
     try:
         with pytest.raises(UpstreamError) as caught:
@@ -328,3 +347,154 @@ async def test_a_download_over_the_size_limit_is_permanent_and_not_read_to_the_e
     )
     # Refused from the header before reading, or right after the chunk that crossed the limit.
     assert body.sent == (0 if declared else limit + 1024)
+
+
+# -- the download host's addresses: the SSRF guard subscriptions use ---------------------------
+
+
+def redirect_to(location: str, seen: list[httpx.Request]) -> Callable[..., httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.host == "core.stedi.test":
+            return httpx.Response(302, headers={"Location": location})
+        return httpx.Response(200, content=X12)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "10.0.0.1",
+        "::1",
+        "::ffff:127.0.0.1",
+        "169.254.169.254",  # cloud metadata
+        "192.168.1.10",
+        "172.16.0.1",
+        "0.0.0.0",  # noqa: S104 (an answer to refuse, not a bind)
+        "224.0.0.1",
+        "240.0.0.1",
+        "fd00::1",
+        "fe80::1",
+        "ff02::1",
+        "::",
+    ],
+)
+@pytest.mark.anyio
+async def test_a_matching_host_resolving_to_a_non_public_address_kills_the_job_unrequested(
+    address: str,
+) -> None:
+    seen: list[httpx.Request] = []
+    resolver = FakeResolver(address)
+    async with client_with(
+        redirect_then(httpx.Response(200, content=X12), seen), resolver=resolver
+    ) as client:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    assert (caught.value.kind, caught.value.reason) == (
+        FailureKind.PERMANENT,
+        f"download refused: destination host {S3_HOST!r} resolves to a non-public address",
+    )
+    assert [r.url.host for r in seen] == ["core.stedi.test"]  # the download was never sent
+    assert resolver.asked == [(S3_HOST, 443)]
+    assert address not in caught.value.reason
+    assert "Signature" not in caught.value.reason
+
+
+@pytest.mark.anyio
+async def test_a_name_that_only_looks_like_aws_is_checked_by_its_address() -> None:
+    seen: list[httpx.Request] = []
+    handler = redirect_to("https://127.0.0.1.amazonaws.com/x?sig=1", seen)
+    async with client_with(handler, resolver=FakeResolver("127.0.0.1")) as client:
+        with pytest.raises(UpstreamError, match="non-public address") as caught:
+            await fetch(client)
+    assert caught.value.kind is FailureKind.PERMANENT
+    assert len(seen) == 1
+
+
+@pytest.mark.anyio
+async def test_every_address_must_be_public() -> None:
+    seen: list[httpx.Request] = []
+    resolver = FakeResolver(S3_ADDRESS, "10.0.0.1")
+    async with client_with(
+        redirect_then(httpx.Response(200, content=X12), seen), resolver=resolver
+    ) as client:
+        with pytest.raises(UpstreamError, match="non-public address"):
+            await fetch(client)
+    assert len(seen) == 1
+
+
+@pytest.mark.anyio
+async def test_a_literal_address_is_checked_without_resolving() -> None:
+    seen: list[httpx.Request] = []
+    resolver = FakeResolver(S3_ADDRESS)
+    handler = redirect_to("http://127.0.0.1:8123/download/x?sig=1", seen)
+    async with client_with(handler, download_hosts="127.0.0.1", resolver=resolver) as client:
+        with pytest.raises(UpstreamError, match="'127.0.0.1' resolves to a non-public"):
+            await fetch(client)
+    assert resolver.asked == []
+    assert len(seen) == 1
+
+
+@pytest.mark.anyio
+async def test_the_download_connects_to_the_checked_address_with_the_name_in_tls() -> None:
+    """One lookup, and the request goes to its answer: a resolver that would answer a second
+    lookup with a private address (DNS rebinding) is never asked again."""
+
+    class Rebinding(FakeResolver):
+        async def __call__(self, host: str, port: int) -> list[str]:
+            answer = [S3_ADDRESS] if not self.asked else ["127.0.0.1"]
+            await super().__call__(host, port)
+            return answer
+
+    seen: list[httpx.Request] = []
+    resolver = Rebinding()
+    async with client_with(
+        redirect_then(httpx.Response(200, content=X12), seen), resolver=resolver
+    ) as client:
+        assert await fetch(client) == X12
+    download = seen[1]
+    assert str(download.url) == S3_PINNED
+    assert download.headers["host"] == S3_HOST
+    assert download.extensions["sni_hostname"] == S3_HOST
+    assert resolver.asked == [(S3_HOST, 443)]
+
+
+@pytest.mark.anyio
+async def test_a_dns_failure_is_transient() -> None:
+    async def failing(host: str, port: int) -> list[str]:
+        raise OSError("temporary failure in name resolution")
+
+    seen: list[httpx.Request] = []
+    transport = httpx.MockTransport(redirect_then(httpx.Response(200, content=X12), seen))
+    client = StediClient(
+        healthcare_url="https://hc.stedi.test", core_url=CORE, transport=transport, resolver=failing
+    )
+    try:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    finally:
+        await client.aclose()
+    assert caught.value.kind is FailureKind.TRANSIENT
+    assert caught.value.reason.startswith(f"download: cannot resolve destination host {S3_HOST!r}")
+    assert len(seen) == 1
+
+
+@pytest.mark.anyio
+async def test_private_downloads_can_be_allowed_for_tests() -> None:
+    seen: list[httpx.Request] = []
+    transport = httpx.MockTransport(redirect_to("http://127.0.0.1:8123/download/x?sig=1", seen))
+    client = StediClient(
+        healthcare_url="https://hc.stedi.test",
+        core_url=CORE,
+        transport=transport,
+        download_hosts="127.0.0.1",
+        allow_private_downloads=True,
+    )
+    try:
+        assert await fetch(client) == X12
+    finally:
+        await client.aclose()
+    assert str(seen[1].url) == "http://127.0.0.1:8123/download/x?sig=1"
+    assert "sni_hostname" not in seen[1].extensions

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from receiver.followup import build_result, plan_report, plan_submission
+from receiver.followup import (
+    COVERAGE_KEYS,
+    ParseProblem,
+    build_result,
+    parse_problems,
+    plan_report,
+    plan_submission,
+)
 from receiver.models import Account, InboundEvent, StoredEvent
 from receiver.sources.optum import parse_coverage_discovery
 from receiver.sources.stedi import parse_stedi_webhook
@@ -282,20 +289,48 @@ def test_build_result_for_optum_coverage_discovery() -> None:
                 "payer_id": "SYNCOMM1",
                 "member_id": "ZZC998877001",
                 "plan_description": "SYNTHETIC GOLD PPO",
+                "parse_error": None,
             }
         ],
     }
     assert "TESTPATIENT" not in json.dumps(message.data)
+    assert parse_problems(result) == []
 
 
-def test_build_result_for_optum_skips_unreadable_271() -> None:
+def test_build_result_for_optum_keeps_every_unreadable_path_with_its_error() -> None:
     payload = json.loads(fixture_bytes(OPTUM_BODY))
-    payload["discoveryPaths"]["successful"][0]["transaction"]["x12-271"] = "not x12"
-    payload["discoveryPaths"]["successful"].append("junk")
-    raw = json.dumps(payload).encode()
-    event = dataclasses.replace(optum(), body=raw)
+    successful = payload["discoveryPaths"]["successful"]
+    readable = json.loads(json.dumps(successful[0]))
+    x12 = readable["transaction"]["x12-271"]
+    successful[0]["transaction"]["x12-271"] = x12[: x12.index("NM1*IL") + 12]  # cut off
+    successful.append("junk")
+    successful.append({"name": "Medicare", "transaction": {"chcPayerId": "SYNMCR1"}})
+    successful.append(readable)
+    event = dataclasses.replace(optum(), body=json.dumps(payload).encode())
+
     result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
-    assert result.messages[0].data["coverages"] == []
+
+    coverages = result.messages[0].data["coverages"]
+    assert isinstance(coverages, list)
+    assert [(c["path"], c["chc_payer_id"], c["parse_error"]) for c in coverages] == [
+        (
+            "Commercial",
+            "SYNCOMM1",
+            "x12-271: interchange is truncated: it does not end with an IEA segment",
+        ),
+        (None, None, "discovery path is not an object"),
+        ("Medicare", "SYNMCR1", "the path's transaction has no x12-271 text"),
+        ("Commercial", "SYNCOMM1", None),
+    ]
+    assert all(set(c) == set(COVERAGE_KEYS) for c in coverages)
+    assert coverages[0]["member_id"] is None
+    assert coverages[3]["member_id"] == "ZZC998877001"
+    assert "ZZC99" not in json.dumps(coverages[:3])  # a cut 271 yields nothing of itself
+    assert parse_problems(result) == [
+        ParseProblem("271", 0, str(coverages[0]["parse_error"])),
+        ParseProblem("271", 1, "discovery path is not an object"),
+        ParseProblem("271", 2, "the path's transaction has no x12-271 text"),
+    ]
 
 
 def test_build_result_with_a_report_that_is_not_json_keeps_the_document() -> None:

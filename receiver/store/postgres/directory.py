@@ -72,7 +72,7 @@ class PostgresDirectory(PostgresBase):
         try:
             await self._execute(
                 f"INSERT INTO accounts ({rows.ACCOUNT_COLUMNS}) "  # noqa: S608
-                "VALUES ($1, $2, $3, $4, $5)",
+                "VALUES ($1, $2, $3, $4, $5, $6)",
                 *rows.account_params(account),
             )
         except ConflictError:
@@ -97,7 +97,7 @@ class PostgresDirectory(PostgresBase):
         """Replace by name."""
         count = await self._execute(
             "UPDATE accounts SET stedi_account_id = $1, credentials = $2, api_key = $3, "
-            "created_at = $4 WHERE name = $5",
+            "created_at = $4, stedi_account_uuid = $5 WHERE name = $6",
             *rows.account_params(account)[1:],
             account.name,
         )

@@ -71,7 +71,7 @@ class SqliteDirectory(SqliteBase):
             async with self._transaction() as conn:
                 await conn.execute(
                     f"INSERT INTO accounts ({rows.ACCOUNT_COLUMNS}) "  # noqa: S608
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     _account_params(account),
                 )
         except ConflictError:
@@ -97,7 +97,7 @@ class SqliteDirectory(SqliteBase):
         async with self._transaction() as conn:
             cur = await conn.execute(
                 "UPDATE accounts SET stedi_account_id = ?, credentials = ?, api_key = ?, "
-                "created_at = ? WHERE name = ?",
+                "created_at = ?, stedi_account_uuid = ? WHERE name = ?",
                 (*_account_params(account)[1:], account.name),
             )
             if cur.rowcount == 0:
