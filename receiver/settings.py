@@ -8,6 +8,7 @@ variable and what it accepts.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -62,6 +63,7 @@ class Settings:
     token_cache_size: int = 10000
     directory_cache_seconds: int = 2
     replay_max_deliveries: int = 10000
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,6 +137,20 @@ def _check_host_patterns(name: str, value: str) -> str:
     return ",".join(patterns)
 
 
+def _check_addresses(name: str, value: str) -> str:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be comma-separated IP addresses or networks (or *), not {value!r}"
+            ) from None
+    return ",".join(items)
+
+
 _HTTP = ("http", "https")
 _CHECKS: dict[str, Callable[[str, str], str]] = {
     "database_url": lambda n, v: _check_url(n, v, ("sqlite", "postgresql", "postgres")),
@@ -149,6 +165,7 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
     "sqlite_synchronous": lambda n, v: _check_choice(n, v, ("full", "normal", "extra")).upper(),
     "delivery_schedule": lambda n, v: _check_schedule(n, v),
     "stedi_download_hosts": lambda n, v: _check_host_patterns(n, v),
+    "forwarded_allow_ips": lambda n, v: _check_addresses(n, v),
 }
 
 # Whole-number settings for which 0 would make no sense (a replay cap of 0 refuses them all,

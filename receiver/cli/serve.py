@@ -39,6 +39,9 @@ def serve(host: str, port: int, no_workers: bool) -> None:
         create_app(settings, run_workers=not no_workers, freeze_heap=True),
         host=host,
         port=port,
+        # Which peers may name the client in X-Forwarded-For: the token endpoint throttles
+        # failures per client address.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level="warning",
         access_log=False,
         server_header=False,

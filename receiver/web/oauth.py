@@ -37,6 +37,8 @@ async def _exchange(request: Request, body: bytes) -> dict[str, object]:
         store=svc.store,
         key=svc.signing_key,
         throttle=svc.throttle,
+        # The peer, or the client a trusted proxy names (RECEIVER_FORWARDED_ALLOW_IPS).
+        source=request.client.host if request.client else None,
         authorization=request.headers.get("authorization"),
         content_type=request.headers.get("content-type"),
         body=body,
