@@ -37,6 +37,8 @@ class Settings:
     log_level: str = "info"
     allow_insecure_destinations: bool = False
     signing_key_path: str = ""
+    signing_key_reload_seconds: int = 10
+    signing_key_rotation_delay_seconds: int = 900
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 64
     token_ttl_seconds: int = 3600
