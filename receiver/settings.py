@@ -65,6 +65,10 @@ class Settings:
     token_cache_size: int = 10000
     directory_cache_seconds: int = 2
     replay_max_deliveries: int = 10000
+    max_header_bytes: int = 32 * 1024
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 10
+    keepalive_timeout_seconds: int = 75
     forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @property
@@ -171,8 +175,15 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
 }
 
 # Whole-number settings for which 0 would make no sense (a replay cap of 0 refuses them all,
-# a response cap of 0 every answer).
-_INT_MINIMUMS = {"replay_max_deliveries": 1, "stedi_max_response_bytes": 1}
+# a response cap of 0 every answer, a timeout of 0 every connection).
+_INT_MINIMUMS = {
+    "replay_max_deliveries": 1,
+    "stedi_max_response_bytes": 1,
+    "max_header_bytes": 1024,
+    "header_timeout_seconds": 1,
+    "body_timeout_seconds": 1,
+    "keepalive_timeout_seconds": 1,
+}
 
 
 def _convert(field: dataclasses.Field[Any], name: str, raw: object) -> object:

@@ -17,6 +17,7 @@ from receiver.heap import freeze_startup_heap
 from receiver.logs import configure_logging
 from receiver.store.base import Store
 from receiver.store.factory import build_store
+from receiver.web.protocol import ConnectionLimits, limited_protocol
 
 
 @click.command()
@@ -40,10 +41,18 @@ def serve(host: str, port: int, no_workers: bool) -> None:
         signing_keys=str(keys.path),
         kids=[entry.key.kid for entry in keys.entries],
     )
+    limits = ConnectionLimits(
+        max_head_bytes=settings.max_header_bytes,
+        head_timeout_seconds=settings.header_timeout_seconds,
+        body_timeout_seconds=settings.body_timeout_seconds,
+    )
     uvicorn.run(
         create_app(settings, keys=keys, run_workers=not no_workers, freeze_heap=True),
         host=host,
         port=port,
+        http=limited_protocol(limits),
+        ws="none",
+        timeout_keep_alive=settings.keepalive_timeout_seconds,
         # Which peers may name the client in X-Forwarded-For: the token endpoint throttles
         # failures per client address.
         forwarded_allow_ips=settings.forwarded_allow_ips,
