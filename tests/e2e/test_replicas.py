@@ -52,8 +52,11 @@ def test_replicas_sharing_a_key_file_accept_each_others_tokens_and_rotations(
         **shared_key(tmp_path),
     )
     client = run_cli_json(tmp_path, "clients", "create", "ops", "--scope", "events:read", env=env)
-    one = Server(tmp_path, tmp_path / "one.log", env=env).start(workers=False)
-    two = Server(tmp_path, tmp_path / "two.log", env=env).start(workers=False)
+    # Each in a directory of its own, as on machines of their own: only the key file is shared.
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = Server(tmp_path / "one", tmp_path / "one.log", env=env).start(workers=False)
+    two = Server(tmp_path / "two", tmp_path / "two.log", env=env).start(workers=False)
     try:
         (kid,) = kids(one)
         assert kids(two) == [kid]
@@ -78,6 +81,7 @@ def test_replicas_sharing_a_key_file_accept_each_others_tokens_and_rotations(
         two.kill()
     for server in (one, two):
         assert "PRIVATE KEY" not in server.log_text()
+        assert list(server.cwd.iterdir()) == []  # no key of its own
 
 
 @pytest.mark.parametrize(
