@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from receiver.auth.cache import TokenCache
 from receiver.auth.keyring import KeyRing
-from receiver.auth.keys import KeyEntry, new_signing_key, write_key_file
+from receiver.auth.keys import create_key_file
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
 from receiver.directory import Directory
@@ -222,8 +222,7 @@ def build_key_ring(settings: Settings) -> KeyRing:
     key each process made for itself would refuse every other replica's tokens."""
     path = settings.resolved_signing_key_path
     if settings.is_sqlite:
-        if not path.exists():
-            write_key_file(path, (KeyEntry(new_signing_key()),), replace=False)
+        create_key_file(path)
     elif not settings.signing_key_path:
         raise ConfigError(
             "RECEIVER_SIGNING_KEY_PATH is not set: on PostgreSQL every replica must sign and "

@@ -92,11 +92,16 @@ def jwks(keys: Sequence[SigningKey]) -> dict[str, list[dict[str, str]]]:
     return {"keys": [dict(key.public_jwk) for key in keys]}
 
 
-def load_or_create_signing_key(path: Path) -> SigningKey:
-    """The first key of the key file at `path`, which is created with one new key (mode
-    0600) if it does not exist. ConfigError as for `load_key_file`."""
+def create_key_file(path: Path) -> None:
+    """Create a key file holding one new key at `path` (mode 0600), unless one is there."""
     if not path.exists():
         write_key_file(path, (KeyEntry(new_signing_key()),), replace=False)
+
+
+def load_or_create_signing_key(path: Path) -> SigningKey:
+    """The first key of the key file at `path`, created first if missing (`create_key_file`).
+    ConfigError as for `load_key_file`."""
+    create_key_file(path)
     return load_key_file(path)[0].key
 
 

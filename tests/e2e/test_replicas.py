@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from tests.conftest import POSTGRES_DSN
-from tests.e2e.server import Server, clean_env, run_cli_json, shared_key
+from tests.e2e.server import Server, clean_env, free_port, run_cli_json, shared_key
 from tests.e2e.test_postgres_wakeup import database_url
 
 __all__ = ["database_url"]  # the fixture, shared with the wake-up test
@@ -85,26 +85,24 @@ def test_replicas_sharing_a_key_file_accept_each_others_tokens_and_rotations(
 
 
 @pytest.mark.parametrize(
-    ("key_setting", "expected"),
+    ("configured", "expected"),
     [
-        ({}, ["RECEIVER_SIGNING_KEY_PATH is not set", "receiver keys generate PATH"]),
-        (
-            {"RECEIVER_SIGNING_KEY_PATH": "/nonexistent/keys.pem"},
-            ["/nonexistent/keys.pem does not exist", "receiver keys generate /nonexistent"],
-        ),
+        (False, ["RECEIVER_SIGNING_KEY_PATH is not set", "receiver keys generate PATH"]),
+        (True, ["absent/keys.pem does not exist", "`receiver keys generate /"]),
     ],
 )
 def test_serve_on_postgresql_without_a_shared_key_refuses_to_start(
-    tmp_path: Path, key_setting: dict[str, str], expected: list[str]
+    tmp_path: Path, configured: bool, expected: list[str]
 ) -> None:
     """Checked before the database is opened: no server needs to be running."""
+    key_setting = {"RECEIVER_SIGNING_KEY_PATH": str(tmp_path / "absent" / "keys.pem")}
     done = subprocess.run(
-        [sys.executable, "-m", "receiver", "serve", "--no-workers", "--port", "1"],
+        [sys.executable, "-m", "receiver", "serve", "--no-workers", "--port", str(free_port())],
         cwd=tmp_path,
-        env=clean_env(RECEIVER_DATABASE_URL=POSTGRES_DSN, **key_setting),
+        env=clean_env(RECEIVER_DATABASE_URL=POSTGRES_DSN, **(key_setting if configured else {})),
         capture_output=True,
         text=True,
-        timeout=30,
+        timeout=20,
         check=False,
     )
     assert done.returncode == 2, (done.stdout, done.stderr)
