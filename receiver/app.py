@@ -16,12 +16,13 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from receiver.auth.cache import TokenCache
-from receiver.auth.keys import load_or_create_signing_key
+from receiver.auth.keyring import KeyRing
+from receiver.auth.keys import create_key_file
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
 from receiver.directory import Directory
 from receiver.dispatcher import Dispatcher
-from receiver.errors import ReceiverError, StoreUnavailableError
+from receiver.errors import ConfigError, ReceiverError, StoreUnavailableError
 from receiver.fanout import parse_schedule
 from receiver.heap import freeze_startup_heap
 from receiver.metrics import Metrics
@@ -217,17 +218,46 @@ async def _listen(
         return nothing
 
 
+def build_key_ring(settings: Settings) -> KeyRing:
+    """The token signing keys, from RECEIVER_SIGNING_KEY_PATH. On SQLite a missing key file is
+    created (beside the database unless configured); on PostgreSQL, where several replicas
+    must sign and verify with the same keys, the file must be configured and exist, since a
+    key each process made for itself would refuse every other replica's tokens."""
+    path = settings.resolved_signing_key_path
+    if settings.is_sqlite:
+        create_key_file(path)
+    elif not settings.signing_key_path:
+        raise ConfigError(
+            "RECEIVER_SIGNING_KEY_PATH is not set: on PostgreSQL every replica must sign and "
+            "verify tokens with the same keys, so each must read one shared key file. Create "
+            "it with `receiver keys generate PATH`, mount it into every replica and set "
+            "RECEIVER_SIGNING_KEY_PATH to it"
+        )
+    elif not path.exists():
+        raise ConfigError(
+            f"RECEIVER_SIGNING_KEY_PATH: {path} does not exist; create it with "
+            f"`receiver keys generate {path}` and give every replica the same file"
+        )
+    return KeyRing(
+        path,
+        token_ttl_seconds=settings.token_ttl_seconds,
+        reload_seconds=settings.signing_key_reload_seconds,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
     store: Store | None = None,
     clock: Clock = utc_now,
+    keys: KeyRing | None = None,
     run_workers: bool = False,
     freeze_heap: bool = False,
 ) -> Starlette:
     """The ASGI app. The store is opened (and migrated) by the lifespan and closed after;
-    with `run_workers`, the follow-up worker runs in the same process; with `freeze_heap`,
-    what start-up allocated is frozen out of full collections (`receiver serve`)."""
+    `keys` defaults to `build_key_ring(settings)`, built by the lifespan; with `run_workers`,
+    the follow-up worker runs in the same process; with `freeze_heap`, what start-up
+    allocated is frozen out of full collections (`receiver serve`)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -237,7 +267,7 @@ def create_app(
             services = Services(
                 settings=settings,
                 store=opened,
-                signing_key=load_or_create_signing_key(settings.resolved_signing_key_path),
+                keys=keys or build_key_ring(settings),
                 clock=clock,
                 throttle=FailureThrottle(
                     settings.auth_failure_limit, settings.auth_failure_window_seconds

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from receiver.auth.cache import TokenCache
-from receiver.auth.keys import SigningKey
+from receiver.auth.keyring import KeyRing
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock
 from receiver.directory import Directory
@@ -22,7 +22,7 @@ class Services:
 
     settings: Settings
     store: Store
-    signing_key: SigningKey
+    keys: KeyRing  # the signing keys in force at any moment
     clock: Clock
     throttle: FailureThrottle
     metrics: Metrics = field(default_factory=Metrics)
@@ -31,7 +31,3 @@ class Services:
     resolver: Resolver = system_resolver  # checks subscription URLs resolve to public hosts
     directory: Directory = field(kw_only=True)  # cached client and account lookups
     tokens: TokenCache = field(kw_only=True)  # verified access tokens
-    keys: dict[str, SigningKey] = field(init=False)  # verification keys by kid, built once
-
-    def __post_init__(self) -> None:
-        self.keys = {self.signing_key.kid: self.signing_key}

@@ -8,6 +8,7 @@ variable and what it accepts.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -36,6 +37,8 @@ class Settings:
     log_level: str = "info"
     allow_insecure_destinations: bool = False
     signing_key_path: str = ""
+    signing_key_reload_seconds: int = 10
+    signing_key_rotation_delay_seconds: int = 900
     max_body_bytes: int = 1024 * 1024
     max_json_depth: int = 64
     token_ttl_seconds: int = 3600
@@ -62,6 +65,11 @@ class Settings:
     token_cache_size: int = 10000
     directory_cache_seconds: int = 2
     replay_max_deliveries: int = 10000
+    max_header_bytes: int = 32 * 1024
+    header_timeout_seconds: int = 10
+    body_timeout_seconds: int = 10
+    keepalive_timeout_seconds: int = 75
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,6 +143,20 @@ def _check_host_patterns(name: str, value: str) -> str:
     return ",".join(patterns)
 
 
+def _check_addresses(name: str, value: str) -> str:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    for item in items:
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{name} must be comma-separated IP addresses or networks (or *), not {value!r}"
+            ) from None
+    return ",".join(items)
+
+
 _HTTP = ("http", "https")
 _CHECKS: dict[str, Callable[[str, str], str]] = {
     "database_url": lambda n, v: _check_url(n, v, ("sqlite", "postgresql", "postgres")),
@@ -149,11 +171,19 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
     "sqlite_synchronous": lambda n, v: _check_choice(n, v, ("full", "normal", "extra")).upper(),
     "delivery_schedule": lambda n, v: _check_schedule(n, v),
     "stedi_download_hosts": lambda n, v: _check_host_patterns(n, v),
+    "forwarded_allow_ips": lambda n, v: _check_addresses(n, v),
 }
 
 # Whole-number settings for which 0 would make no sense (a replay cap of 0 refuses them all,
-# a response cap of 0 every answer).
-_INT_MINIMUMS = {"replay_max_deliveries": 1, "stedi_max_response_bytes": 1}
+# a response cap of 0 every answer, a timeout of 0 every connection).
+_INT_MINIMUMS = {
+    "replay_max_deliveries": 1,
+    "stedi_max_response_bytes": 1,
+    "max_header_bytes": 1024,
+    "header_timeout_seconds": 1,
+    "body_timeout_seconds": 1,
+    "keepalive_timeout_seconds": 1,
+}
 
 
 def _convert(field: dataclasses.Field[Any], name: str, raw: object) -> object:

@@ -7,15 +7,16 @@ import binascii
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 from urllib.parse import parse_qsl, unquote_plus
 
 import structlog
 
 from receiver.auth.clients import ClientLookup, authenticate_client
 from receiver.auth.keys import SigningKey
-from receiver.auth.throttle import FailureThrottle
+from receiver.auth.throttle import FailureThrottle, source_key
 from receiver.auth.tokens import issue_access_token
-from receiver.errors import OAuthError, invalid_client
+from receiver.errors import OAuthError, TooManyRequestsError, invalid_client
 
 __all__ = ["ClientLookup", "exchange_client_credentials"]
 
@@ -40,6 +41,7 @@ async def exchange_client_credentials(
     store: ClientLookup,
     key: SigningKey,
     throttle: FailureThrottle,
+    source: str | None,
     authorization: str | None,
     content_type: str | None,
     body: bytes,
@@ -51,8 +53,9 @@ async def exchange_client_credentials(
     """Authenticate the client and answer with an access token (RFC 6749 §5.1).
 
     Raises OAuthError (RFC 6749 §5.2 codes) for a bad request or failed authentication, and
-    TooManyRequestsError while the presented client id is throttled. The caller adds
-    `Cache-Control: no-store` and `Pragma: no-cache` to the response.
+    TooManyRequestsError for a failed one from a `source` (the client's address) that is
+    locked out; correct credentials succeed whatever their source did before. The caller
+    adds `Cache-Control: no-store` and `Pragma: no-cache` to the response.
     """
     params = _parse_form(content_type, body)
     grant_type = params.get("grant_type")
@@ -61,18 +64,11 @@ async def exchange_client_credentials(
     if grant_type != GRANT_TYPE:
         raise OAuthError("unsupported_grant_type", "only client_credentials is supported")
     creds = _client_credentials(authorization, params)
-    throttle.check(creds.client_id, now)
     client = await store.fetch_client(creds.client_id)
     # Always hash and compare, even for an unknown id, so timing does not reveal which ids exist.
     authenticated = authenticate_client(client, creds.secret, now)
     if client is None or not authenticated:
-        throttle.record_failure(creds.client_id, now)
-        # Log the presented id only if it has our ids' shape: a client that swapped its id and
-        # secret must not get the secret written to the log.
-        shown = creds.client_id if _OUR_ID.fullmatch(creds.client_id) else "(not a client id)"
-        _log.warning("oauth.client.auth_failed", client_id=shown, method=creds.method)
-        raise invalid_client()
-    throttle.reset(creds.client_id)
+        _refuse(throttle, creds, source, now)
     scopes = _granted_scopes(params.get("scope"), client.scopes)
     token = issue_access_token(
         key, client, scopes, issuer=issuer, audience=audience, now=now, ttl_seconds=ttl_seconds
@@ -84,6 +80,30 @@ async def exchange_client_credentials(
         "expires_in": ttl_seconds,
         "scope": " ".join(scopes),
     }
+
+
+def _refuse(
+    throttle: FailureThrottle, creds: _Credentials, source: str | None, now: datetime
+) -> NoReturn:
+    failure = throttle.record_failure(source_key(source), now)
+    if failure.retry_after is not None:
+        raise TooManyRequestsError(
+            "too many failed authentications; try again later", retry_after=failure.retry_after
+        )
+    # Log the presented id only if it has our ids' shape: a client that swapped its id and
+    # secret must not get the secret written to the log.
+    shown = creds.client_id if _OUR_ID.fullmatch(creds.client_id) else "(not a client id)"
+    address = source or "unknown"
+    _log.warning("oauth.client.auth_failed", client_id=shown, method=creds.method, address=address)
+    if failure.locks_out:
+        _log.warning(
+            "oauth.client.locked_out",
+            client_id=shown,
+            address=address,
+            failures=throttle.limit,
+            window_seconds=int(throttle.window.total_seconds()),
+        )
+    raise invalid_client()
 
 
 def _parse_form(content_type: str | None, body: bytes) -> dict[str, str]:

@@ -126,7 +126,9 @@ def main() -> None:
     app = create_baseline_app(
         os.environ.get(HEADER_ENV, "x-api-key"), os.environ[SECRET_ENV], args.sqlite
     )
-    # The same uvicorn settings as `receiver serve` (receiver/cli/serve.py).
+    # uvicorn as `receiver serve` runs it (receiver/cli/serve.py), but with its stock httptools
+    # protocol: serve's head cap and read deadlines (receiver/web/protocol.py) count as part
+    # of receiver's cost.
     uvicorn.run(
         app,
         host=args.host,

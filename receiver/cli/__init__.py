@@ -1,4 +1,4 @@
-"""The `receiver` command: serve, migrate, clients, accounts, events, jobs, replay."""
+"""The `receiver` command: serve, migrate, clients, accounts, events, jobs, replay, keys."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from receiver.cli import (
     clients,
     deliveries,
     events,
+    keys,
     replay,
     serve,
     subscriptions,
@@ -33,4 +34,5 @@ main.add_command(events.claims)
 main.add_command(subscriptions.subscriptions)
 main.add_command(deliveries.deliveries)
 main.add_command(replay.replay_)
+main.add_command(keys.keys)
 main.add_command(bench.bench)

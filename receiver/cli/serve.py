@@ -9,14 +9,15 @@ import click
 import structlog
 import uvicorn
 
-from receiver.app import create_app, running_worker
+from receiver.app import build_key_ring, create_app, running_worker
 from receiver.cli.base import load_or_exit, with_store
 from receiver.clock import utc_now
-from receiver.errors import ReceiverError
+from receiver.errors import ConfigError, ReceiverError
 from receiver.heap import freeze_startup_heap
 from receiver.logs import configure_logging
 from receiver.store.base import Store
 from receiver.store.factory import build_store
+from receiver.web.protocol import ConnectionLimits, limited_protocol
 
 
 @click.command()
@@ -28,17 +29,33 @@ def serve(host: str, port: int, no_workers: bool) -> None:
     (SQLite ./receiver.db unless RECEIVER_DATABASE_URL says otherwise)."""
     settings = load_or_exit()
     configure_logging(settings.log_format, settings.log_level, final=True)
+    try:
+        keys = build_key_ring(settings)
+    except ConfigError as exc:
+        raise click.UsageError(f"configuration: {exc.detail}") from None
     where = settings.sqlite_path if settings.is_sqlite else "postgresql"
     structlog.get_logger("receiver").info(
         "service.starting",
         url=f"http://{host}:{port}",
         database=str(where),
-        signing_key=str(settings.resolved_signing_key_path),
+        signing_keys=str(keys.path),
+        kids=[entry.key.kid for entry in keys.entries],
+    )
+    limits = ConnectionLimits(
+        max_head_bytes=settings.max_header_bytes,
+        head_timeout_seconds=settings.header_timeout_seconds,
+        body_timeout_seconds=settings.body_timeout_seconds,
     )
     uvicorn.run(
-        create_app(settings, run_workers=not no_workers, freeze_heap=True),
+        create_app(settings, keys=keys, run_workers=not no_workers, freeze_heap=True),
         host=host,
         port=port,
+        http=limited_protocol(limits),
+        ws="none",
+        timeout_keep_alive=settings.keepalive_timeout_seconds,
+        # Which peers may name the client in X-Forwarded-For: the token endpoint throttles
+        # failures per client address.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_level="warning",
         access_log=False,
         server_header=False,

@@ -34,13 +34,14 @@ async def require_scope(request: Request, scope: str) -> TokenClaims:
     from the store at most once per RECEIVER_DIRECTORY_CACHE_SECONDS.
     """
     svc = services(request)
+    now = svc.clock()
     return await authorize_bearer(
         store=svc.directory,
-        keys=svc.keys,
+        keys=svc.keys.at(now).verifying,
         authorization=request.headers.get("authorization"),
         scope=scope,
         issuer=svc.settings.public_url,
         audience=svc.settings.public_url,
-        now=svc.clock(),
+        now=now,
         tokens=svc.tokens,
     )

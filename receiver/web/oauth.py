@@ -13,6 +13,9 @@ from receiver.web.body import read_body
 from receiver.web.deps import ORJSONResponse, services
 
 TOKEN_BODY_LIMIT = 16 * 1024
+# How long a verifier may cache the JWKS; RECEIVER_SIGNING_KEY_ROTATION_DELAY_SECONDS must
+# exceed it, so that nothing is signed with a key a cache has not seen yet.
+JWKS_MAX_AGE_SECONDS = 300
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -33,23 +36,31 @@ async def token(request: Request) -> Response:
 
 async def _exchange(request: Request, body: bytes) -> dict[str, object]:
     svc = services(request)
+    now = svc.clock()
     return await exchange_client_credentials(
         store=svc.store,
-        key=svc.signing_key,
+        key=svc.keys.at(now).signing,
         throttle=svc.throttle,
+        # The peer, or the client a trusted proxy names (RECEIVER_FORWARDED_ALLOW_IPS).
+        source=request.client.host if request.client else None,
         authorization=request.headers.get("authorization"),
         content_type=request.headers.get("content-type"),
         body=body,
         issuer=svc.settings.public_url,
         audience=svc.settings.public_url,
-        now=svc.clock(),
+        now=now,
         ttl_seconds=svc.settings.token_ttl_seconds,
     )
 
 
 async def jwks_document(request: Request) -> Response:
-    """GET /.well-known/jwks.json."""
-    return ORJSONResponse(jwks([services(request).signing_key]))
+    """GET /.well-known/jwks.json: every key that signs or still verifies, and the next one."""
+    svc = services(request)
+    published = svc.keys.at(svc.clock()).verifying.values()
+    return ORJSONResponse(
+        jwks(list(published)),
+        headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"},
+    )
 
 
 async def server_metadata(request: Request) -> Response:

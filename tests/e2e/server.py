@@ -50,6 +50,14 @@ def run_cli_json(cwd: Path, *args: str, env: dict[str, str] | None = None) -> An
     return json.loads(run_cli(cwd, *args, "--json", env=env))
 
 
+def shared_key(directory: Path) -> dict[str, str]:
+    """A key file made with `receiver keys generate` in `directory`, as the settings every
+    replica (every `serve` on PostgreSQL) is given: `{"RECEIVER_SIGNING_KEY_PATH": path}`."""
+    path = directory / "signing-keys.pem"
+    run_cli(directory, "keys", "generate", str(path))
+    return {"RECEIVER_SIGNING_KEY_PATH": str(path)}
+
+
 class Server:
     """One `receiver serve` subprocess; stderr goes to a file (no pipe to fill up)."""
 

@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 
 from tests.conftest import POSTGRES_DSN, require_postgres
-from tests.e2e.server import Server, spawn_worker
+from tests.e2e.server import Server, shared_key, spawn_worker
 from tests.e2e.test_pipeline import (
     MockStediState,
     mock_stedi,
@@ -55,7 +55,7 @@ def test_a_separate_worker_is_woken_by_notify(
 ) -> None:
     stedi_url, _ = mock_stedi
     # A 10-minute poll: only NOTIFY can make the worker fetch within the test's 10 s.
-    env = pipeline_env(stedi_url, RECEIVER_DATABASE_URL=database_url)
+    env = pipeline_env(stedi_url, RECEIVER_DATABASE_URL=database_url, **shared_key(tmp_path))
     env["RECEIVER_WORKER_IDLE_MS"] = "600000"
     credentials = set_up(tmp_path, env)
     server = Server(tmp_path, tmp_path / "serve.log", env=env).start(workers=False)

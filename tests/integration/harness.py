@@ -24,6 +24,7 @@ import uvicorn
 
 from receiver.app import create_app
 from receiver.auth.clients import new_client
+from receiver.auth.keys import create_key_file
 from receiver.clock import Clock, utc_now
 from receiver.models import Account, AccountCredential, Client, CredentialKind
 from receiver.settings import Settings, load_settings
@@ -253,6 +254,8 @@ def start_live_server(
     }
     values.update(overrides)
     settings = load_settings({}, **values)
+    # What `receiver keys generate` makes: on PostgreSQL the app never creates one.
+    create_key_file(settings.resolved_signing_key_path)
     if store is None:
         seed = asyncio.run(_seed_sqlite(settings.sqlite_path))
     else:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import httpx
 import jwt
 
@@ -151,23 +154,32 @@ def test_json_body_is_invalid_request(server: LiveServer) -> None:
     _oauth_error(resp, 400, "invalid_request")
 
 
-def test_repeated_failures_are_throttled_with_retry_after(server: LiveServer) -> None:
+def test_a_lock_out_refuses_failures_but_never_the_right_secret(
+    server: LiveServer, captured: io.StringIO
+) -> None:
+    """Knowing Optum's client id must not lock Optum out: failures are limited per address."""
     ops = server.seed.ops
+    wrong = (ops.client_id, "not-the-secret-5b0c7e")
     assert server.settings.auth_failure_limit == 10
     for _ in range(10):
-        resp = server.http.post("/oauth/token", data=FORM, auth=(ops.client_id, "wrong"))
-        assert resp.status_code == 401
-    throttled = server.http.post("/oauth/token", data=FORM, auth=(ops.client_id, "wrong"))
+        assert server.http.post("/oauth/token", data=FORM, auth=wrong).status_code == 401
+    throttled = server.http.post("/oauth/token", data=FORM, auth=wrong)
     assert throttled.status_code == 429
-    assert int(throttled.headers["retry-after"]) >= 1
+    assert 1 <= int(throttled.headers["retry-after"]) <= 300
     assert throttled.json()["error"] == "too_many_requests"
-    # While throttled, even the right secret is refused: the limit is on the presented id.
     right = server.http.post("/oauth/token", data=FORM, auth=(ops.client_id, ops.secret))
-    assert right.status_code == 429
-    # Other clients are not affected.
-    optum = server.seed.optum
-    other = server.http.post("/oauth/token", data=FORM, auth=(optum.client_id, optum.secret))
-    assert other.status_code == 200
+    assert right.status_code == 200, right.text
+    # Another address (loopback is a /8) is not locked out.
+    other_address = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=server.base_url, transport=other_address) as other:
+        assert other.post("/oauth/token", data=FORM, auth=wrong).status_code == 401
+
+    records = [json.loads(line) for line in captured.getvalue().splitlines()]
+    (locked,) = [r for r in records if r["event"] == "oauth.client.locked_out"]
+    assert locked["level"] == "warning"
+    assert (locked["client_id"], locked["address"]) == (ops.client_id, "127.0.0.1")
+    assert "not-the-secret-5b0c7e" not in captured.getvalue()
+    assert ops.secret not in captured.getvalue()
 
 
 def test_authorization_server_metadata(server: LiveServer) -> None:

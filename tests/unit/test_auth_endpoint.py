@@ -26,6 +26,7 @@ NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 URL = "https://receiver.example.com"
 FORM = "application/x-www-form-urlencoded"
 GRANT = {"grant_type": "client_credentials"}
+SOURCE = "203.0.113.7"
 
 
 @pytest.fixture
@@ -84,11 +85,13 @@ def exchange(store: FakeClients, key: SigningKey, throttle: FailureThrottle) -> 
         authorization: str | None = None,
         content_type: str | None = FORM,
         now: datetime = NOW,
+        source: str = SOURCE,
     ) -> dict[str, object]:
         return await exchange_client_credentials(
             store=store,
             key=key,
             throttle=throttle,
+            source=source,
             authorization=authorization,
             content_type=content_type,
             body=body,
@@ -174,6 +177,7 @@ class TestSuccess:
             store=store,
             key=key,
             throttle=FailureThrottle(3, 300),
+            source=SOURCE,
             authorization=header,
             content_type=FORM,
             body=form(**GRANT),
@@ -195,6 +199,7 @@ class TestSuccess:
             store=FakeClients(client),
             key=key,
             throttle=FailureThrottle(3, 300),
+            source=SOURCE,
             authorization=header,
             content_type=FORM,
             body=form(**GRANT),
@@ -238,6 +243,7 @@ class TestSuccess:
             store=store,
             key=key,
             throttle=FailureThrottle(3, 300),
+            source=SOURCE,
             authorization=basic(client.client_id, old),
             content_type=FORM,
             body=form(**GRANT),
@@ -445,45 +451,74 @@ class TestClientErrors:
 
 
 class TestThrottle:
-    async def test_failures_then_429_even_with_right_secret(
-        self, exchange: Any, registered: tuple[Client, str], store: FakeClients
+    async def test_failures_then_429_but_the_right_secret_still_succeeds(
+        self, exchange: Any, registered: tuple[Client, str]
     ) -> None:
         client, secret = registered
         for _ in range(3):
             await raises(
                 exchange(form(**GRANT), basic(client.client_id, "bad")), "invalid_client", 401
             )
-        store.lookups.clear()
+        later = NOW + timedelta(seconds=100)
         with pytest.raises(TooManyRequestsError) as info:
-            await exchange(
-                form(**GRANT), basic(client.client_id, secret), now=NOW + timedelta(seconds=100)
-            )
+            await exchange(form(**GRANT), basic(client.client_id, "bad"), now=later)
         assert info.value.status_code == 429
         assert info.value.headers["Retry-After"] == "200"
-        assert store.lookups == []  # checked before any verification
-        later = NOW + timedelta(seconds=300)
+        # Knowing the client id is not enough to lock the real client out.
         assert (await exchange(form(**GRANT), basic(client.client_id, secret), now=later))[
             "access_token"
         ]
 
-    async def test_unknown_ids_are_throttled_too(self, exchange: Any) -> None:
-        for _ in range(3):
-            await raises(exchange(form(**GRANT), basic("cli_guess", "x")), "invalid_client", 401)
-        with pytest.raises(TooManyRequestsError):
-            await exchange(form(**GRANT), basic("cli_guess", "x"))
-
-    async def test_success_resets(
-        self, exchange: Any, registered: tuple[Client, str], throttle: FailureThrottle
+    async def test_failures_count_per_source_address(
+        self, exchange: Any, registered: tuple[Client, str]
     ) -> None:
+        client, _ = registered
+        for _ in range(3):
+            await raises(
+                exchange(form(**GRANT), basic(client.client_id, "bad")), "invalid_client", 401
+            )
+        await raises(
+            exchange(form(**GRANT), basic(client.client_id, "bad"), source="198.51.100.9"),
+            "invalid_client",
+            401,
+        )
+
+    async def test_unknown_ids_count_against_their_source(self, exchange: Any) -> None:
+        for guess in ("cli_a", "cli_b", "cli_c"):
+            await raises(exchange(form(**GRANT), basic(guess, "x")), "invalid_client", 401)
+        with pytest.raises(TooManyRequestsError):
+            await exchange(form(**GRANT), basic("cli_d", "x"))
+
+    async def test_the_lock_out_is_one_warning_naming_client_and_address(
+        self, exchange: Any, registered: tuple[Client, str]
+    ) -> None:
+        client, secret = registered
+        with capture_logs() as logs:
+            for _ in range(3):
+                await raises(
+                    exchange(form(**GRANT), basic(client.client_id, "bad-secret")),
+                    "invalid_client",
+                    401,
+                )
+            with pytest.raises(TooManyRequestsError):
+                await exchange(form(**GRANT), basic(client.client_id, "bad-secret"))
+        (locked,) = [e for e in logs if e["event"] == "oauth.client.locked_out"]
+        assert locked["log_level"] == "warning"
+        assert (locked["client_id"], locked["address"]) == (client.client_id, SOURCE)
+        assert (locked["failures"], locked["window_seconds"]) == (3, 300)
+        assert "bad-secret" not in repr(logs)
+        assert secret not in repr(logs)
+
+    async def test_a_success_does_not_clear_the_source_failures(
+        self, exchange: Any, registered: tuple[Client, str]
+    ) -> None:
+        """Behind a shared proxy address, one client's success must not hide another's guesses."""
         client, secret = registered
         for _ in range(2):
             await raises(
                 exchange(form(**GRANT), basic(client.client_id, "bad")), "invalid_client", 401
             )
         await exchange(form(**GRANT), basic(client.client_id, secret))
-        assert len(throttle) == 0
-        for _ in range(2):
-            await raises(
-                exchange(form(**GRANT), basic(client.client_id, "bad")), "invalid_client", 401
-            )
-        assert (await exchange(form(**GRANT), basic(client.client_id, secret)))["access_token"]
+        await raises(exchange(form(**GRANT), basic(client.client_id, "bad")), "invalid_client", 401)
+        with pytest.raises(TooManyRequestsError):
+            await exchange(form(**GRANT), basic(client.client_id, "bad"))
