@@ -26,15 +26,13 @@ def load_kek(path: Path) -> KekSet:
     """Load the KEKs in the file at `path`, current first.
 
     ConfigError, naming the path and what is wrong (never the key bytes), when the file is
-    missing, accessible by group or others, too big, not UTF-8, or holds a malformed line.
+    missing, not private (see `unsafe_mode`), too big, not UTF-8, or holds a malformed line.
     """
     try:
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                f"encryption key file {path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(mode):o}); fix it with: chmod 600 {path}"
-            )
+        info = path.stat()
+        problem = unsafe_mode(info.st_mode, owner=info.st_uid, euid=os.geteuid())
+        if problem:
+            raise ConfigError(f"encryption key file {path} {problem} {path}")
         with path.open("rb") as fh:
             data = fh.read(_MAX_FILE_BYTES + 1)
     except OSError as exc:
@@ -46,6 +44,27 @@ def load_kek(path: Path) -> KekSet:
     except UnicodeDecodeError:
         raise ConfigError(f"encryption key file {path} is not UTF-8 text") from None
     return parse_kek_text(text, source=str(path))
+
+
+def unsafe_mode(mode: int, *, owner: int, euid: int) -> str | None:
+    """What makes a key file with this mode and owner unsafe to load, or None when it is not.
+
+    PostgreSQL's rule for its TLS key: 0600 or less when the file is ours; 0640 or less when
+    it is root's, which is how a Kubernetes Secret mounted with an fsGroup arrives (0440).
+    The answer ends with the command that fixes it, less the path.
+    """
+    perms = stat.S_IMODE(mode)
+    if owner == euid:
+        if perms & (stat.S_IRWXG | stat.S_IRWXO):
+            return f"is accessible by group or others (mode {perms:o}); fix it with: chmod 600"
+        return None
+    if owner == 0:
+        if perms & (stat.S_IWGRP | stat.S_IXGRP | stat.S_IRWXO):
+            return f"is root's and open beyond group read (mode {perms:o}); fix it with: chmod 640"
+        return None
+    return (
+        f"belongs to uid {owner}, neither this process's user nor root; fix it with: chown {euid}"
+    )
 
 
 def create_kek(path: Path, *, random: Callable[[int], bytes] = os.urandom) -> KekSet:

@@ -19,7 +19,13 @@ from receiver.crypto.kek import (
     new_kek,
     parse_kek_text,
 )
-from receiver.crypto.kekfile import create_kek, load_kek, load_or_create_kek, rotate_kek
+from receiver.crypto.kekfile import (
+    create_kek,
+    load_kek,
+    load_or_create_kek,
+    rotate_kek,
+    unsafe_mode,
+)
 from receiver.errors import ConfigError
 
 KEY = bytes(range(32))
@@ -207,3 +213,28 @@ class TestRotateKek:
         with pytest.raises(ConfigError, match="chmod 600"):
             rotate_kek(path)
         assert len(path.read_text().splitlines()) == 1
+
+
+class TestUnsafeMode:
+    @pytest.mark.parametrize("mode", [0o600, 0o400, 0o200])
+    def test_our_file_may_be_ours_alone(self, mode: int) -> None:
+        assert unsafe_mode(stat.S_IFREG | mode, owner=1000, euid=1000) is None
+
+    @pytest.mark.parametrize("mode", [0o640, 0o604, 0o610, 0o601])
+    def test_our_file_open_to_group_or_others_is_refused(self, mode: int) -> None:
+        assert unsafe_mode(mode, owner=1000, euid=1000) == (
+            f"is accessible by group or others (mode {mode:o}); fix it with: chmod 600"
+        )
+
+    @pytest.mark.parametrize("mode", [0o440, 0o640, 0o400, 0o600])
+    def test_a_root_file_may_be_group_readable_as_kubernetes_mounts_it(self, mode: int) -> None:
+        assert unsafe_mode(mode, owner=0, euid=1000) is None
+
+    @pytest.mark.parametrize("mode", [0o660, 0o644, 0o650, 0o444])
+    def test_a_root_file_open_further_is_refused(self, mode: int) -> None:
+        assert "fix it with: chmod 640" in (unsafe_mode(mode, owner=0, euid=1000) or "")
+
+    def test_another_users_file_is_refused(self) -> None:
+        assert unsafe_mode(0o600, owner=1001, euid=1000) == (
+            "belongs to uid 1001, neither this process's user nor root; fix it with: chown 1000"
+        )
