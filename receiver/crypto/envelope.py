@@ -3,9 +3,10 @@
 Bytes (v1):  0xFF "RCV" 0x01 | data key id (8) | nonce (12) | AES-256-GCM ciphertext + tag (16)
 Text:        "$rcv$" + base64url (padded) of those bytes
 
-Why no legacy value can pass for sealed: legacy byte values are JSON bodies, checked as UTF-8
-at intake, and X12 documents, checked to start with "ISA"; 0xFF can start neither, and it never
-occurs anywhere in UTF-8. Legacy text values are JSON (which starts with whitespace, `{`, `[`,
+Why no legacy value can pass for sealed: legacy byte values are JSON (bodies and reports, parsed
+before they are stored) and X12 documents (checked to start with "ISA"). 0xFF never occurs in
+UTF-8; it can start JSON only as a UTF-16 or UTF-32 little-endian byte-order mark, FF FE, and
+the marker is FF "R". Legacy text values are JSON (which starts with whitespace, `{`, `[`,
 `"`, `-`, a digit, `t`, `f` or `n`), hex digests, `whsec_` secrets and vendor API keys and
 client secrets (base64, hex or alphanumeric alphabets): none starts with `$`. And a value that
 does carry a marker is parsed strictly and must authenticate, so a misread is a loud
@@ -47,8 +48,8 @@ class Envelope(NamedTuple):
 
 
 def is_sealed(value: bytes) -> bool:
-    """True if `value` is a sealed value (its first byte is 0xFF, which no legacy value has)."""
-    return value[:1] == MAGIC[:1]
+    """True if `value` is a sealed value: it starts with the marker, which no legacy value has."""
+    return value[: len(MAGIC)] == MAGIC
 
 
 def is_sealed_text(value: str) -> bool:
@@ -66,8 +67,8 @@ def unpack(value: bytes) -> Envelope:
     if value[:_ID_START] != _V1_PREFIX:
         if not is_sealed(value):
             raise DecryptionError("value is not sealed")
-        if value[: len(MAGIC)] != MAGIC:
-            raise DecryptionError("value carries the sealed marker but a damaged header")
+        if len(value) == len(MAGIC):
+            raise DecryptionError("sealed value is truncated")
         raise DecryptionError(f"sealed value has unknown format version {value[len(MAGIC)]}")
     if len(value) < HEADER_BYTES + TAG_BYTES:
         raise DecryptionError("sealed value is truncated")

@@ -37,6 +37,9 @@ LEGACY_BYTES = [
     b"\r\nISA*00*~",
     '{"name":"Zoë Ñúñez"}'.encode(),
     "ISA*00*NOM*Zoé~".encode("latin-1"),  # X12 need not be UTF-8
+    '{"a":"Zoë"}'.encode("utf-16"),  # json.loads takes UTF-16 with its FF FE byte-order mark
+    '{"a":1}'.encode("utf-32"),
+    b"\xef\xbb\xbf{}",  # UTF-8 byte-order mark
     *(p.read_bytes() for p in sorted(FIXTURES.rglob("*")) if p.is_file()),
 ]
 LEGACY_TEXT = [
@@ -156,7 +159,8 @@ class TestOpenRefuses:
         ("blob", "message"),
         [
             (b"\xffRCV\x02" + b"\x00" * 40, "unknown format version 2"),
-            (b"\xffXYZ\x01" + b"\x00" * 40, "damaged header"),
+            (b"\xffXYZ\x01" + b"\x00" * 40, "not sealed"),
+            (b"\xffRCV", "truncated"),
             (b"\xffRCV\x01" + b"\x00" * 35, "truncated"),
             (b'{"plain":1}', "not sealed"),
         ],
