@@ -50,7 +50,10 @@ class Keyring:
         return frozenset(self._aeads)
 
     def seal(self, plaintext: bytes, *, aad: bytes) -> bytes:
-        """`plaintext` sealed with the current data key, bound to `aad`."""
+        """`plaintext` sealed with the current data key, bound to `aad` (never empty)."""
+        if not aad:
+            # Without it a value could be moved to any row: refuse rather than seal unbound.
+            raise ValueError("seal needs the aad of where the value lives (see row_aad)")
         nonce = os.urandom(NONCE_BYTES)
         header = self._current_header
         sealed = self._aeads[self._current_id].encrypt(nonce, plaintext, header + aad)

@@ -95,6 +95,11 @@ class TestRoundTrip:
         assert is_sealed_text(sealed)
         assert keyring.open_text(sealed, aad=AAD) == plaintext
 
+    def test_refuses_to_seal_without_aad(self) -> None:
+        keyring, _ = _keyring()
+        with pytest.raises(ValueError, match="needs the aad"):
+            keyring.seal(b"body", aad=b"")
+
     def test_same_plaintext_seals_differently_each_time(self) -> None:
         keyring, _ = _keyring()
         assert keyring.seal(b"same", aad=AAD) != keyring.seal(b"same", aad=AAD)
