@@ -1,4 +1,4 @@
-"""The KEK file on disk: loaded only when private (0600), created atomically, never overwritten."""
+"""The KEK file on disk: loaded only when private, created atomically, never overwritten."""
 
 from __future__ import annotations
 
