@@ -11,6 +11,8 @@ ReceiverError                      500 internal_error (never raised directly)
 ├── UnsupportedMediaTypeError      415 unsupported_media_type
 ├── TooManyRequestsError           429 too_many_requests (with Retry-After)
 ├── StoreUnavailableError          503 store_unavailable
+├── DecryptionError                503 decryption_failed (a key id is missing, or a sealed
+│                                  value failed authentication; never the plaintext)
 ├── ConfigError                    settings or CLI input that cannot be used (no HTTP form)
 ├── OAuthError                     RFC 6749 §5.2: {"error", "error_description"}
 │   (invalid_request, invalid_client, unsupported_grant_type, invalid_scope, ...)
@@ -109,6 +111,19 @@ class StoreUnavailableError(ReceiverError):
 
     status_code = 503
     code = "store_unavailable"
+
+
+class DecryptionError(ReceiverError):
+    """A sealed value or a wrapped data key cannot be opened: the message names the key id that
+    is missing or says that authentication failed, and never carries plaintext. A 503, not a
+    500: the data is intact and readable again once the right key is loaded."""
+
+    status_code = 503
+    code = "decryption_failed"
+
+    def __init__(self, detail: str, *, key_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.key_id = key_id
 
 
 class ConfigError(ReceiverError):
