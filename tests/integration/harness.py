@@ -105,9 +105,10 @@ class Seed:
     optum: SeededClient  # callbacks:coverage-discovery
 
 
-async def seed_store(store: Store) -> Seed:
-    """Clients `ops` and `optum`; accounts `acme` (x-api-key header + destination secret)
-    and `basicco` (Basic user `stedi`), both on the fixtures' Stedi account id."""
+async def seed_store(store: Store, *, stedi_api_key: str | None = None) -> Seed:
+    """Clients `ops` and `optum`; accounts `acme` (x-api-key header + destination secret,
+    and `stedi_api_key` as its key for Stedi's APIs) and `basicco` (Basic user `stedi`),
+    both on the fixtures' Stedi account id."""
     now = datetime.now(UTC)
     ops, ops_secret = new_client("ops", ["events:read"], now)
     optum, optum_secret = new_client("optum", ["callbacks:coverage-discovery"], now)
@@ -124,6 +125,7 @@ async def seed_store(store: Store) -> Seed:
                 ),
                 AccountCredential(CredentialKind.DESTINATION, "destination", WHSEC, now),
             ),
+            api_key=stedi_api_key,
         )
     )
     await store.add_account(
@@ -141,11 +143,11 @@ async def seed_store(store: Store) -> Seed:
     return Seed(ops=SeededClient(ops, ops_secret), optum=SeededClient(optum, optum_secret))
 
 
-async def _seed_sqlite(path: Path) -> Seed:
+async def _seed_sqlite(path: Path, stedi_api_key: str | None) -> Seed:
     store = SqliteStore(path)
     await store.open()
     try:
-        return await seed_store(store)
+        return await seed_store(store, stedi_api_key=stedi_api_key)
     finally:
         await store.close()
 
@@ -234,12 +236,16 @@ def start_live_server(
     clock: Clock = utc_now,
     store: Store | None = None,
     seeder: Callable[[], Seed] | None = None,
+    run_workers: bool = False,
+    stedi_api_key: str | None = None,
     **overrides: object,
 ) -> LiveServer:
     """Seed, bind a free loopback port, and run the app there until `stop()`.
 
     Without `store`, the app uses `sqlite:///{tmp_path}/receiver.db`, seeded through a
-    separate SqliteStore before start; with `store`, `seeder` must seed it (same database).
+    separate SqliteStore before start (acme with `stedi_api_key`); with `store`, `seeder`
+    must seed it (same database). `run_workers` runs the worker and dispatcher in the app,
+    as `receiver serve` does.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -254,11 +260,11 @@ def start_live_server(
     values.update(overrides)
     settings = load_settings({}, **values)
     if store is None:
-        seed = asyncio.run(_seed_sqlite(settings.sqlite_path))
+        seed = asyncio.run(_seed_sqlite(settings.sqlite_path, stedi_api_key))
     else:
         assert seeder is not None, "a given store needs a seeder"
         seed = seeder()
-    app = create_app(settings, store=store, clock=clock)
+    app = create_app(settings, store=store, clock=clock, run_workers=run_workers)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(
