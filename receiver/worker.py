@@ -99,7 +99,9 @@ class Worker:
             return
         event = await self._store.fetch_event(job.event_id, with_body=True)
         if event is None:
-            await self._kill(job, f"event {job.event_id} not found")
+            # A job is stored in its event's transaction, so a missing event is a read that
+            # did not see it: transient, never a reason to give up at first sight.
+            await self._retry(job, FailureKind.TRANSIENT, "event not found", None)
             return
         kind = plan_report(event)
         wants_submission = plan_submission(event)

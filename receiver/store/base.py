@@ -1,9 +1,12 @@
 """The Store protocol: every durable read and write receiver makes, in domain verbs.
 
 Two adapters implement it (`SqliteStore`, `PostgresStore`) and one contract suite
-(`tests/contract/`) holds both to the same behaviour. Adapters map their driver's exceptions to
-`StoreUnavailableError` (the store cannot be reached or written) or `ConflictError` (a unique
-name is taken) at their boundary; nothing driver-specific leaks upward.
+(`tests/contract/`) holds both to the same behaviour. Every read sees every write whose verb
+returned before the read was called, however many other reads are in flight (each read runs
+on a snapshot taken when it starts): the worker finds the event of a job it has just claimed.
+Adapters map their driver's exceptions to `StoreUnavailableError` (the store cannot be
+reached or written) or `ConflictError` (a unique name is taken) at their boundary; nothing
+driver-specific leaks upward.
 """
 
 from __future__ import annotations

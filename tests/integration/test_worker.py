@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from receiver.models import Account, Job, JobFilter
 from receiver.policy import RetryPolicy
 from receiver.sources.stedi import parse_stedi_webhook
-from receiver.store.base import PROCESS_JOB
+from receiver.store.base import PROCESS_JOB, Store
 from receiver.store.sqlite import SqliteStore
 from receiver.upstream.stedi import StediClient
 from receiver.worker import Worker
@@ -235,6 +235,64 @@ async def test_an_account_without_api_key_kills_the_job_with_a_hint(rig: Rig) ->
     assert "has no Stedi API key" in job.last_error
     assert "receiver accounts rotate acme --api-key-env" in job.last_error
     assert rig.mock.requests == []
+
+
+class UnseenEvents:
+    """The store, except that `fetch_event` misses the first `misses` times: a read that does
+    not see the event yet."""
+
+    def __init__(self, store: SqliteStore, misses: int) -> None:
+        self._store = store
+        self.misses = misses
+
+    async def fetch_event(self, event_id: str, *, with_body: bool = True) -> object:
+        if self.misses > 0:
+            self.misses -= 1
+            return None
+        return await self._store.fetch_event(event_id, with_body=with_body)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def worker_on(rig: Rig, store: object, policy: RetryPolicy | None = None) -> Worker:
+    """A worker like the rig's, on `store`."""
+    return Worker(
+        store=cast(Store, store),
+        stedi=rig.worker._stedi,
+        policy=policy or RetryPolicy(jitter=0.0),
+        clock=rig.clock,
+    )
+
+
+async def test_an_event_not_found_at_first_sight_is_retried_not_killed(rig: Rig) -> None:
+    event_id = await record_835(rig.store)
+    worker = worker_on(rig, UnseenEvents(rig.store, misses=1))
+
+    assert await worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == ("pending", 1, "event not found")
+    assert job.next_attempt_at == START + timedelta(seconds=5)
+    assert rig.mock.requests == []
+    rig.clock.now = job.next_attempt_at
+    assert await worker.run_once() == 1
+    assert (await rig.job_of(event_id)).status == "done"
+
+
+async def test_an_event_never_found_dies_when_the_retry_policy_gives_up(rig: Rig) -> None:
+    event_id = await record_835(rig.store)
+    policy = RetryPolicy(jitter=0.0, give_up_after_seconds=60)
+    worker = worker_on(rig, UnseenEvents(rig.store, misses=100), policy)
+
+    for _ in range(4):  # after 5, 10, 20 s; the next (40 s more) would be past the minute
+        assert await worker.run_once() == 1
+        job = await rig.job_of(event_id)
+        if job.status != "pending":
+            break
+        rig.clock.now = job.next_attempt_at
+    assert (job.status, job.attempts) == ("dead", 4)
+    assert job.last_error == "event not found (gave up after 60s)"
 
 
 async def test_urls_in_a_forged_event_are_never_followed(rig: Rig) -> None:
