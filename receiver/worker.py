@@ -110,10 +110,6 @@ class Worker:
         account = None
         if (kind is not None or wants_submission) and event.account:
             account = await self._store.fetch_account(event.account)
-        if kind is None and wants_submission and (account is None or not account.api_key):
-            # The 837 file only enriches the claim timeline: without a key, publish as before.
-            _log.info("job.submission_skipped", job_id=job.id, reason="no Stedi API key")
-            wants_submission = False
         if (kind is not None or wants_submission) and event.transaction_id is not None:
             what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} output"
             if account is None or not account.api_key:

@@ -463,15 +463,27 @@ async def test_a_throttled_output_is_retried_like_a_report(rig: Rig) -> None:
     ]
 
 
-async def test_an_837_for_an_account_without_api_key_publishes_without_the_file(rig: Rig) -> None:
+async def test_an_837_for_an_account_without_api_key_dies_with_the_hint(rig: Rig) -> None:
+    """Not done with nothing indexed: that could never be retried, and reconciliation sees
+    the transaction as a duplicate. Dead with the hint, it is fetched once a key is there."""
     await drop_api_key(rig.store)
     event_id = await record_837(rig.store)
 
     assert await rig.worker.run_once() == 1
 
     job = await rig.job_of(event_id)
-    assert job.status == "done"  # the file only enriches the timeline
+    assert job.status == "dead"
+    assert job.last_error == (
+        "account acme has no Stedi API key; add one with receiver accounts rotate acme "
+        "--api-key-env VAR, then receiver jobs retry"
+    )
     assert rig.mock.requests == []
-    assert await rig.store.fetch_documents(event_id) == []
-    page = await rig.store.list_messages(limit=10, cursor=None)
-    assert [m.type for m in page.items] == ["stedi.transaction.processed"]
+    assert (await rig.store.list_messages(limit=10, cursor=None)).items == []
+
+    account = await rig.store.fetch_account("acme")
+    assert account is not None
+    await rig.store.update_account(replace(account, api_key=API_KEY))
+    assert await rig.store.revive_job(job.id, now=rig.clock.now)
+    assert await rig.worker.run_once() == 1
+    assert (await rig.job_of(event_id)).status == "done"
+    assert [t.kind for t in await rig.store.claim_timeline("SYN0001843")] == ["submitted"]
