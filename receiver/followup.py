@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from receiver.claims import acknowledgment_claims, remittance_claims, submission_claims
+from receiver.message_id import message_id
 from receiver.models import (
     ClaimEntry,
     Document,
@@ -66,18 +67,35 @@ def plan_submission(event: StoredEvent) -> bool:
     return False
 
 
+def message_subject(event: StoredEvent) -> tuple[str, ...]:
+    """What an event's messages are about (see `message_id`): its Stedi transaction, else a
+    file event's file execution, else its Optum task and status, else only the event."""
+    if event.source in (Source.STEDI, Source.STEDI_DESTINATION) and event.transaction_id:
+        return ("stedi-transaction", event.transaction_id)
+    file_execution_id = event.summary.get("file_execution_id")
+    is_file_event = event.source == Source.STEDI and event.type.startswith("file.")
+    if is_file_event and isinstance(file_execution_id, str):
+        return ("stedi-file", file_execution_id)
+    task_id, task_status = event.summary.get("task_id"), event.summary.get("task_status")
+    if event.source == Source.OPTUM and isinstance(task_id, str) and isinstance(task_status, str):
+        return ("optum-task", task_id, task_status)
+    return ("event", event.id)
+
+
 def build_result(
     event: StoredEvent,
     *,
     report: bytes | None,
     kind: ReportKind | None,
     now: datetime,
-    new_message_id: Callable[[], str],
     submission: bytes | None = None,
 ) -> JobResult:
     """What finishing `event`'s job stores: report or 837 documents, claim entries, messages.
 
-    Messages carry ids, codes and per-claim summaries, never the raw event body or report.
+    Messages carry ids, codes and per-claim summaries, never the raw event body or report;
+    their ids follow from what they describe (`message_subject`), so the same transaction
+    told twice (a webhook and an event destination, or a poll) publishes each type once.
+    Claim entries name the document they were read from: the store keeps them only with it.
     An 837 (`submission`) adds "submitted" claim entries but no message of its own.
     """
     documents: list[Document] = []
@@ -112,6 +130,7 @@ def build_result(
                 patient_control_number=claim.patient_control_number,
                 kind=claim_kind,
                 data=summary,
+                document_kind=kind.value,
             )
             for claim, summary in zip(found, summaries, strict=True)
         )
@@ -139,6 +158,7 @@ def build_result(
                 patient_control_number=claim.patient_control_number,
                 kind=CLAIM_SUBMITTED,
                 data=_plain(dataclasses.asdict(claim)),
+                document_kind=SUBMISSION_SET,
             )
             for claim in submission_claims(_segments(submission))
         )
@@ -156,12 +176,13 @@ def build_result(
     if event.source == Source.OPTUM:
         messages.append((MSG_COVERAGE, _coverage_data(event)))
 
+    about = message_subject(event)
     return JobResult(
         documents=tuple(documents),
         claims=tuple(claims),
         messages=tuple(
             OutboundMessage(
-                id=new_message_id(),
+                id=message_id(account=event.account, about=about, message_type=message_type),
                 type=message_type,
                 account=event.account,
                 data=data,

@@ -8,13 +8,12 @@ import structlog
 
 from receiver.clock import Clock
 from receiver.followup import SUBMISSION_SET, build_result, plan_report, plan_submission
-from receiver.ids import new_id
 from receiver.metrics import Metrics
-from receiver.models import Job
+from receiver.models import Job, StoredEvent
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB, Store
-from receiver.upstream.stedi import StediClient, UpstreamError
+from receiver.upstream.stedi import ReportKind, StediClient, UpstreamError
 
 _log = structlog.get_logger("receiver.worker")
 
@@ -105,57 +104,19 @@ class Worker:
             return
         kind = plan_report(event)
         wants_submission = plan_submission(event)
-        report: bytes | None = None
-        submission: bytes | None = None
-        account = None
-        if (kind is not None or wants_submission) and event.account:
-            account = await self._store.fetch_account(event.account)
-        if (kind is not None or wants_submission) and event.transaction_id is not None:
-            what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} output"
-            if account is None or not account.api_key:
-                name = event.account or "(none)"
-                await self._kill(
-                    job,
-                    f"account {name} has no Stedi API key; add one with "
-                    f"receiver accounts rotate {name} --api-key-env VAR, then receiver jobs retry",
-                )
-                return
-            try:
-                if kind is not None:
-                    report = await self._stedi.fetch_report(
-                        account=account.name,
-                        api_key=account.api_key,
-                        transaction_id=event.transaction_id,
-                        kind=kind,
-                        now=self._clock(),
-                    )
-                else:
-                    submission = await self._stedi.fetch_transaction_output(
-                        account=account.name,
-                        api_key=account.api_key,
-                        transaction_id=event.transaction_id,
-                        now=self._clock(),
-                    )
-            except UpstreamError as exc:
-                _log.info(
-                    "job.upstream_failed",
-                    job_id=job.id,
-                    event_id=event.id,
-                    transaction_id=event.transaction_id,
-                    account=account.name,
-                    status=exc.status,
-                    failure=exc.kind.value,
-                )
-                await self._retry(job, exc.kind, f"{what}: {exc.reason}", exc.retry_after)
-                return
+        document: bytes | None = None
+        if kind is not None or wants_submission:
+            document_kind = kind.value if kind is not None else SUBMISSION_SET
+            document = await self._document(job, event, document_kind, kind)
+            if document is None:
+                return  # retried or killed
         now = self._clock()
         result = build_result(
             event,
-            report=report,
+            report=document if kind is not None else None,
             kind=kind,
             now=now,
-            new_message_id=_message_id,
-            submission=submission,
+            submission=document if kind is None else None,
         )
         done = await self._store.complete_job(
             job.id, now=now, lease_until=lease_until, result=result
@@ -175,6 +136,59 @@ class Worker:
             messages=len(result.messages),
             claims=len(result.claims),
         )
+
+    async def _document(
+        self, job: Job, event: StoredEvent, document_kind: str, kind: ReportKind | None
+    ) -> bytes | None:
+        """The document `event` points at (its report of `kind`, else its 837's X12): the one
+        already stored for its account and transaction (another event told of it first), or
+        fetched from Stedi. None once the job has been retried or killed instead."""
+        transaction_id = event.transaction_id
+        if transaction_id is None:  # plan_report and plan_submission only plan with one
+            raise ValueError("a document is planned only for an event with a transaction id")
+        stored = await self._store.fetch_transaction_document(
+            event.account, transaction_id, document_kind
+        )
+        if stored is not None:
+            _log.info("job.document_stored_already", job_id=job.id, kind=document_kind)
+            return stored.body
+        account = await self._store.fetch_account(event.account) if event.account else None
+        if account is None or not account.api_key:
+            name = event.account or "(none)"
+            await self._kill(
+                job,
+                f"account {name} has no Stedi API key; add one with "
+                f"receiver accounts rotate {name} --api-key-env VAR, then receiver jobs retry",
+            )
+            return None
+        what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} output"
+        try:
+            if kind is not None:
+                return await self._stedi.fetch_report(
+                    account=account.name,
+                    api_key=account.api_key,
+                    transaction_id=transaction_id,
+                    kind=kind,
+                    now=self._clock(),
+                )
+            return await self._stedi.fetch_transaction_output(
+                account=account.name,
+                api_key=account.api_key,
+                transaction_id=transaction_id,
+                now=self._clock(),
+            )
+        except UpstreamError as exc:
+            _log.info(
+                "job.upstream_failed",
+                job_id=job.id,
+                event_id=event.id,
+                transaction_id=transaction_id,
+                account=account.name,
+                status=exc.status,
+                failure=exc.kind.value,
+            )
+            await self._retry(job, exc.kind, f"{what}: {exc.reason}", exc.retry_after)
+            return None
 
     async def _retry(
         self, job: Job, kind: FailureKind, reason: str, retry_after: float | None
@@ -229,7 +243,3 @@ class Worker:
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.job_outcomes.labels(outcome).inc()
-
-
-def _message_id() -> str:
-    return new_id("msg")

@@ -103,17 +103,21 @@ class Seed:
 
     ops: SeededClient  # events:read
     optum: SeededClient  # callbacks:coverage-discovery
+    admin: SeededClient  # subscriptions:write, events:read, events:replay
 
 
 async def seed_store(store: Store, *, stedi_api_key: str | None = None) -> Seed:
-    """Clients `ops` and `optum`; accounts `acme` (x-api-key header + destination secret,
+    """Clients `ops`, `optum` and `admin`; accounts `acme` (x-api-key header + destination secret,
     and `stedi_api_key` as its key for Stedi's APIs) and `basicco` (Basic user `stedi`),
     both on the fixtures' Stedi account id."""
     now = datetime.now(UTC)
     ops, ops_secret = new_client("ops", ["events:read"], now)
     optum, optum_secret = new_client("optum", ["callbacks:coverage-discovery"], now)
-    await store.add_client(ops)
-    await store.add_client(optum)
+    admin, admin_secret = new_client(
+        "admin", ["subscriptions:write", "events:read", "events:replay"], now
+    )
+    for client in (ops, optum, admin):
+        await store.add_client(client)
     await store.add_account(
         Account(
             name="acme",
@@ -140,7 +144,11 @@ async def seed_store(store: Store, *, stedi_api_key: str | None = None) -> Seed:
             ),
         )
     )
-    return Seed(ops=SeededClient(ops, ops_secret), optum=SeededClient(optum, optum_secret))
+    return Seed(
+        ops=SeededClient(ops, ops_secret),
+        optum=SeededClient(optum, optum_secret),
+        admin=SeededClient(admin, admin_secret),
+    )
 
 
 async def _seed_sqlite(path: Path, stedi_api_key: str | None) -> Seed:
@@ -165,6 +173,8 @@ class LiveServer:
     _thread: threading.Thread
     _sock: socket.socket
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    # A new, unopened store on the server's database (for tests that read rows back).
+    store_of: Callable[[], Store] | None = None
 
     @property
     def db_path(self) -> Path:
@@ -280,6 +290,7 @@ def start_live_server(
             raise RuntimeError("the app did not start under uvicorn")
         time.sleep(0.005)
     http = httpx.Client(base_url=base_url, timeout=10)
+    sqlite_path = settings.sqlite_path
     return LiveServer(
         base_url=base_url,
         settings=settings,
@@ -289,4 +300,5 @@ def start_live_server(
         _server=server,
         _thread=thread,
         _sock=sock,
+        store_of=(lambda: SqliteStore(sqlite_path)) if store is None else None,
     )

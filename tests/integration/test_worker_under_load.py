@@ -3,7 +3,6 @@ and /readyz at the same time: every job ends done on its first attempt (on both 
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import io
 import json
@@ -20,10 +19,9 @@ import pytest
 import structlog
 
 from receiver.logs import configure_logging
-from receiver.store.postgres import PostgresStore
-from tests.conftest import FIXTURES, POSTGRES_DSN, fixture_bytes, require_postgres
+from tests.conftest import FIXTURES, fixture_bytes
 from tests.integration.conftest import StartServer
-from tests.integration.harness import INBOUND_HEADER, INBOUND_SECRET, LiveServer, seed_store
+from tests.integration.harness import INBOUND_HEADER, INBOUND_SECRET, LiveServer
 from tests.mocks.stedi import MockStediState, serve_mock_stedi
 
 API_KEY = "load-test-stedi-key"
@@ -55,47 +53,18 @@ def mock_stedi() -> Iterator[tuple[str, MockStediState]]:
         yield url, state
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture
 def live(
-    request: pytest.FixtureRequest,
-    start_server: StartServer,
-    mock_stedi: tuple[str, MockStediState],
-    quiet_logs: None,
-) -> Iterator[LiveServer]:
-    """`receiver serve` in one process: the app with its worker and dispatcher, acme holding
-    an API key for the mock Stedi."""
+    start_serving: StartServer, mock_stedi: tuple[str, MockStediState], quiet_logs: None
+) -> LiveServer:
+    """`receiver serve` on each store, acme holding an API key for the mock Stedi."""
     stedi_url, _ = mock_stedi
-    settings = {
-        "stedi_healthcare_url": stedi_url,
-        "stedi_core_url": stedi_url,
-        "reconcile_interval_seconds": 0,
-        "run_workers": True,
-    }
-    if request.param == "sqlite":
-        yield start_server(stedi_api_key=API_KEY, **settings)
-        return
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-
-    async def seed() -> object:
-        store = PostgresStore(POSTGRES_DSN, schema=schema)
-        await store.open()
-        try:
-            return await seed_store(store, stedi_api_key=API_KEY)
-        finally:
-            await store.close()
-
-    try:
-        server = start_server(
-            store=PostgresStore(POSTGRES_DSN, schema=schema),
-            seeder=lambda: asyncio.run(seed()),
-            database_url=POSTGRES_DSN,
-            **settings,
-        )
-        yield server
-        server.stop()  # close the app's pool before the schema goes
-    finally:
-        asyncio.run(PostgresStore(POSTGRES_DSN, schema=schema).drop_schema())
+    return start_serving(
+        stedi_api_key=API_KEY,
+        stedi_healthcare_url=stedi_url,
+        stedi_core_url=stedi_url,
+        reconcile_interval_seconds=0,
+    )
 
 
 def webhook_bodies(n: int) -> list[bytes]:

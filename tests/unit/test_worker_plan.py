@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from receiver.followup import build_result, plan_report, plan_submission
+from receiver.followup import build_result, message_subject, plan_report, plan_submission
+from receiver.message_id import message_id
 from receiver.models import Account, InboundEvent, StoredEvent
 from receiver.sources.optum import parse_coverage_discovery
 from receiver.sources.stedi import parse_stedi_webhook
@@ -113,11 +113,6 @@ def optum() -> StoredEvent:
     )
 
 
-def ids() -> Any:
-    counter = itertools.count(1)
-    return lambda: f"msg_{next(counter)}"
-
-
 def types(result: Any) -> list[str]:
     return [m.type for m in result.messages]
 
@@ -175,9 +170,8 @@ def test_plan_report_with_invalid_transaction_id_is_none() -> None:
 
 def test_build_result_for_277() -> None:
     event = stedi(WEBHOOK_277)
-    result = build_result(
-        event, report=REPORT_277, kind=ReportKind.ACK_277, now=NOW, new_message_id=ids()
-    )
+    about = message_subject(event)
+    result = build_result(event, report=REPORT_277, kind=ReportKind.ACK_277, now=NOW)
     assert len(result.documents) == 1
     document = result.documents[0]
     assert (document.kind, document.transaction_id, document.body) == (
@@ -196,14 +190,16 @@ def test_build_result_for_277() -> None:
         "claims": [ACK_CLAIM],
     }
     assert (ack.account, ack.created_at) == ("acme", NOW)
-    assert [m.id for m in result.messages] == ["msg_1", "msg_2"]
+    assert [m.id for m in result.messages] == [
+        message_id(account="acme", about=about, message_type=t) for t in types(result)
+    ]
+    assert about == ("stedi-transaction", event.transaction_id)
+    assert [c.document_kind for c in result.claims] == ["277"]
 
 
 def test_build_result_for_835() -> None:
     event = stedi(WEBHOOK_835)
-    result = build_result(
-        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
-    )
+    result = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
     assert [(d.kind, d.body) for d in result.documents] == [("835", REPORT_835)]
     assert [(c.patient_control_number, c.kind, c.data) for c in result.claims] == [
         ("SYN0001842", "remittance", REMIT_CLAIM)
@@ -215,9 +211,7 @@ def test_build_result_for_835() -> None:
 
 def test_transaction_message_carries_the_summary_not_the_body() -> None:
     event = stedi(WEBHOOK_835)
-    result = build_result(
-        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
-    )
+    result = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
     message = result.messages[0]
     assert message.data == {
         "event_id": event.id,
@@ -233,7 +227,7 @@ def test_transaction_message_carries_the_summary_not_the_body() -> None:
 
 def test_build_result_for_outbound_837() -> None:
     event = stedi(WEBHOOK_837)
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert types(result) == ["stedi.transaction.processed"]
     assert result.documents == ()
     assert result.claims == ()
@@ -242,7 +236,7 @@ def test_build_result_for_outbound_837() -> None:
 
 def test_build_result_for_file_failed() -> None:
     event = stedi(WEBHOOK_FILE_FAILED)
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert types(result) == ["claim.file.failed"]
     assert result.messages[0].data == {"event_id": event.id, "fault_codes": ["FAILED_TO_PARSE"]}
 
@@ -251,22 +245,20 @@ def test_build_result_for_other_stedi_types_publishes_nothing() -> None:
     payload = json.loads(fixture_bytes(WEBHOOK_FILE_FAILED))
     payload["event"]["detail-type"] = "file.delivered.v2"
     event = stedi(WEBHOOK_FILE_FAILED, body=json.dumps(payload).encode())
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert result.messages == ()
 
 
 def test_build_result_for_event_destination_835() -> None:
     event = destination()
-    result = build_result(
-        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
-    )
+    result = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
     assert types(result) == ["stedi.transaction.processed", "claim.remittance.received"]
     assert [c.kind for c in result.claims] == ["remittance"]
 
 
 def test_build_result_for_optum_coverage_discovery() -> None:
     event = optum()
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert types(result) == ["coverage_discovery.completed"]
     message = result.messages[0]
     assert message.account == "tenant-1"
@@ -294,15 +286,13 @@ def test_build_result_for_optum_skips_unreadable_271() -> None:
     payload["discoveryPaths"]["successful"].append("junk")
     raw = json.dumps(payload).encode()
     event = dataclasses.replace(optum(), body=raw)
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert result.messages[0].data["coverages"] == []
 
 
 def test_build_result_with_a_report_that_is_not_json_keeps_the_document() -> None:
     event = stedi(WEBHOOK_835)
-    result = build_result(
-        event, report=b"[1]", kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
-    )
+    result = build_result(event, report=b"[1]", kind=ReportKind.ERA_835, now=NOW)
     assert [d.body for d in result.documents] == [b"[1]"]
     assert result.claims == ()
     assert result.messages[1].data["claims"] == []
@@ -346,9 +336,7 @@ def test_plan_submission_for_event_destinations() -> None:
 
 def test_build_result_for_outbound_837_with_its_x12() -> None:
     event = stedi(WEBHOOK_837)
-    result = build_result(
-        event, report=None, kind=None, now=NOW, new_message_id=ids(), submission=X12_837
-    )
+    result = build_result(event, report=None, kind=None, now=NOW, submission=X12_837)
     assert [(d.kind, d.transaction_id, d.content_type, d.body) for d in result.documents] == [
         ("837", event.transaction_id, "application/edi-x12", X12_837)
     ]
@@ -366,16 +354,14 @@ def test_build_result_for_outbound_837_with_its_x12() -> None:
         ),
     ]
     assert types(result) == ["stedi.transaction.processed"]
-    plain = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    plain = build_result(event, report=None, kind=None, now=NOW)
     assert result.messages[0].data == plain.messages[0].data
     assert "TESTPATIENT" not in json.dumps([c.data for c in result.claims])
 
 
 def test_build_result_with_an_837_that_is_not_x12_keeps_the_document() -> None:
     event = stedi(WEBHOOK_837)
-    result = build_result(
-        event, report=None, kind=None, now=NOW, new_message_id=ids(), submission=b"junk"
-    )
+    result = build_result(event, report=None, kind=None, now=NOW, submission=b"junk")
     assert [d.body for d in result.documents] == [b"junk"]
     assert result.claims == ()
     assert types(result) == ["stedi.transaction.processed"]
