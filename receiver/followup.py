@@ -18,7 +18,7 @@ from receiver.models import (
     Source,
     StoredEvent,
 )
-from receiver.upstream.stedi import ReportKind
+from receiver.upstream.stedi import ReportKind, TransactionArtifact
 from receiver.x12 import X12Error, parse_interchange, read_271_coverage
 
 STEDI_TRANSACTION_TYPE = "transaction.processed.v2"
@@ -37,6 +37,8 @@ MSG_FILE_FAILED = "claim.file.failed"
 MSG_COVERAGE = "coverage_discovery.completed"
 
 _REPORT_BY_SET = {"277": ReportKind.ACK_277, "835": ReportKind.ERA_835}
+# Where an 837's X12 is: what came in to Stedi, or what went out.
+_ARTIFACT_BY_DIRECTION = {INBOUND: TransactionArtifact.INPUT, OUTBOUND: TransactionArtifact.OUTPUT}
 
 
 def plan_report(event: StoredEvent) -> ReportKind | None:
@@ -55,16 +57,18 @@ def plan_report(event: StoredEvent) -> ReportKind | None:
     return None
 
 
-def plan_submission(event: StoredEvent) -> bool:
-    """Whether an event's job must fetch the X12 of an 837 we submitted (the transaction's
-    output): a Stedi webhook for an OUTBOUND 837, or an event destination's 837 transaction."""
+def plan_submission(event: StoredEvent) -> TransactionArtifact | None:
+    """Which file of an 837 transaction an event's job must fetch for its X12, or None: the
+    input of an INBOUND one (Stedi shows submitted claims that way too), the output of an
+    OUTBOUND one, of a Stedi webhook or a poll; for an event destination's 837 (thin, no
+    direction) the output."""
     if event.transaction_id is None or event.transaction_set != SUBMISSION_SET:
-        return False
-    if event.source == Source.STEDI:
-        return event.type == STEDI_TRANSACTION_TYPE and event.direction == OUTBOUND
-    if event.source == Source.STEDI_DESTINATION:
-        return event.type == DESTINATION_TRANSACTION_TYPE and event.direction != INBOUND
-    return False
+        return None
+    if event.source == Source.STEDI and event.type == STEDI_TRANSACTION_TYPE:
+        return _ARTIFACT_BY_DIRECTION.get(event.direction or "")
+    if event.source == Source.STEDI_DESTINATION and event.type == DESTINATION_TRANSACTION_TYPE:
+        return _ARTIFACT_BY_DIRECTION.get(event.direction or OUTBOUND)
+    return None
 
 
 def message_subject(event: StoredEvent) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from receiver.models import Job, StoredEvent
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB, Store
-from receiver.upstream.stedi import ReportKind, StediClient, UpstreamError
+from receiver.upstream.stedi import ReportKind, StediClient, TransactionArtifact, UpstreamError
 
 _log = structlog.get_logger("receiver.worker")
 
@@ -103,11 +103,10 @@ class Worker:
             await self._retry(job, FailureKind.TRANSIENT, "event not found", None)
             return
         kind = plan_report(event)
-        wants_submission = plan_submission(event)
+        artifact = plan_submission(event)
         document: bytes | None = None
-        if kind is not None or wants_submission:
-            document_kind = kind.value if kind is not None else SUBMISSION_SET
-            document = await self._document(job, event, document_kind, kind)
+        if kind is not None or artifact is not None:
+            document = await self._document(job, event, kind, artifact)
             if document is None:
                 return  # retried or killed
         now = self._clock()
@@ -138,14 +137,20 @@ class Worker:
         )
 
     async def _document(
-        self, job: Job, event: StoredEvent, document_kind: str, kind: ReportKind | None
+        self,
+        job: Job,
+        event: StoredEvent,
+        kind: ReportKind | None,
+        artifact: TransactionArtifact | None,
     ) -> bytes | None:
-        """The document `event` points at (its report of `kind`, else its 837's X12): the one
-        already stored for its account and transaction (another event told of it first), or
-        fetched from Stedi. None once the job has been retried or killed instead."""
+        """The document `event` points at (its report of `kind`, else its 837's X12 from the
+        transaction's `artifact`): the one already stored for its account and transaction
+        (another event told of it first), or fetched from Stedi. None once the job has been
+        retried or killed instead."""
         transaction_id = event.transaction_id
         if transaction_id is None:  # plan_report and plan_submission only plan with one
             raise ValueError("a document is planned only for an event with a transaction id")
+        document_kind = kind.value if kind is not None else SUBMISSION_SET
         stored = await self._store.fetch_transaction_document(
             event.account, transaction_id, document_kind
         )
@@ -161,7 +166,7 @@ class Worker:
                 f"receiver accounts rotate {name} --api-key-env VAR, then receiver jobs retry",
             )
             return None
-        what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} output"
+        what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} {artifact}"
         try:
             if kind is not None:
                 return await self._stedi.fetch_report(
@@ -176,6 +181,7 @@ class Worker:
                 api_key=account.api_key,
                 transaction_id=transaction_id,
                 now=self._clock(),
+                artifact=artifact or TransactionArtifact.OUTPUT,
             )
         except UpstreamError as exc:
             _log.info(

@@ -1,4 +1,4 @@
-"""Fetch 277CA and 835 reports and outbound transactions' X12 from Stedi, mapping failures to
+"""Fetch 277CA and 835 reports and 837 transactions' X12 from Stedi, mapping failures to
 UpstreamError."""
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ class ReportKind(enum.StrEnum):
     ERA_835 = "835"
 
 
+class TransactionArtifact(enum.StrEnum):
+    """Which file of a core transaction to fetch: what came in to Stedi, or what went out
+    (for an 837, the X12 is the input of an INBOUND transaction, the output of an OUTBOUND)."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+
+
 class UpstreamError(ReceiverError):
     """A report fetch failed; `kind` says whether (and how) a retry may help."""
 
@@ -77,12 +85,16 @@ def report_url(base_url: str, transaction_id: str, kind: ReportKind) -> str:
     return f"{base_url.rstrip('/')}/change/medicalnetwork/reports/v2/{transaction_id}/{report}"
 
 
-def transaction_output_url(base_url: str, transaction_id: str) -> str:
-    """The core API's transaction output URL (for an outbound transaction, its X12), built only
-    from a configured base URL and a validated transaction id."""
+def transaction_output_url(
+    base_url: str,
+    transaction_id: str,
+    artifact: TransactionArtifact = TransactionArtifact.OUTPUT,
+) -> str:
+    """The core API's transaction output (or input) URL, built only from a configured base URL
+    and a validated transaction id."""
     if not _TRANSACTION_ID.fullmatch(transaction_id):
         raise ValueError("transaction id must be 1-64 letters, digits or hyphens")
-    return f"{base_url.rstrip('/')}/transactions/{transaction_id}/output"
+    return f"{base_url.rstrip('/')}/transactions/{transaction_id}/{TransactionArtifact(artifact)}"
 
 
 class DownloadLocationError(ValueError):
@@ -196,19 +208,40 @@ class StediClient:
             raise UpstreamError(FailureKind.TRANSIENT, status=200, reason="invalid report body")
         return response.content
 
-    async def fetch_transaction_output(
+    async def fetch_transaction_input(
         self, *, account: str, api_key: str, transaction_id: str, now: datetime
     ) -> bytes:
-        """An outbound transaction's X12 bytes, or UpstreamError; `now` anchors Retry-After.
+        """An INBOUND transaction's X12 bytes (its input), fetched as `fetch_transaction_output`
+        fetches an output: `GET {core}/transactions/{id}/input`, the same redirect and checks."""
+        return await self.fetch_transaction_output(
+            account=account,
+            api_key=api_key,
+            transaction_id=transaction_id,
+            now=now,
+            artifact=TransactionArtifact.INPUT,
+        )
+
+    async def fetch_transaction_output(
+        self,
+        *,
+        account: str,
+        api_key: str,
+        transaction_id: str,
+        now: datetime,
+        artifact: TransactionArtifact = TransactionArtifact.OUTPUT,
+    ) -> bytes:
+        """An outbound transaction's X12 bytes (its output, or the `artifact` named), or
+        UpstreamError; `now` anchors Retry-After.
 
         Stedi answers with a redirect to a presigned download URL: it is followed once, only
         if `check_download_location` allows it, without the API key and without further
         redirects. A 200 with a body straight from Stedi is accepted too.
         """
-        url = transaction_output_url(self._core_url, transaction_id)
+        url = transaction_output_url(self._core_url, transaction_id, artifact)
         headers = {"Authorization": api_key}
+        endpoint = f"transaction_{artifact}"
         async with self._semaphore(account):
-            response = await self._send(url, headers, endpoint="transaction_output")
+            response = await self._send(url, headers, endpoint=endpoint)
             if response.status_code in _DOWNLOAD_REDIRECTS:
                 try:
                     location = check_download_location(
@@ -218,7 +251,7 @@ class StediClient:
                     raise UpstreamError(
                         FailureKind.PERMANENT, status=response.status_code, reason=str(exc)
                     ) from None
-                response = await self._send(location, {}, endpoint="transaction_output_download")
+                response = await self._send(location, {}, endpoint=f"{endpoint}_download")
                 if response.status_code == _EXPIRED_DOWNLOAD:
                     # S3 answers 403 to a presigned URL that has expired: the next attempt
                     # asks Stedi again and gets a fresh one.
@@ -230,9 +263,10 @@ class StediClient:
         if response.status_code != 200:
             raise _status_error(response, now)
         if not response.content.lstrip().startswith(b"ISA"):
-            # Another artifact (Guide JSON for an inbound transaction): a retry gets it again.
+            # Another artifact (Guide JSON, the other side of the transaction): a retry gets
+            # it again.
             raise UpstreamError(
-                FailureKind.PERMANENT, status=200, reason="transaction output is not X12"
+                FailureKind.PERMANENT, status=200, reason=f"transaction {artifact} is not X12"
             )
         return response.content
 

@@ -375,6 +375,52 @@ async def test_outbound_837_fetches_its_x12_through_the_redirect(rig: Rig) -> No
     assert await rig.worker.run_once() == 0
 
 
+TXN_837_INBOUND = "5a7c9e1b-3d5f-4b7d-9f1a-2c4e6a8b0d37"
+WEBHOOK_837_INBOUND = "stedi/transaction-processed-v2.inbound-837p.webhook.json"
+
+
+async def test_inbound_837_fetches_its_x12_from_the_input_through_the_redirect(rig: Rig) -> None:
+    """Stedi shows submitted 837s as INBOUND too: their X12 is the transaction's input."""
+    event_id = await record_webhook(
+        rig.store, fixture_bytes(WEBHOOK_837_INBOUND), event_id="evt_837i", received_at=AT_837
+    )
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == ("done", 1, None)
+    assert [(r.path, r.query) for r in rig.mock.requests] == [
+        (f"/transactions/{TXN_837_INBOUND}/input", ""),
+        (f"/download/{TXN_837_INBOUND}", DOWNLOAD_QUERY),
+    ]
+    assert rig.mock.requests[0].headers["authorization"] == API_KEY
+    assert "authorization" not in rig.mock.requests[1].headers
+    documents = await rig.store.fetch_documents(event_id)
+    assert [(d.kind, d.transaction_id, d.content_type, d.body) for d in documents] == [
+        ("837", TXN_837_INBOUND, "application/edi-x12", fixture_bytes(X12_837))
+    ]
+    timeline = await rig.store.claim_timeline("SYN0001842")
+    assert [(t.kind, t.event_id, t.data["charge_amount"]) for t in timeline] == [
+        ("submitted", event_id, "245.00")
+    ]
+
+
+async def test_an_inbound_837_input_that_is_not_x12_kills_the_job(rig: Rig) -> None:
+    rig.mock.output_redirect_base = ""  # 200 straight from "Stedi"
+    rig.mock.script = [(200, {})]  # a JSON body, as Guide JSON would be
+    event_id = await record_webhook(
+        rig.store, fixture_bytes(WEBHOOK_837_INBOUND), event_id="evt_837i", received_at=AT_837
+    )
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.last_error) == (
+        "dead",
+        "837 input: transaction input is not X12 (permanent status)",
+    )
+
+
 async def test_the_api_key_goes_to_stedi_but_not_to_the_download_url(rig: Rig) -> None:
     await record_837(rig.store)
 

@@ -1,6 +1,6 @@
-"""A scriptable mock of Stedi's report, poll-transactions and transaction-output endpoints (the
-output redirects to a presigned-style download path on the same server), served by uvicorn in a
-thread over loopback."""
+"""A scriptable mock of Stedi's report, poll-transactions and transaction input and output
+endpoints (both redirect to a presigned-style download path on the same server, which serves
+the 837 X12), served by uvicorn in a thread over loopback."""
 
 from __future__ import annotations
 
@@ -48,8 +48,9 @@ class MockStediState:
     # Poll-transactions pages served in turn (the last one repeats); None serves the fixture
     # for a startDateTime request and an empty last page for a pageToken request.
     poll_pages: list[dict[str, object]] | None = None
-    # Transaction output: None redirects (302) to this server's /download/{id}; a base URL
-    # (e.g. "http://localhost:PORT") redirects there instead; "" answers 200 with the X12.
+    # Transaction input and output: None redirects (302) to this server's /download/{id}; a
+    # base URL (e.g. "http://localhost:PORT") redirects there instead; "" answers 200 with the
+    # X12.
     output_redirect_base: str | None = None
     in_flight: int = 0
     max_in_flight: int = 0
@@ -154,6 +155,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
         Route("/change/medicalnetwork/reports/v2/{transaction_id}/{kind}", report),
         Route("/polling/transactions", poll),
         Route("/transactions/{transaction_id}/output", output),
+        Route("/transactions/{transaction_id}/input", output),
         Route("/download/{transaction_id}", download),
     ]
     return Starlette(routes=routes), state

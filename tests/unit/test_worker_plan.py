@@ -15,7 +15,7 @@ from receiver.models import Account, InboundEvent, StoredEvent
 from receiver.sources.optum import parse_coverage_discovery
 from receiver.sources.stedi import parse_stedi_webhook
 from receiver.sources.stedi_destinations import parse_destination_event
-from receiver.upstream.stedi import ReportKind
+from receiver.upstream.stedi import ReportKind, TransactionArtifact
 from tests.conftest import fixture_bytes
 
 NOW = datetime(2025, 3, 21, 8, 12, tzinfo=UTC)
@@ -23,6 +23,7 @@ STEDI_ACCOUNT_ID = "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6"
 ACCOUNT = Account(name="acme", stedi_account_id=STEDI_ACCOUNT_ID, created_at=NOW)
 
 WEBHOOK_837 = "stedi/transaction-processed-v2.outbound-837p.webhook.json"
+WEBHOOK_837_INBOUND = "stedi/transaction-processed-v2.inbound-837p.webhook.json"
 WEBHOOK_277 = "stedi/transaction-processed-v2.inbound-277ca.webhook.json"
 WEBHOOK_835 = "stedi/transaction-processed-v2.inbound-835.webhook.json"
 WEBHOOK_FILE_FAILED = "stedi/file-failed-v2.webhook.json"
@@ -303,24 +304,35 @@ def test_build_result_with_a_report_that_is_not_json_keeps_the_document() -> Non
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [(WEBHOOK_837, True), (WEBHOOK_277, False), (WEBHOOK_835, False), (WEBHOOK_FILE_FAILED, False)],
+    [
+        (WEBHOOK_837, TransactionArtifact.OUTPUT),
+        (WEBHOOK_837_INBOUND, TransactionArtifact.INPUT),
+        (WEBHOOK_277, None),
+        (WEBHOOK_835, None),
+        (WEBHOOK_FILE_FAILED, None),
+    ],
 )
-def test_plan_submission_for_stedi_webhooks(name: str, expected: bool) -> None:
+def test_plan_submission_for_stedi_webhooks(
+    name: str, expected: TransactionArtifact | None
+) -> None:
     assert plan_submission(stedi(name)) is expected
 
 
-def test_plan_submission_needs_outbound_direction_on_webhooks() -> None:
+def test_plan_submission_takes_the_x12_side_of_the_direction() -> None:
     event = stedi(WEBHOOK_837)
-    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is False
-    assert plan_submission(dataclasses.replace(event, direction=None)) is False
+    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is (
+        TransactionArtifact.INPUT
+    )
+    assert plan_submission(dataclasses.replace(event, direction="UNKNOWN")) is None
+    assert plan_submission(dataclasses.replace(event, direction=None)) is None
 
 
 def test_plan_submission_needs_a_transaction_id_and_the_837_set() -> None:
     event = stedi(WEBHOOK_837)
-    assert plan_submission(dataclasses.replace(event, transaction_id=None)) is False
-    assert plan_submission(dataclasses.replace(event, transaction_set="835")) is False
-    assert plan_submission(dataclasses.replace(event, type="file.delivered.v2")) is False
-    assert plan_submission(dataclasses.replace(event, source="optum")) is False
+    assert plan_submission(dataclasses.replace(event, transaction_id=None)) is None
+    assert plan_submission(dataclasses.replace(event, transaction_set="835")) is None
+    assert plan_submission(dataclasses.replace(event, type="file.delivered.v2")) is None
+    assert plan_submission(dataclasses.replace(event, source="optum")) is None
 
 
 def test_plan_submission_for_event_destinations() -> None:
@@ -328,10 +340,12 @@ def test_plan_submission_for_event_destinations() -> None:
     payload["relatedResources"][0]["type"] = "transaction.x12.837"
     event = destination(json.dumps(payload).encode())
     assert (event.transaction_set, event.direction) == ("837", None)
-    assert plan_submission(event) is True
+    assert plan_submission(event) is TransactionArtifact.OUTPUT
     assert plan_report(event) is None
-    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is False
-    assert plan_submission(destination()) is False
+    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is (
+        TransactionArtifact.INPUT
+    )
+    assert plan_submission(destination()) is None
 
 
 def test_build_result_for_outbound_837_with_its_x12() -> None:
