@@ -208,19 +208,6 @@ class StediClient:
             raise UpstreamError(FailureKind.TRANSIENT, status=200, reason="invalid report body")
         return response.content
 
-    async def fetch_transaction_input(
-        self, *, account: str, api_key: str, transaction_id: str, now: datetime
-    ) -> bytes:
-        """An INBOUND transaction's X12 bytes (its input), fetched as `fetch_transaction_output`
-        fetches an output: `GET {core}/transactions/{id}/input`, the same redirect and checks."""
-        return await self.fetch_transaction_output(
-            account=account,
-            api_key=api_key,
-            transaction_id=transaction_id,
-            now=now,
-            artifact=TransactionArtifact.INPUT,
-        )
-
     async def fetch_transaction_output(
         self,
         *,
@@ -230,8 +217,8 @@ class StediClient:
         now: datetime,
         artifact: TransactionArtifact = TransactionArtifact.OUTPUT,
     ) -> bytes:
-        """An outbound transaction's X12 bytes (its output, or the `artifact` named), or
-        UpstreamError; `now` anchors Retry-After.
+        """A transaction's X12 bytes from its output (an OUTBOUND 837) or the `artifact`
+        named (the input of an INBOUND one), or UpstreamError; `now` anchors Retry-After.
 
         Stedi answers with a redirect to a presigned download URL: it is followed once, only
         if `check_download_location` allows it, without the API key and without further
