@@ -19,9 +19,9 @@ from receiver.errors import ReceiverError
 from receiver.httpclient import outbound_client
 from receiver.metrics import Metrics
 from receiver.policy import FailureKind, classify_status, parse_retry_after
+from receiver.upstream.failure import describe_upstream_failure
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-_MESSAGE_LIMIT = 200
 _MAX_POLL_PAGE = 500
 _DOWNLOAD_REDIRECTS = frozenset({302, 303, 307})
 DEFAULT_DOWNLOAD_HOSTS = "*.amazonaws.com"
@@ -365,25 +365,10 @@ def _status_error(
     # A 3xx is permanent because redirects are never followed; an unexpected 2xx is too.
     kind = kind or classify_status(response.status_code) or FailureKind.PERMANENT
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
-    reason = f"{prefix}HTTP {response.status_code}"
-    message = _error_message(response.content)
-    if message:
-        reason = f"{reason}: {message}"
+    reason = prefix + describe_upstream_failure(
+        response.status_code, response.headers, response.content
+    )
     return UpstreamError(kind, status=response.status_code, retry_after=retry_after, reason=reason)
-
-
-def _error_message(content: bytes) -> str | None:
-    """The first 200 characters of a JSON error body's `message`, and nothing else of it."""
-    try:
-        parsed = json.loads(content)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(parsed, dict):
-        return None
-    message = parsed.get("message")
-    if not isinstance(message, str):
-        return None
-    return message[:_MESSAGE_LIMIT]
 
 
 def _is_json_object(content: bytes) -> bool:

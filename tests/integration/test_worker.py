@@ -495,7 +495,7 @@ async def test_a_throttled_output_is_retried_like_a_report(rig: Rig) -> None:
     assert (job.status, job.attempts, job.last_error) == (
         "pending",
         1,
-        "837 output: HTTP 429: scripted 429",
+        "837 output: HTTP 429",
     )
     assert job.next_attempt_at == rig.clock.now + timedelta(seconds=30)
 

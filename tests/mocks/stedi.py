@@ -42,6 +42,8 @@ class MockStediState:
     """What the mock saw, and how it should behave; tests set the behaviour fields."""
 
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # The JSON body of scripted answers; None: {"message": "scripted <status>"}.
+    error_body: dict[str, object] | None = None
     delay_seconds: float = 0.0
     api_key: str | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -70,6 +72,12 @@ class MockStediState:
             self.in_flight -= 1
 
 
+def scripted_answer(state: MockStediState, status: int, headers: dict[str, str]) -> Response:
+    """A scripted answer: `state.error_body`, or a message naming the status."""
+    body = state.error_body if state.error_body is not None else {"message": f"scripted {status}"}
+    return JSONResponse(body, status, headers=headers)
+
+
 def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
     """The mock app (report fixtures read from `fixtures_dir/stedi/`) and its state."""
     state = MockStediState()
@@ -85,7 +93,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
                 return JSONResponse({"message": "Unauthorized"}, status_code=401)
             if scripted is not None:
                 status, headers = scripted
-                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+                return scripted_answer(state, status, headers)
             body = bodies.get(request.path_params["kind"])
             if body is None:
                 return JSONResponse({"message": "Not Found"}, status_code=404)
@@ -103,7 +111,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
                 return JSONResponse({"message": "Unauthorized"}, status_code=401)
             if scripted is not None:
                 status, headers = scripted
-                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+                return scripted_answer(state, status, headers)
             if state.poll_pages is not None:
                 with state._lock:
                     pages = state.poll_pages
@@ -125,7 +133,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
                 return JSONResponse({"message": "Unauthorized"}, status_code=401)
             if scripted is not None:
                 status, headers = scripted
-                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+                return scripted_answer(state, status, headers)
             if state.output_redirect_base == "":
                 return Response(output_body, media_type="application/edi-x12")
             base = state.output_redirect_base or str(request.base_url).rstrip("/")
