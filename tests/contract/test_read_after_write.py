@@ -14,7 +14,7 @@ from tests.contract.test_store import T0, make_event
 
 pytestmark = pytest.mark.anyio
 
-ROUNDS = 150
+ROUNDS = 90
 
 
 async def keep_reading(store: Store, stop: anyio.Event) -> None:
