@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from receiver.claims import acknowledgment_claims, remittance_claims, submission_claims
+from receiver.message_id import message_id
 from receiver.models import (
     ClaimEntry,
     Document,
@@ -17,7 +18,7 @@ from receiver.models import (
     Source,
     StoredEvent,
 )
-from receiver.upstream.stedi import ReportKind
+from receiver.upstream.stedi import ReportKind, TransactionArtifact
 from receiver.x12 import X12Error, parse_interchange, read_271_coverage
 
 STEDI_TRANSACTION_TYPE = "transaction.processed.v2"
@@ -48,6 +49,8 @@ COVERAGE_KEYS = (
 )
 
 _REPORT_BY_SET = {"277": ReportKind.ACK_277, "835": ReportKind.ERA_835}
+# Where an 837's X12 is: what came in to Stedi, or what went out.
+_ARTIFACT_BY_DIRECTION = {INBOUND: TransactionArtifact.INPUT, OUTBOUND: TransactionArtifact.OUTPUT}
 
 
 def plan_report(event: StoredEvent) -> ReportKind | None:
@@ -66,16 +69,33 @@ def plan_report(event: StoredEvent) -> ReportKind | None:
     return None
 
 
-def plan_submission(event: StoredEvent) -> bool:
-    """Whether an event's job must fetch the X12 of an 837 we submitted (the transaction's
-    output): a Stedi webhook for an OUTBOUND 837, or an event destination's 837 transaction."""
+def plan_submission(event: StoredEvent) -> TransactionArtifact | None:
+    """Which file of an 837 transaction an event's job must fetch for its X12, or None: the
+    input of an INBOUND one (Stedi shows submitted claims that way too), the output of an
+    OUTBOUND one, of a Stedi webhook or a poll; for an event destination's 837 (thin, no
+    direction) the output."""
     if event.transaction_id is None or event.transaction_set != SUBMISSION_SET:
-        return False
-    if event.source == Source.STEDI:
-        return event.type == STEDI_TRANSACTION_TYPE and event.direction == OUTBOUND
-    if event.source == Source.STEDI_DESTINATION:
-        return event.type == DESTINATION_TRANSACTION_TYPE and event.direction != INBOUND
-    return False
+        return None
+    if event.source == Source.STEDI and event.type == STEDI_TRANSACTION_TYPE:
+        return _ARTIFACT_BY_DIRECTION.get(event.direction or "")
+    if event.source == Source.STEDI_DESTINATION and event.type == DESTINATION_TRANSACTION_TYPE:
+        return _ARTIFACT_BY_DIRECTION.get(event.direction or OUTBOUND)
+    return None
+
+
+def message_subject(event: StoredEvent) -> tuple[str, ...]:
+    """What an event's messages are about (see `message_id`): its Stedi transaction, else a
+    file event's file execution, else its Optum task and status, else only the event."""
+    if event.source in (Source.STEDI, Source.STEDI_DESTINATION) and event.transaction_id:
+        return ("stedi-transaction", event.transaction_id)
+    file_execution_id = event.summary.get("file_execution_id")
+    is_file_event = event.source == Source.STEDI and event.type.startswith("file.")
+    if is_file_event and isinstance(file_execution_id, str):
+        return ("stedi-file", file_execution_id)
+    task_id, task_status = event.summary.get("task_id"), event.summary.get("task_status")
+    if event.source == Source.OPTUM and isinstance(task_id, str) and isinstance(task_status, str):
+        return ("optum-task", task_id, task_status)
+    return ("event", event.id)
 
 
 def build_result(
@@ -84,12 +104,14 @@ def build_result(
     report: bytes | None,
     kind: ReportKind | None,
     now: datetime,
-    new_message_id: Callable[[], str],
     submission: bytes | None = None,
 ) -> JobResult:
     """What finishing `event`'s job stores: report or 837 documents, claim entries, messages.
 
-    Messages carry ids, codes and per-claim summaries, never the raw event body or report.
+    Messages carry ids, codes and per-claim summaries, never the raw event body or report;
+    their ids follow from what they describe (`message_subject`), so the same transaction
+    told twice (a webhook and an event destination, or a poll) publishes each type once.
+    Claim entries name the document they were read from: the store keeps them only with it.
     An 837 (`submission`) adds "submitted" claim entries but no message of its own.
     """
     documents: list[Document] = []
@@ -124,6 +146,7 @@ def build_result(
                 patient_control_number=claim.patient_control_number,
                 kind=claim_kind,
                 data=summary,
+                document_kind=kind.value,
             )
             for claim, summary in zip(found, summaries, strict=True)
         )
@@ -151,6 +174,7 @@ def build_result(
                 patient_control_number=claim.patient_control_number,
                 kind=CLAIM_SUBMITTED,
                 data=_plain(dataclasses.asdict(claim)),
+                document_kind=SUBMISSION_SET,
             )
             for claim in submission_claims(_segments(submission))
         )
@@ -168,12 +192,13 @@ def build_result(
     if event.source == Source.OPTUM:
         messages.append((MSG_COVERAGE, _coverage_data(event)))
 
+    about = message_subject(event)
     return JobResult(
         documents=tuple(documents),
         claims=tuple(claims),
         messages=tuple(
             OutboundMessage(
-                id=new_message_id(),
+                id=message_id(account=event.account, about=about, message_type=message_type),
                 type=message_type,
                 account=event.account,
                 data=data,

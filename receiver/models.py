@@ -115,7 +115,8 @@ class EventFilter:
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """A report fetched for an event (277CA or 835 JSON), kept as its exact bytes."""
+    """A document fetched for an event (277CA or 835 JSON, 837 X12), kept as its exact bytes;
+    stored once per (account, transaction, kind), by the first event to store it."""
 
     kind: str
     transaction_id: str
@@ -128,17 +129,21 @@ class ClaimEntry:
     """One claim's line in a timeline: what one event said about one patient control number.
 
     `kind` is "submitted" (837), "acknowledgment" (277CA) or "remittance" (835); `data` holds
-    the per-claim summary (codes, amounts as strings, payer numbers)."""
+    the per-claim summary (codes, amounts as strings, payer numbers). `document_kind` names
+    the document of the same result it was read from: the entry is stored only with that
+    document, so a transaction's entries are stored once, with its documents."""
 
     patient_control_number: str
     kind: str
     data: dict[str, object]
+    document_kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """A message to publish to subscribers, written in the transaction that finishes a job
-    (transactional outbox). One per (event, type), however often the job runs."""
+    (transactional outbox). Its id follows from what it describes (`message_id`): one per
+    fact and type, however often the job runs and however many events told of it."""
 
     id: str
     type: str

@@ -1,5 +1,5 @@
-"""Reconciliation: poll Stedi's transaction list for inbound 277/835 transactions whose
-webhook never arrived, and record them as inbound events (deduplicated by transaction id)."""
+"""Reconciliation: poll Stedi's transaction list for 277/835/837 transactions whose webhook
+never arrived, and record them as inbound events (deduplicated by transaction id)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,11 @@ _log = structlog.get_logger("receiver.reconcile")
 
 TRANSACTION_TYPE = "transaction.processed.v2"
 # (direction, transaction set) pairs a poll turns into events: the inbound 277CA and 835
-# reports, and our own submitted 837s (their file starts the claim timeline).
-RECONCILED = frozenset({("INBOUND", "277"), ("INBOUND", "835"), ("OUTBOUND", "837")})
+# reports, and submitted 837s (their file starts the claim timeline), which Stedi lists as
+# OUTBOUND or as INBOUND (the X12 then is the transaction's input).
+RECONCILED = frozenset(
+    {("INBOUND", "277"), ("INBOUND", "835"), ("OUTBOUND", "837"), ("INBOUND", "837")}
+)
 MAX_PAGES_PER_RUN = 20
 PAGE_SIZE = 100
 # Stedi requires startDateTime at least one minute in the past.
@@ -59,7 +62,7 @@ def events_from_poll(
     received_at: datetime,
     new_event_id: Callable[[], str],
 ) -> list[InboundEvent]:
-    """The events for a poll page's succeeded INBOUND 277 and 835 and OUTBOUND 837
+    """The events for a poll page's succeeded INBOUND 277 and 835 and INBOUND or OUTBOUND 837
     transactions.
 
     Each event's dedup key is the one a `transaction.processed.v2` webhook for the same

@@ -14,13 +14,12 @@ from receiver.followup import (
     plan_report,
     plan_submission,
 )
-from receiver.ids import new_id
 from receiver.metrics import Metrics
-from receiver.models import Job, JobResult
+from receiver.models import Job, JobResult, StoredEvent
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB, Store
-from receiver.upstream.stedi import StediClient, UpstreamError
+from receiver.upstream.stedi import ReportKind, StediClient, TransactionArtifact, UpstreamError
 
 _log = structlog.get_logger("receiver.worker")
 
@@ -105,65 +104,24 @@ class Worker:
             return
         event = await self._store.fetch_event(job.event_id, with_body=True)
         if event is None:
-            await self._kill(job, f"event {job.event_id} not found")
+            # A job is stored in its event's transaction, so a missing event is a read that
+            # did not see it: transient, never a reason to give up at first sight.
+            await self._retry(job, FailureKind.TRANSIENT, "event not found", None)
             return
         kind = plan_report(event)
-        wants_submission = plan_submission(event)
-        report: bytes | None = None
-        submission: bytes | None = None
-        account = None
-        if (kind is not None or wants_submission) and event.account:
-            account = await self._store.fetch_account(event.account)
-        if kind is None and wants_submission and (account is None or not account.api_key):
-            # The 837 file only enriches the claim timeline: without a key, publish as before.
-            _log.info("job.submission_skipped", job_id=job.id, reason="no Stedi API key")
-            wants_submission = False
-        if (kind is not None or wants_submission) and event.transaction_id is not None:
-            what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} output"
-            if account is None or not account.api_key:
-                name = event.account or "(none)"
-                await self._kill(
-                    job,
-                    f"account {name} has no Stedi API key; add one with "
-                    f"receiver accounts rotate {name} --api-key-env VAR, then receiver jobs retry",
-                )
-                return
-            try:
-                if kind is not None:
-                    report = await self._stedi.fetch_report(
-                        account=account.name,
-                        api_key=account.api_key,
-                        transaction_id=event.transaction_id,
-                        kind=kind,
-                        now=self._clock(),
-                    )
-                else:
-                    submission = await self._stedi.fetch_transaction_output(
-                        account=account.name,
-                        api_key=account.api_key,
-                        transaction_id=event.transaction_id,
-                        now=self._clock(),
-                    )
-            except UpstreamError as exc:
-                _log.info(
-                    "job.upstream_failed",
-                    job_id=job.id,
-                    event_id=event.id,
-                    transaction_id=event.transaction_id,
-                    account=account.name,
-                    status=exc.status,
-                    failure=exc.kind.value,
-                )
-                await self._retry(job, exc.kind, f"{what}: {exc.reason}", exc.retry_after)
-                return
+        artifact = plan_submission(event)
+        document: bytes | None = None
+        if kind is not None or artifact is not None:
+            document = await self._document(job, event, kind, artifact)
+            if document is None:
+                return  # retried or killed
         now = self._clock()
         result = build_result(
             event,
-            report=report,
+            report=document if kind is not None else None,
             kind=kind,
             now=now,
-            new_message_id=_message_id,
-            submission=submission,
+            submission=document if kind is None else None,
         )
         done = await self._store.complete_job(
             job.id, now=now, lease_until=lease_until, result=result
@@ -184,6 +142,66 @@ class Worker:
             messages=len(result.messages),
             claims=len(result.claims),
         )
+
+    async def _document(
+        self,
+        job: Job,
+        event: StoredEvent,
+        kind: ReportKind | None,
+        artifact: TransactionArtifact | None,
+    ) -> bytes | None:
+        """The document `event` points at (its report of `kind`, else its 837's X12 from the
+        transaction's `artifact`): the one already stored for its account and transaction
+        (another event told of it first), or fetched from Stedi. None once the job has been
+        retried or killed instead."""
+        transaction_id = event.transaction_id
+        if transaction_id is None:  # plan_report and plan_submission only plan with one
+            raise ValueError("a document is planned only for an event with a transaction id")
+        document_kind = kind.value if kind is not None else SUBMISSION_SET
+        stored = await self._store.fetch_transaction_document(
+            event.account, transaction_id, document_kind
+        )
+        if stored is not None:
+            _log.info("job.document_stored_already", job_id=job.id, kind=document_kind)
+            return stored.body
+        account = await self._store.fetch_account(event.account) if event.account else None
+        if account is None or not account.api_key:
+            name = event.account or "(none)"
+            await self._kill(
+                job,
+                f"account {name} has no Stedi API key; add one with "
+                f"receiver accounts rotate {name} --api-key-env VAR, then receiver jobs retry",
+            )
+            return None
+        what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} {artifact}"
+        try:
+            if kind is not None:
+                return await self._stedi.fetch_report(
+                    account=account.name,
+                    api_key=account.api_key,
+                    transaction_id=transaction_id,
+                    kind=kind,
+                    now=self._clock(),
+                )
+            return await self._stedi.fetch_transaction_output(
+                account=account.name,
+                api_key=account.api_key,
+                transaction_id=transaction_id,
+                now=self._clock(),
+                artifact=artifact or TransactionArtifact.OUTPUT,
+            )
+        except UpstreamError as exc:
+            _log.info(
+                "job.upstream_failed",
+                job_id=job.id,
+                event_id=event.id,
+                transaction_id=transaction_id,
+                account=account.name,
+                status=exc.status,
+                failure=exc.kind.value,
+            )
+            await self._retry(job, exc.kind, f"{what}: {exc.reason}", exc.retry_after)
+            return None
 
     async def _retry(
         self, job: Job, kind: FailureKind, reason: str, retry_after: float | None
@@ -253,7 +271,3 @@ class Worker:
     def _count(self, outcome: str) -> None:
         if self._metrics is not None:
             self._metrics.job_outcomes.labels(outcome).inc()
-
-
-def _message_id() -> str:
-    return new_id("msg")

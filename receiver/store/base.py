@@ -1,9 +1,12 @@
 """The Store protocol: every durable read and write receiver makes, in domain verbs.
 
 Two adapters implement it (`SqliteStore`, `PostgresStore`) and one contract suite
-(`tests/contract/`) holds both to the same behaviour. Adapters map their driver's exceptions to
-`StoreUnavailableError` (the store cannot be reached or written) or `ConflictError` (a unique
-name is taken) at their boundary; nothing driver-specific leaks upward.
+(`tests/contract/`) holds both to the same behaviour. Every read sees every write whose verb
+returned before the read was called, however many other reads are in flight (each read runs
+on a snapshot taken when it starts): the worker finds the event of a job it has just claimed.
+Adapters map their driver's exceptions to `StoreUnavailableError` (the store cannot be
+reached or written) or `ConflictError` (a unique name is taken) at their boundary; nothing
+driver-specific leaks upward.
 """
 
 from __future__ import annotations
@@ -103,14 +106,22 @@ class Store(Protocol):
         in one transaction, if the job is still running under exactly `lease_until`; False
         otherwise (the lease expired and the job was claimed again, or it is gone).
 
-        The same transaction stores `result`: documents (one per event and kind), claim
-        entries, outbound messages (one per event and type), and one pending delivery, due at
-        `now`, per stored message and subscription that matches it (type pattern and account
-        filter) and is not removed -- a disabled one's wait to be claimed until it is enabled;
-        rows already there from an earlier run are left as they are."""
+        The same transaction stores `result`: documents (one per event and kind, and one per
+        account, transaction and kind: the first event of a transaction to store a document
+        keeps it), claim entries (those read from a document only if this result stored that
+        document), outbound messages (one per id, and one per event and type), and one
+        pending delivery, due at `now`, per message of the event and subscription that
+        matches it (type pattern and account filter) and is not removed -- a disabled one's
+        wait to be claimed until it is enabled; rows already there are left as they are."""
 
     async def fetch_documents(self, event_id: str) -> list[Document]:
         """The documents stored for an event, by kind."""
+
+    async def fetch_transaction_document(
+        self, account: str | None, transaction_id: str, kind: str
+    ) -> Document | None:
+        """The document of `kind` stored for a transaction of an account, by whichever of
+        its events stored it first; None if there is none yet."""
 
     async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
         """Every claim entry for a patient control number, oldest event first."""

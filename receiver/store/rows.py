@@ -202,19 +202,34 @@ def timeline_from_row(row: Row) -> TimelineEntry:
     )
 
 
-def document_params(result: JobResult, event_id: str, now: datetime) -> list[tuple[object, ...]]:
-    """(event_id, kind, transaction_id, content_type, body, created_at) per document."""
+INSERT_DOCUMENT = (
+    "INSERT INTO documents (event_id, account, kind, transaction_id, content_type, body, "
+    "created_at) VALUES ({}) ON CONFLICT DO NOTHING"
+)
+
+
+def document_params(
+    result: JobResult, event_id: str, account: str | None, now: datetime
+) -> list[tuple[object, ...]]:
+    """(event_id, account, kind, transaction_id, content_type, body, created_at) per
+    document, for `INSERT_DOCUMENT` ('' for no account: the unique index needs a value)."""
     return [
-        (event_id, d.kind, d.transaction_id, d.content_type, d.body, now) for d in result.documents
+        (event_id, account or "", d.kind, d.transaction_id, d.content_type, d.body, now)
+        for d in result.documents
     ]
 
 
-def claim_params(result: JobResult, event_id: str, now: datetime) -> list[tuple[object, ...]]:
-    """(event_id, ordinal, patient_control_number, kind, data JSON, created_at) per claim;
-    the ordinal is the claim's index within the result."""
+def claim_params(
+    result: JobResult, event_id: str, now: datetime, stored_kinds: frozenset[str]
+) -> list[tuple[object, ...]]:
+    """(event_id, ordinal, patient_control_number, kind, data JSON, created_at) per claim
+    that stands alone or was read from a document this result stored (`stored_kinds`): a
+    document already stored by another event came with its claims then. The ordinal is the
+    claim's index within the result."""
     return [
         (event_id, i, c.patient_control_number, c.kind, orjson.dumps(c.data).decode(), now)
         for i, c in enumerate(result.claims)
+        if c.document_kind is None or c.document_kind in stored_kinds
     ]
 
 

@@ -1,4 +1,4 @@
-"""Fetch 277CA and 835 reports and outbound transactions' X12 from Stedi, mapping failures to
+"""Fetch 277CA and 835 reports and 837 transactions' X12 from Stedi, mapping failures to
 UpstreamError."""
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from receiver.ssrf import (
     pin_public,
     system_resolver,
 )
+from receiver.upstream.failure import describe_upstream_failure
 from receiver.x12 import looks_like_interchange
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
-_MESSAGE_LIMIT = 200
 _MAX_POLL_PAGE = 500
 _DOWNLOAD_REDIRECTS = frozenset({302, 303, 307})
 DEFAULT_DOWNLOAD_HOSTS = "*.amazonaws.com"
@@ -50,6 +50,14 @@ class ReportKind(enum.StrEnum):
 
     ACK_277 = "277"
     ERA_835 = "835"
+
+
+class TransactionArtifact(enum.StrEnum):
+    """Which file of a core transaction to fetch: what came in to Stedi, or what went out
+    (for an 837, the X12 is the input of an INBOUND transaction, the output of an OUTBOUND)."""
+
+    INPUT = "input"
+    OUTPUT = "output"
 
 
 class UpstreamError(ReceiverError):
@@ -86,12 +94,16 @@ def report_url(base_url: str, transaction_id: str, kind: ReportKind) -> str:
     return f"{base_url.rstrip('/')}/change/medicalnetwork/reports/v2/{transaction_id}/{report}"
 
 
-def transaction_output_url(base_url: str, transaction_id: str) -> str:
-    """The core API's transaction output URL (for an outbound transaction, its X12), built only
-    from a configured base URL and a validated transaction id."""
+def transaction_output_url(
+    base_url: str,
+    transaction_id: str,
+    artifact: TransactionArtifact = TransactionArtifact.OUTPUT,
+) -> str:
+    """The core API's transaction output (or input) URL, built only from a configured base URL
+    and a validated transaction id."""
     if not _TRANSACTION_ID.fullmatch(transaction_id):
         raise ValueError("transaction id must be 1-64 letters, digits or hyphens")
-    return f"{base_url.rstrip('/')}/transactions/{transaction_id}/output"
+    return f"{base_url.rstrip('/')}/transactions/{transaction_id}/{TransactionArtifact(artifact)}"
 
 
 class DownloadLocationError(ValueError):
@@ -216,9 +228,16 @@ class StediClient:
         return response.content
 
     async def fetch_transaction_output(
-        self, *, account: str, api_key: str, transaction_id: str, now: datetime
+        self,
+        *,
+        account: str,
+        api_key: str,
+        transaction_id: str,
+        now: datetime,
+        artifact: TransactionArtifact = TransactionArtifact.OUTPUT,
     ) -> bytes:
-        """An outbound transaction's X12 bytes, or UpstreamError; `now` anchors Retry-After.
+        """A transaction's X12 bytes from its output (an OUTBOUND 837) or the `artifact`
+        named (the input of an INBOUND one), or UpstreamError; `now` anchors Retry-After.
 
         Stedi answers with a redirect to a presigned download URL: it is followed once, only
         if `check_download_location` allows it and its host resolves only to public addresses
@@ -226,10 +245,11 @@ class StediClient:
         address that was checked, without the API key and without further redirects. A 200
         with a body straight from Stedi is accepted too.
         """
-        url = transaction_output_url(self._core_url, transaction_id)
+        url = transaction_output_url(self._core_url, transaction_id, artifact)
         headers = {"Authorization": api_key}
+        endpoint = f"transaction_{artifact}"
         async with self._semaphore(account):
-            response = await self._send(url, headers, endpoint="transaction_output")
+            response = await self._send(url, headers, endpoint=endpoint)
             if response.status_code in _DOWNLOAD_REDIRECTS:
                 try:
                     location = check_download_location(
@@ -239,7 +259,7 @@ class StediClient:
                     raise UpstreamError(
                         FailureKind.PERMANENT, status=response.status_code, reason=str(exc)
                     ) from None
-                response = await self._download(location)
+                response = await self._download(location, endpoint=f"{endpoint}_download")
                 if response.status_code == _EXPIRED_DOWNLOAD:
                     # S3 answers 403 to a presigned URL that has expired: the next attempt
                     # asks Stedi again and gets a fresh one.
@@ -251,9 +271,10 @@ class StediClient:
         if response.status_code != 200:
             raise _status_error(response, now)
         if not looks_like_interchange(response.content):
-            # Another artifact (Guide JSON for an inbound transaction): a retry gets it again.
+            # Another artifact (Guide JSON, the other side of the transaction): a retry gets
+            # it again.
             raise UpstreamError(
-                FailureKind.PERMANENT, status=200, reason="transaction output is not X12"
+                FailureKind.PERMANENT, status=200, reason=f"transaction {artifact} is not X12"
             )
         return response.content
 
@@ -303,7 +324,7 @@ class StediClient:
             semaphore = self._semaphores[account] = asyncio.Semaphore(self._max_concurrency)
         return semaphore
 
-    async def _download(self, location: str) -> Fetched:
+    async def _download(self, location: str, *, endpoint: str) -> Fetched:
         """GET an allowed download `location` at the address its host was checked to resolve
         to; a refused address is a permanent UpstreamError, a DNS failure a transient one."""
         try:
@@ -327,7 +348,7 @@ class StediClient:
         return await self._send(
             pinned.url,
             {"Host": pinned.host_header},
-            endpoint="transaction_output_download",
+            endpoint=endpoint,
             extensions=pinned.extensions,
             client=self._download_http,
         )
@@ -406,25 +427,10 @@ def _status_error(
     # A 3xx is permanent because redirects are never followed; an unexpected 2xx is too.
     kind = kind or classify_status(response.status_code) or FailureKind.PERMANENT
     retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
-    reason = f"{prefix}HTTP {response.status_code}"
-    message = _error_message(response.content)
-    if message:
-        reason = f"{reason}: {message}"
+    reason = prefix + describe_upstream_failure(
+        response.status_code, response.headers, response.content
+    )
     return UpstreamError(kind, status=response.status_code, retry_after=retry_after, reason=reason)
-
-
-def _error_message(content: bytes) -> str | None:
-    """The first 200 characters of a JSON error body's `message`, and nothing else of it."""
-    try:
-        parsed = json.loads(content)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(parsed, dict):
-        return None
-    message = parsed.get("message")
-    if not isinstance(message, str):
-        return None
-    return message[:_MESSAGE_LIMIT]
 
 
 def _is_json_object(content: bytes) -> bool:

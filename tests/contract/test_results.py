@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import anyio
 import pytest
 
 from receiver.errors import BadRequestError
 from receiver.ids import new_id
-from receiver.models import ClaimEntry, Document, Job, JobResult, OutboundMessage
-from receiver.store.base import Store
+from receiver.models import ClaimEntry, DeliveryFilter, Document, Job, JobResult, OutboundMessage
+from receiver.store.base import PROCESS_JOB, Store
 from tests.contract.test_jobs import LEASE, NOW, add_events, claim, event_status, job_of
-from tests.contract.test_store import T0
+from tests.contract.test_store import T0, make_event
 
 pytestmark = pytest.mark.anyio
 
@@ -148,6 +149,114 @@ class TestCompleteWithResult:
         # Claim entries are keyed by ordinal, so two lines for one PCN both stay.
         assert [e.data for e in await store.claim_timeline(PCN)] == [{"i": 0}, {"i": 1}]
         assert (await store.list_messages(limit=10, cursor=None)).items == [first]
+
+
+SHARED_TXN = "c4e6a8f0-2d4b-4c6e-8a0f-1e3d5c7b9a84"
+
+
+async def claimed_jobs(store: Store, *accounts: str) -> list[Job]:
+    """One claimed job per account, each for an event of its own about SHARED_TXN (as a
+    webhook and an event destination for one transaction are)."""
+    events = [
+        make_event(n, account=account, transaction_id=SHARED_TXN)
+        for n, account in enumerate(accounts, start=1)
+    ]
+    for event in events:
+        await store.record_inbound(event, PROCESS_JOB)
+    by_event = {job.event_id: job for job in await claim(store)}
+    return [by_event[event.id] for event in events]
+
+
+def transaction_result(body: bytes, message_ids: tuple[str, ...]) -> JobResult:
+    """What a follow-up of SHARED_TXN's 835 stores: its report, the claim read from it, and
+    messages whose ids follow from the transaction (the same for every event of it)."""
+    return JobResult(
+        documents=(Document(kind="835", transaction_id=SHARED_TXN, body=body),),
+        claims=(ClaimEntry(PCN, "remittance", {"body": body.decode()}, document_kind="835"),),
+        messages=tuple(
+            OutboundMessage(
+                id=mid,
+                type="claim.remittance.received",
+                account="acme",
+                data={"body": body.decode()},
+                created_at=T0,
+            )
+            for mid in message_ids
+        ),
+    )
+
+
+class TestOneTransactionTwoEvents:
+    """A transaction told by two events (a webhook and an event destination, or a poll) is
+    stored once: its documents and their claim entries by the first event to complete."""
+
+    async def test_the_second_event_stores_no_second_document_claim_or_message(
+        self, store: Store
+    ) -> None:
+        first, second = await claimed_jobs(store, "acme", "acme")
+        assert await complete(store, first, transaction_result(b"first", ("msg_same",)))
+        assert await complete(store, second, transaction_result(b"second", ("msg_same",)))
+
+        assert [d.body for d in await store.fetch_documents(first.event_id)] == [b"first"]
+        assert await store.fetch_documents(second.event_id) == []
+        stored = await store.fetch_transaction_document("acme", SHARED_TXN, "835")
+        assert stored is not None
+        assert (stored.kind, stored.transaction_id, stored.body) == ("835", SHARED_TXN, b"first")
+        timeline = await store.claim_timeline(PCN)
+        assert [(e.event_id, e.data) for e in timeline] == [(first.event_id, {"body": "first"})]
+        messages = (await store.list_messages(limit=10, cursor=None)).items
+        assert [(m.id, m.data) for m in messages] == [("msg_same", {"body": "first"})]
+        # Both jobs are done: the second had nothing left to add.
+        assert (await job_of(store, second.event_id)).status == "done"
+
+    async def test_nothing_is_found_before_a_document_is_stored(self, store: Store) -> None:
+        assert await store.fetch_transaction_document("acme", SHARED_TXN, "835") is None
+        (job,) = await claimed_jobs(store, "acme")
+        assert await complete(store, job, transaction_result(b"first", ("msg_a",)))
+        assert await store.fetch_transaction_document("acme", SHARED_TXN, "277") is None
+        assert await store.fetch_transaction_document("other", SHARED_TXN, "835") is None
+        assert await store.fetch_transaction_document("acme", "txn-other", "835") is None
+
+    async def test_another_accounts_transaction_of_the_same_id_is_its_own(
+        self, store: Store
+    ) -> None:
+        acme, other = await claimed_jobs(store, "acme", "other")
+        assert await complete(store, acme, transaction_result(b"acme", ("msg_acme",)))
+        assert await complete(store, other, transaction_result(b"other", ("msg_other",)))
+        found = await store.fetch_transaction_document("other", SHARED_TXN, "835")
+        assert found is not None
+        assert found.body == b"other"
+        assert len(await store.claim_timeline(PCN)) == 2
+
+    async def test_claims_not_read_from_a_document_are_kept_for_each_event(
+        self, store: Store
+    ) -> None:
+        first, second = await claimed_jobs(store, "acme", "acme")
+        for job in (first, second):
+            standalone = JobResult(claims=(ClaimEntry(PCN, "remittance", {"e": job.event_id}),))
+            assert await complete(store, job, standalone)
+        assert len(await store.claim_timeline(PCN)) == 2
+
+    async def test_completing_both_at_once_stores_one_set_and_owes_one_delivery(
+        self, store: Store
+    ) -> None:
+        from tests.contract.test_fanout import subscription
+
+        sub = subscription()
+        await store.add_subscription(sub)
+        jobs = await claimed_jobs(store, "acme", "acme")
+        async with anyio.create_task_group() as group:
+            for job, body in zip(jobs, (b"one", b"two"), strict=True):
+                group.start_soon(complete, store, job, transaction_result(body, ("msg_same",)))
+
+        assert [(await job_of(store, j.event_id)).status for j in jobs] == ["done", "done"]
+        assert len(await store.claim_timeline(PCN)) == 1
+        documents = [await store.fetch_documents(j.event_id) for j in jobs]
+        assert sorted(len(found) for found in documents) == [0, 1]
+        deliveries = await store.list_deliveries(
+            DeliveryFilter(subscription_id=sub.id), limit=10, cursor=None
+        )
+        assert [d.message_id for d in deliveries.items] == ["msg_same"]
 
 
 class TestTimeline:

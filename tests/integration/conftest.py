@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -10,7 +12,9 @@ import pytest
 import structlog
 
 from receiver.logs import configure_logging
-from tests.integration.harness import LiveServer, start_live_server
+from receiver.store.postgres import PostgresStore
+from tests.conftest import POSTGRES_DSN, require_postgres
+from tests.integration.harness import LiveServer, Seed, seed_store, start_live_server
 
 StartServer = Callable[..., LiveServer]
 
@@ -48,3 +52,45 @@ def captured() -> Iterator[io.StringIO]:
         yield stream
     finally:
         structlog.configure(**saved)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def start_serving(
+    request: pytest.FixtureRequest, start_server: StartServer
+) -> Iterator[StartServer]:
+    """Start `receiver serve` in one process (the app with its worker and dispatcher) on each
+    store, acme holding `stedi_api_key`; PostgreSQL in a schema of its own per server."""
+    schemas: list[str] = []
+    started: list[LiveServer] = []
+
+    def start(*, stedi_api_key: str | None = None, **settings: object) -> LiveServer:
+        if request.param == "sqlite":
+            return start_server(run_workers=True, stedi_api_key=stedi_api_key, **settings)
+        require_postgres()
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        schemas.append(schema)
+
+        async def seed() -> Seed:
+            store = PostgresStore(POSTGRES_DSN, schema=schema)
+            await store.open()
+            try:
+                return await seed_store(store, stedi_api_key=stedi_api_key)
+            finally:
+                await store.close()
+
+        server = start_server(
+            store=PostgresStore(POSTGRES_DSN, schema=schema),
+            seeder=lambda: asyncio.run(seed()),
+            database_url=POSTGRES_DSN,
+            run_workers=True,
+            **settings,
+        )
+        server.store_of = lambda: PostgresStore(POSTGRES_DSN, schema=schema)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()  # close the app's pool before its schema goes
+    for schema in schemas:
+        asyncio.run(PostgresStore(POSTGRES_DSN, schema=schema).drop_schema())

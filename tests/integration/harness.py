@@ -104,16 +104,21 @@ class Seed:
 
     ops: SeededClient  # events:read
     optum: SeededClient  # callbacks:coverage-discovery
+    admin: SeededClient  # subscriptions:write, events:read, events:replay
 
 
-async def seed_store(store: Store) -> Seed:
-    """Clients `ops` and `optum`; accounts `acme` (x-api-key header + destination secret)
-    and `basicco` (Basic user `stedi`), both on the fixtures' Stedi account id."""
+async def seed_store(store: Store, *, stedi_api_key: str | None = None) -> Seed:
+    """Clients `ops`, `optum` and `admin`; accounts `acme` (x-api-key header + destination secret,
+    and `stedi_api_key` as its key for Stedi's APIs) and `basicco` (Basic user `stedi`),
+    both on the fixtures' Stedi account id."""
     now = datetime.now(UTC)
     ops, ops_secret = new_client("ops", ["events:read"], now)
     optum, optum_secret = new_client("optum", ["callbacks:coverage-discovery"], now)
-    await store.add_client(ops)
-    await store.add_client(optum)
+    admin, admin_secret = new_client(
+        "admin", ["subscriptions:write", "events:read", "events:replay"], now
+    )
+    for client in (ops, optum, admin):
+        await store.add_client(client)
     await store.add_account(
         Account(
             name="acme",
@@ -125,6 +130,7 @@ async def seed_store(store: Store) -> Seed:
                 ),
                 AccountCredential(CredentialKind.DESTINATION, "destination", WHSEC, now),
             ),
+            api_key=stedi_api_key,
         )
     )
     await store.add_account(
@@ -139,14 +145,18 @@ async def seed_store(store: Store) -> Seed:
             ),
         )
     )
-    return Seed(ops=SeededClient(ops, ops_secret), optum=SeededClient(optum, optum_secret))
+    return Seed(
+        ops=SeededClient(ops, ops_secret),
+        optum=SeededClient(optum, optum_secret),
+        admin=SeededClient(admin, admin_secret),
+    )
 
 
-async def _seed_sqlite(path: Path) -> Seed:
+async def _seed_sqlite(path: Path, stedi_api_key: str | None) -> Seed:
     store = SqliteStore(path)
     await store.open()
     try:
-        return await seed_store(store)
+        return await seed_store(store, stedi_api_key=stedi_api_key)
     finally:
         await store.close()
 
@@ -164,6 +174,8 @@ class LiveServer:
     _thread: threading.Thread
     _sock: socket.socket
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
+    # A new, unopened store on the server's database (for tests that read rows back).
+    store_of: Callable[[], Store] | None = None
 
     @property
     def db_path(self) -> Path:
@@ -235,12 +247,16 @@ def start_live_server(
     clock: Clock = utc_now,
     store: Store | None = None,
     seeder: Callable[[], Seed] | None = None,
+    run_workers: bool = False,
+    stedi_api_key: str | None = None,
     **overrides: object,
 ) -> LiveServer:
     """Seed, bind a free loopback port, and run the app there until `stop()`.
 
     Without `store`, the app uses `sqlite:///{tmp_path}/receiver.db`, seeded through a
-    separate SqliteStore before start; with `store`, `seeder` must seed it (same database).
+    separate SqliteStore before start (acme with `stedi_api_key`); with `store`, `seeder`
+    must seed it (same database). `run_workers` runs the worker and dispatcher in the app,
+    as `receiver serve` does.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -257,11 +273,11 @@ def start_live_server(
     # What `receiver keys generate` makes: on PostgreSQL the app never creates one.
     create_key_file(settings.resolved_signing_key_path)
     if store is None:
-        seed = asyncio.run(_seed_sqlite(settings.sqlite_path))
+        seed = asyncio.run(_seed_sqlite(settings.sqlite_path, stedi_api_key))
     else:
         assert seeder is not None, "a given store needs a seeder"
         seed = seeder()
-    app = create_app(settings, store=store, clock=clock)
+    app = create_app(settings, store=store, clock=clock, run_workers=run_workers)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
     server = uvicorn.Server(config)
     thread = threading.Thread(
@@ -277,6 +293,7 @@ def start_live_server(
             raise RuntimeError("the app did not start under uvicorn")
         time.sleep(0.005)
     http = httpx.Client(base_url=base_url, timeout=10)
+    sqlite_path = settings.sqlite_path
     return LiveServer(
         base_url=base_url,
         settings=settings,
@@ -286,4 +303,5 @@ def start_live_server(
         _server=server,
         _thread=thread,
         _sock=sock,
+        store_of=(lambda: SqliteStore(sqlite_path)) if store is None else None,
     )

@@ -231,6 +231,45 @@ async def test_an_upstream_failure_keeps_the_cursor_and_continues(
     assert API_KEY not in caplog.text
 
 
+TXN_837_INBOUND = "5a7c9e1b-3d5f-4b7d-9f1a-2c4e6a8b0d37"
+
+
+def inbound_837_item() -> dict[str, Any]:
+    """A poll item for a succeeded INBOUND 837, in Stedi's TransactionSummary shape: the
+    fixture's 837 with its direction and artifacts the other way round."""
+    item = json.loads(json.dumps(fixture_items()[TXN_837]))
+    base = f"https://core.us.stedi.com/2023-08-01/transactions/{TXN_837_INBOUND}"
+    item.update(transactionId=TXN_837_INBOUND, direction="INBOUND")
+    item["artifacts"] = [
+        {**item["artifacts"][1], "usage": "input", "url": f"{base}/input"},
+        {**item["artifacts"][0], "usage": "output", "url": f"{base}/output"},
+    ]
+    return item
+
+
+async def test_an_inbound_837_is_reconciled_and_its_input_fetched(rig: Rig) -> None:
+    rig.mock.poll_pages = [{"items": [inbound_837_item()]}]
+    assert await rig.reconciler.run_once() == 1
+    (event,) = await rig.events()
+    assert (event.transaction_id, event.transaction_set, event.direction) == (
+        TXN_837_INBOUND,
+        "837",
+        "INBOUND",
+    )
+    worker = Worker(
+        store=rig.store, stedi=rig.stedi, policy=RetryPolicy(jitter=0.0), clock=rig.clock
+    )
+
+    assert await worker.run_once() == 1
+
+    inputs = [r.path for r in rig.mock.requests if r.path.startswith("/transactions/")]
+    assert inputs == [f"/transactions/{TXN_837_INBOUND}/input"]
+    documents = await rig.store.fetch_documents(event.id)
+    assert [(d.kind, d.transaction_id) for d in documents] == [("837", TXN_837_INBOUND)]
+    timeline = await rig.store.claim_timeline("SYN0001842")
+    assert [(t.kind, t.event_id) for t in timeline] == [("submitted", event.id)]
+
+
 async def test_the_worker_fetches_the_report_for_a_reconciled_835(rig: Rig) -> None:
     await rig.reconciler.run_once()
     worker = Worker(

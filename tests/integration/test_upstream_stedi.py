@@ -219,12 +219,20 @@ class TestWithMockTransport:
             "invalid report body",
         )
 
-    async def test_reason_keeps_only_a_short_message(self) -> None:
-        body = {"message": "m" * 500, "detail": "secret body text"}
-        async with stedi_client_with(lambda _: httpx.Response(403, json=body)) as client:
+    async def test_reason_keeps_the_code_and_trace_id_but_no_text(self) -> None:
+        body = {
+            "message": "Patient TESTPATIENT JANE born 19800101 not found",
+            "detail": "secret body text",
+            "code": "ACCESS_DENIED",
+        }
+        trace = {"x-amzn-requestid": "5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"}
+        answer = httpx.Response(403, json=body, headers=trace)
+        async with stedi_client_with(lambda _: answer) as client:
             with pytest.raises(UpstreamError) as caught:
                 await fetch(client)
-        assert caught.value.reason == "HTTP 403: " + "m" * 200
+        assert caught.value.reason == (
+            "HTTP 403 (code ACCESS_DENIED, trace 5f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f)"
+        )
 
 
 @asynccontextmanager

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from receiver.models import Account, Job, JobFilter
 from receiver.policy import RetryPolicy
 from receiver.sources.stedi import parse_stedi_webhook
-from receiver.store.base import PROCESS_JOB
+from receiver.store.base import PROCESS_JOB, Store
 from receiver.store.sqlite import SqliteStore
 from receiver.upstream.stedi import StediClient
 from receiver.worker import Worker
@@ -241,6 +241,64 @@ async def test_an_account_without_api_key_kills_the_job_with_a_hint(rig: Rig) ->
     assert rig.mock.requests == []
 
 
+class UnseenEvents:
+    """The store, except that `fetch_event` misses the first `misses` times: a read that does
+    not see the event yet."""
+
+    def __init__(self, store: SqliteStore, misses: int) -> None:
+        self._store = store
+        self.misses = misses
+
+    async def fetch_event(self, event_id: str, *, with_body: bool = True) -> object:
+        if self.misses > 0:
+            self.misses -= 1
+            return None
+        return await self._store.fetch_event(event_id, with_body=with_body)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def worker_on(rig: Rig, store: object, policy: RetryPolicy | None = None) -> Worker:
+    """A worker like the rig's, on `store`."""
+    return Worker(
+        store=cast(Store, store),
+        stedi=rig.worker._stedi,
+        policy=policy or RetryPolicy(jitter=0.0),
+        clock=rig.clock,
+    )
+
+
+async def test_an_event_not_found_at_first_sight_is_retried_not_killed(rig: Rig) -> None:
+    event_id = await record_835(rig.store)
+    worker = worker_on(rig, UnseenEvents(rig.store, misses=1))
+
+    assert await worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == ("pending", 1, "event not found")
+    assert job.next_attempt_at == START + timedelta(seconds=5)
+    assert rig.mock.requests == []
+    rig.clock.now = job.next_attempt_at
+    assert await worker.run_once() == 1
+    assert (await rig.job_of(event_id)).status == "done"
+
+
+async def test_an_event_never_found_dies_when_the_retry_policy_gives_up(rig: Rig) -> None:
+    event_id = await record_835(rig.store)
+    policy = RetryPolicy(jitter=0.0, give_up_after_seconds=60)
+    worker = worker_on(rig, UnseenEvents(rig.store, misses=100), policy)
+
+    for _ in range(4):  # after 5, 10, 20 s; the next (40 s more) would be past the minute
+        assert await worker.run_once() == 1
+        job = await rig.job_of(event_id)
+        if job.status != "pending":
+            break
+        rig.clock.now = job.next_attempt_at
+    assert (job.status, job.attempts) == ("dead", 4)
+    assert job.last_error == "event not found (gave up after 60s)"
+
+
 async def test_urls_in_a_forged_event_are_never_followed(rig: Rig) -> None:
     payload = json.loads(fixture_bytes(WEBHOOK_835))
     event = payload["event"]
@@ -321,6 +379,52 @@ async def test_outbound_837_fetches_its_x12_through_the_redirect(rig: Rig) -> No
     assert await rig.worker.run_once() == 0
 
 
+TXN_837_INBOUND = "5a7c9e1b-3d5f-4b7d-9f1a-2c4e6a8b0d37"
+WEBHOOK_837_INBOUND = "stedi/transaction-processed-v2.inbound-837p.webhook.json"
+
+
+async def test_inbound_837_fetches_its_x12_from_the_input_through_the_redirect(rig: Rig) -> None:
+    """Stedi shows submitted 837s as INBOUND too: their X12 is the transaction's input."""
+    event_id = await record_webhook(
+        rig.store, fixture_bytes(WEBHOOK_837_INBOUND), event_id="evt_837i", received_at=AT_837
+    )
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.attempts, job.last_error) == ("done", 1, None)
+    assert [(r.path, r.query) for r in rig.mock.requests] == [
+        (f"/transactions/{TXN_837_INBOUND}/input", ""),
+        (f"/download/{TXN_837_INBOUND}", DOWNLOAD_QUERY),
+    ]
+    assert rig.mock.requests[0].headers["authorization"] == API_KEY
+    assert "authorization" not in rig.mock.requests[1].headers
+    documents = await rig.store.fetch_documents(event_id)
+    assert [(d.kind, d.transaction_id, d.content_type, d.body) for d in documents] == [
+        ("837", TXN_837_INBOUND, "application/edi-x12", fixture_bytes(X12_837))
+    ]
+    timeline = await rig.store.claim_timeline("SYN0001842")
+    assert [(t.kind, t.event_id, t.data["charge_amount"]) for t in timeline] == [
+        ("submitted", event_id, "245.00")
+    ]
+
+
+async def test_an_inbound_837_input_that_is_not_x12_kills_the_job(rig: Rig) -> None:
+    rig.mock.output_redirect_base = ""  # 200 straight from "Stedi"
+    rig.mock.script = [(200, {})]  # a JSON body, as Guide JSON would be
+    event_id = await record_webhook(
+        rig.store, fixture_bytes(WEBHOOK_837_INBOUND), event_id="evt_837i", received_at=AT_837
+    )
+
+    assert await rig.worker.run_once() == 1
+
+    job = await rig.job_of(event_id)
+    assert (job.status, job.last_error) == (
+        "dead",
+        "837 input: transaction input is not X12 (permanent status)",
+    )
+
+
 async def test_the_api_key_goes_to_stedi_but_not_to_the_download_url(rig: Rig) -> None:
     await record_837(rig.store)
 
@@ -395,7 +499,7 @@ async def test_a_throttled_output_is_retried_like_a_report(rig: Rig) -> None:
     assert (job.status, job.attempts, job.last_error) == (
         "pending",
         1,
-        "837 output: HTTP 429: scripted 429",
+        "837 output: HTTP 429",
     )
     assert job.next_attempt_at == rig.clock.now + timedelta(seconds=30)
 
@@ -409,15 +513,27 @@ async def test_a_throttled_output_is_retried_like_a_report(rig: Rig) -> None:
     ]
 
 
-async def test_an_837_for_an_account_without_api_key_publishes_without_the_file(rig: Rig) -> None:
+async def test_an_837_for_an_account_without_api_key_dies_with_the_hint(rig: Rig) -> None:
+    """Not done with nothing indexed: that could never be retried, and reconciliation sees
+    the transaction as a duplicate. Dead with the hint, it is fetched once a key is there."""
     await drop_api_key(rig.store)
     event_id = await record_837(rig.store)
 
     assert await rig.worker.run_once() == 1
 
     job = await rig.job_of(event_id)
-    assert job.status == "done"  # the file only enriches the timeline
+    assert job.status == "dead"
+    assert job.last_error == (
+        "account acme has no Stedi API key; add one with receiver accounts rotate acme "
+        "--api-key-env VAR, then receiver jobs retry"
+    )
     assert rig.mock.requests == []
-    assert await rig.store.fetch_documents(event_id) == []
-    page = await rig.store.list_messages(limit=10, cursor=None)
-    assert [m.type for m in page.items] == ["stedi.transaction.processed"]
+    assert (await rig.store.list_messages(limit=10, cursor=None)).items == []
+
+    account = await rig.store.fetch_account("acme")
+    assert account is not None
+    await rig.store.update_account(replace(account, api_key=API_KEY))
+    assert await rig.store.revive_job(job.id, now=rig.clock.now)
+    assert await rig.worker.run_once() == 1
+    assert (await rig.job_of(event_id)).status == "done"
+    assert [t.kind for t in await rig.store.claim_timeline("SYN0001843")] == ["submitted"]

@@ -1,6 +1,6 @@
-"""A scriptable mock of Stedi's report, poll-transactions and transaction-output endpoints (the
-output redirects to a presigned-style download path on the same server), served by uvicorn in a
-thread over loopback."""
+"""A scriptable mock of Stedi's report, poll-transactions and transaction input and output
+endpoints (both redirect to a presigned-style download path on the same server, which serves
+the 837 X12), served by uvicorn in a thread over loopback."""
 
 from __future__ import annotations
 
@@ -42,14 +42,17 @@ class MockStediState:
     """What the mock saw, and how it should behave; tests set the behaviour fields."""
 
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    # The JSON body of scripted answers; None: {"message": "scripted <status>"}.
+    error_body: dict[str, object] | None = None
     delay_seconds: float = 0.0
     api_key: str | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     # Poll-transactions pages served in turn (the last one repeats); None serves the fixture
     # for a startDateTime request and an empty last page for a pageToken request.
     poll_pages: list[dict[str, object]] | None = None
-    # Transaction output: None redirects (302) to this server's /download/{id}; a base URL
-    # (e.g. "http://localhost:PORT") redirects there instead; "" answers 200 with the X12.
+    # Transaction input and output: None redirects (302) to this server's /download/{id}; a
+    # base URL (e.g. "http://localhost:PORT") redirects there instead; "" answers 200 with the
+    # X12.
     output_redirect_base: str | None = None
     # The X12 the output (or its download) serves; None serves the 837 fixture.
     output_body: bytes | None = None
@@ -71,6 +74,12 @@ class MockStediState:
             self.in_flight -= 1
 
 
+def scripted_answer(state: MockStediState, status: int, headers: dict[str, str]) -> Response:
+    """A scripted answer: `state.error_body`, or a message naming the status."""
+    body = state.error_body if state.error_body is not None else {"message": f"scripted {status}"}
+    return JSONResponse(body, status, headers=headers)
+
+
 def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
     """The mock app (report fixtures read from `fixtures_dir/stedi/`) and its state."""
     state = MockStediState()
@@ -86,7 +95,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
                 return JSONResponse({"message": "Unauthorized"}, status_code=401)
             if scripted is not None:
                 status, headers = scripted
-                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+                return scripted_answer(state, status, headers)
             body = bodies.get(request.path_params["kind"])
             if body is None:
                 return JSONResponse({"message": "Not Found"}, status_code=404)
@@ -104,7 +113,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
                 return JSONResponse({"message": "Unauthorized"}, status_code=401)
             if scripted is not None:
                 status, headers = scripted
-                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+                return scripted_answer(state, status, headers)
             if state.poll_pages is not None:
                 with state._lock:
                     pages = state.poll_pages
@@ -126,7 +135,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
                 return JSONResponse({"message": "Unauthorized"}, status_code=401)
             if scripted is not None:
                 status, headers = scripted
-                return JSONResponse({"message": f"scripted {status}"}, status, headers=headers)
+                return scripted_answer(state, status, headers)
             if state.output_redirect_base == "":
                 return Response(state.output_body or output_body, media_type="application/edi-x12")
             base = state.output_redirect_base or str(request.base_url).rstrip("/")
@@ -156,6 +165,7 @@ def create_mock_stedi(fixtures_dir: Path) -> tuple[Starlette, MockStediState]:
         Route("/change/medicalnetwork/reports/v2/{transaction_id}/{kind}", report),
         Route("/polling/transactions", poll),
         Route("/transactions/{transaction_id}/output", output),
+        Route("/transactions/{transaction_id}/input", output),
         Route("/download/{transaction_id}", download),
     ]
     return Starlette(routes=routes), state

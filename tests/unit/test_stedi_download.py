@@ -14,6 +14,7 @@ from receiver.policy import FailureKind
 from receiver.upstream.stedi import (
     DownloadLocationError,
     StediClient,
+    TransactionArtifact,
     UpstreamError,
     check_download_location,
     host_matches,
@@ -125,6 +126,10 @@ def test_refuses_other_locations(location: str, patterns: tuple[str, ...], messa
 
 def test_transaction_output_url() -> None:
     assert transaction_output_url(CORE + "/", "abc-123") == f"{CORE}/transactions/abc-123/output"
+    assert (
+        transaction_output_url(CORE, "abc-123", TransactionArtifact.INPUT)
+        == f"{CORE}/transactions/abc-123/input"
+    )
     with pytest.raises(ValueError, match="transaction id"):
         transaction_output_url(CORE, "../evil")
 
@@ -257,7 +262,7 @@ async def test_output_failures_are_classified_like_reports(status: int, kind: Fa
     assert (caught.value.kind, caught.value.status, caught.value.reason) == (
         kind,
         status,
-        f"HTTP {status}: nope",
+        f"HTTP {status}",
     )
 
 

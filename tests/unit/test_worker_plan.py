@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -14,15 +13,17 @@ from receiver.followup import (
     COVERAGE_KEYS,
     ParseProblem,
     build_result,
+    message_subject,
     parse_problems,
     plan_report,
     plan_submission,
 )
+from receiver.message_id import message_id
 from receiver.models import Account, InboundEvent, StoredEvent
 from receiver.sources.optum import parse_coverage_discovery
 from receiver.sources.stedi import parse_stedi_webhook
 from receiver.sources.stedi_destinations import parse_destination_event
-from receiver.upstream.stedi import ReportKind
+from receiver.upstream.stedi import ReportKind, TransactionArtifact
 from tests.conftest import fixture_bytes
 
 NOW = datetime(2025, 3, 21, 8, 12, tzinfo=UTC)
@@ -30,6 +31,7 @@ STEDI_ACCOUNT_ID = "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6"
 ACCOUNT = Account(name="acme", stedi_account_id=STEDI_ACCOUNT_ID, created_at=NOW)
 
 WEBHOOK_837 = "stedi/transaction-processed-v2.outbound-837p.webhook.json"
+WEBHOOK_837_INBOUND = "stedi/transaction-processed-v2.inbound-837p.webhook.json"
 WEBHOOK_277 = "stedi/transaction-processed-v2.inbound-277ca.webhook.json"
 WEBHOOK_835 = "stedi/transaction-processed-v2.inbound-835.webhook.json"
 WEBHOOK_FILE_FAILED = "stedi/file-failed-v2.webhook.json"
@@ -120,11 +122,6 @@ def optum() -> StoredEvent:
     )
 
 
-def ids() -> Any:
-    counter = itertools.count(1)
-    return lambda: f"msg_{next(counter)}"
-
-
 def types(result: Any) -> list[str]:
     return [m.type for m in result.messages]
 
@@ -182,9 +179,8 @@ def test_plan_report_with_invalid_transaction_id_is_none() -> None:
 
 def test_build_result_for_277() -> None:
     event = stedi(WEBHOOK_277)
-    result = build_result(
-        event, report=REPORT_277, kind=ReportKind.ACK_277, now=NOW, new_message_id=ids()
-    )
+    about = message_subject(event)
+    result = build_result(event, report=REPORT_277, kind=ReportKind.ACK_277, now=NOW)
     assert len(result.documents) == 1
     document = result.documents[0]
     assert (document.kind, document.transaction_id, document.body) == (
@@ -203,14 +199,16 @@ def test_build_result_for_277() -> None:
         "claims": [ACK_CLAIM],
     }
     assert (ack.account, ack.created_at) == ("acme", NOW)
-    assert [m.id for m in result.messages] == ["msg_1", "msg_2"]
+    assert [m.id for m in result.messages] == [
+        message_id(account="acme", about=about, message_type=t) for t in types(result)
+    ]
+    assert about == ("stedi-transaction", event.transaction_id)
+    assert [c.document_kind for c in result.claims] == ["277"]
 
 
 def test_build_result_for_835() -> None:
     event = stedi(WEBHOOK_835)
-    result = build_result(
-        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
-    )
+    result = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
     assert [(d.kind, d.body) for d in result.documents] == [("835", REPORT_835)]
     assert [(c.patient_control_number, c.kind, c.data) for c in result.claims] == [
         ("SYN0001842", "remittance", REMIT_CLAIM)
@@ -222,9 +220,7 @@ def test_build_result_for_835() -> None:
 
 def test_transaction_message_carries_the_summary_not_the_body() -> None:
     event = stedi(WEBHOOK_835)
-    result = build_result(
-        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
-    )
+    result = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
     message = result.messages[0]
     assert message.data == {
         "event_id": event.id,
@@ -240,7 +236,7 @@ def test_transaction_message_carries_the_summary_not_the_body() -> None:
 
 def test_build_result_for_outbound_837() -> None:
     event = stedi(WEBHOOK_837)
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert types(result) == ["stedi.transaction.processed"]
     assert result.documents == ()
     assert result.claims == ()
@@ -249,7 +245,7 @@ def test_build_result_for_outbound_837() -> None:
 
 def test_build_result_for_file_failed() -> None:
     event = stedi(WEBHOOK_FILE_FAILED)
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert types(result) == ["claim.file.failed"]
     assert result.messages[0].data == {"event_id": event.id, "fault_codes": ["FAILED_TO_PARSE"]}
 
@@ -258,22 +254,20 @@ def test_build_result_for_other_stedi_types_publishes_nothing() -> None:
     payload = json.loads(fixture_bytes(WEBHOOK_FILE_FAILED))
     payload["event"]["detail-type"] = "file.delivered.v2"
     event = stedi(WEBHOOK_FILE_FAILED, body=json.dumps(payload).encode())
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert result.messages == ()
 
 
 def test_build_result_for_event_destination_835() -> None:
     event = destination()
-    result = build_result(
-        event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
-    )
+    result = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
     assert types(result) == ["stedi.transaction.processed", "claim.remittance.received"]
     assert [c.kind for c in result.claims] == ["remittance"]
 
 
 def test_build_result_for_optum_coverage_discovery() -> None:
     event = optum()
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
     assert types(result) == ["coverage_discovery.completed"]
     message = result.messages[0]
     assert message.account == "tenant-1"
@@ -308,7 +302,7 @@ def test_build_result_for_optum_keeps_every_unreadable_path_with_its_error() -> 
     successful.append(readable)
     event = dataclasses.replace(optum(), body=json.dumps(payload).encode())
 
-    result = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    result = build_result(event, report=None, kind=None, now=NOW)
 
     coverages = result.messages[0].data["coverages"]
     assert isinstance(coverages, list)
@@ -335,9 +329,7 @@ def test_build_result_for_optum_keeps_every_unreadable_path_with_its_error() -> 
 
 def test_build_result_with_a_report_that_is_not_json_keeps_the_document() -> None:
     event = stedi(WEBHOOK_835)
-    result = build_result(
-        event, report=b"[1]", kind=ReportKind.ERA_835, now=NOW, new_message_id=ids()
-    )
+    result = build_result(event, report=b"[1]", kind=ReportKind.ERA_835, now=NOW)
     assert [d.body for d in result.documents] == [b"[1]"]
     assert result.claims == ()
     assert result.messages[1].data["claims"] == []
@@ -348,24 +340,35 @@ def test_build_result_with_a_report_that_is_not_json_keeps_the_document() -> Non
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [(WEBHOOK_837, True), (WEBHOOK_277, False), (WEBHOOK_835, False), (WEBHOOK_FILE_FAILED, False)],
+    [
+        (WEBHOOK_837, TransactionArtifact.OUTPUT),
+        (WEBHOOK_837_INBOUND, TransactionArtifact.INPUT),
+        (WEBHOOK_277, None),
+        (WEBHOOK_835, None),
+        (WEBHOOK_FILE_FAILED, None),
+    ],
 )
-def test_plan_submission_for_stedi_webhooks(name: str, expected: bool) -> None:
+def test_plan_submission_for_stedi_webhooks(
+    name: str, expected: TransactionArtifact | None
+) -> None:
     assert plan_submission(stedi(name)) is expected
 
 
-def test_plan_submission_needs_outbound_direction_on_webhooks() -> None:
+def test_plan_submission_takes_the_x12_side_of_the_direction() -> None:
     event = stedi(WEBHOOK_837)
-    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is False
-    assert plan_submission(dataclasses.replace(event, direction=None)) is False
+    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is (
+        TransactionArtifact.INPUT
+    )
+    assert plan_submission(dataclasses.replace(event, direction="UNKNOWN")) is None
+    assert plan_submission(dataclasses.replace(event, direction=None)) is None
 
 
 def test_plan_submission_needs_a_transaction_id_and_the_837_set() -> None:
     event = stedi(WEBHOOK_837)
-    assert plan_submission(dataclasses.replace(event, transaction_id=None)) is False
-    assert plan_submission(dataclasses.replace(event, transaction_set="835")) is False
-    assert plan_submission(dataclasses.replace(event, type="file.delivered.v2")) is False
-    assert plan_submission(dataclasses.replace(event, source="optum")) is False
+    assert plan_submission(dataclasses.replace(event, transaction_id=None)) is None
+    assert plan_submission(dataclasses.replace(event, transaction_set="835")) is None
+    assert plan_submission(dataclasses.replace(event, type="file.delivered.v2")) is None
+    assert plan_submission(dataclasses.replace(event, source="optum")) is None
 
 
 def test_plan_submission_for_event_destinations() -> None:
@@ -373,17 +376,17 @@ def test_plan_submission_for_event_destinations() -> None:
     payload["relatedResources"][0]["type"] = "transaction.x12.837"
     event = destination(json.dumps(payload).encode())
     assert (event.transaction_set, event.direction) == ("837", None)
-    assert plan_submission(event) is True
+    assert plan_submission(event) is TransactionArtifact.OUTPUT
     assert plan_report(event) is None
-    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is False
-    assert plan_submission(destination()) is False
+    assert plan_submission(dataclasses.replace(event, direction="INBOUND")) is (
+        TransactionArtifact.INPUT
+    )
+    assert plan_submission(destination()) is None
 
 
 def test_build_result_for_outbound_837_with_its_x12() -> None:
     event = stedi(WEBHOOK_837)
-    result = build_result(
-        event, report=None, kind=None, now=NOW, new_message_id=ids(), submission=X12_837
-    )
+    result = build_result(event, report=None, kind=None, now=NOW, submission=X12_837)
     assert [(d.kind, d.transaction_id, d.content_type, d.body) for d in result.documents] == [
         ("837", event.transaction_id, "application/edi-x12", X12_837)
     ]
@@ -401,16 +404,14 @@ def test_build_result_for_outbound_837_with_its_x12() -> None:
         ),
     ]
     assert types(result) == ["stedi.transaction.processed"]
-    plain = build_result(event, report=None, kind=None, now=NOW, new_message_id=ids())
+    plain = build_result(event, report=None, kind=None, now=NOW)
     assert result.messages[0].data == plain.messages[0].data
     assert "TESTPATIENT" not in json.dumps([c.data for c in result.claims])
 
 
 def test_build_result_with_an_837_that_is_not_x12_keeps_the_document() -> None:
     event = stedi(WEBHOOK_837)
-    result = build_result(
-        event, report=None, kind=None, now=NOW, new_message_id=ids(), submission=b"junk"
-    )
+    result = build_result(event, report=None, kind=None, now=NOW, submission=b"junk")
     assert [d.body for d in result.documents] == [b"junk"]
     assert result.claims == ()
     assert types(result) == ["stedi.transaction.processed"]

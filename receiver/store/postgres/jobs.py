@@ -108,7 +108,10 @@ class PostgresJobs(PostgresBase, FinishJobVerbs):
                     event_id,
                 )
             if result is not None and now is not None:
-                await _store_result(conn, result, event_id, now)
+                account = await conn.fetchval(
+                    "SELECT account FROM inbound_events WHERE id = $1", event_id
+                )
+                await _store_result(conn, result, event_id, account, now)
                 if result.messages:
                     await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
             return True
@@ -121,6 +124,19 @@ class PostgresJobs(PostgresBase, FinishJobVerbs):
             event_id,
         )
         return [rows.document_from_row(row) for row in found]
+
+    async def fetch_transaction_document(
+        self, account: str | None, transaction_id: str, kind: str
+    ) -> Document | None:
+        """By the (account, transaction_id, kind) unique index."""
+        row = await self._fetchrow(
+            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
+            "WHERE account = $1 AND transaction_id = $2 AND kind = $3",
+            account or "",
+            transaction_id,
+            kind,
+        )
+        return None if row is None else rows.document_from_row(row)
 
     async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
         """Oldest event first, then insertion order."""
@@ -163,19 +179,26 @@ class PostgresJobs(PostgresBase, FinishJobVerbs):
         return count > 0
 
 
-async def _store_result(conn: Any, result: JobResult, event_id: str, now: datetime) -> None:
-    """Insert a job result's rows, leaving any already stored by an earlier run."""
-    if result.documents:
-        await conn.executemany(
-            "INSERT INTO documents (event_id, kind, transaction_id, content_type, body, "
-            "created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            rows.document_params(result, event_id, now),
+async def _store_result(
+    conn: Any, result: JobResult, event_id: str, account: str | None, now: datetime
+) -> None:
+    """Insert a job result's rows, leaving any already stored by an earlier run or, for a
+    document and the claims read from it, by another event of the same transaction (a
+    concurrent one waits on the unique index until that one commits)."""
+    stored_kinds: set[str] = set()
+    for values in rows.document_params(result, event_id, account, now):
+        marks = ", ".join(f"${i}" for i in range(1, len(values) + 1))
+        inserted = await conn.fetchval(
+            rows.INSERT_DOCUMENT.format(marks) + " RETURNING kind", *values
         )
-    if result.claims:
+        if inserted is not None:
+            stored_kinds.add(inserted)
+    claims = rows.claim_params(result, event_id, now, frozenset(stored_kinds))
+    if claims:
         await conn.executemany(
             "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
             "created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
-            rows.claim_params(result, event_id, now),
+            claims,
         )
     if result.messages:
         await conn.executemany(

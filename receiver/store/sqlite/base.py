@@ -3,6 +3,11 @@
 One writer connection, serialised by a lock (SQLite has one writer anyway), and one reader
 connection, which WAL lets run beside the writer. Every sqlite3 error becomes
 StoreUnavailableError here, so callers answer 503 and senders retry.
+
+Every read on the shared reader runs to its last row in one job on the connection's thread,
+so no statement is left unfinished between jobs: SQLite keeps a connection's read
+transaction (and its snapshot) open while any statement on it is unfinished, and a statement
+left stepping across jobs made every other caller's read see that older snapshot.
 """
 
 from __future__ import annotations
@@ -226,8 +231,7 @@ class SqliteBase:
 
     async def ping(self) -> None:
         """A trivial read through the reader connection."""
-        async with self._read() as conn:
-            await conn.execute("SELECT 1")
+        await self._fetchall("SELECT 1")
 
     async def migrate(self) -> list[str]:
         """Apply the migrations not yet recorded in `schema_migrations`."""
@@ -295,9 +299,16 @@ class SqliteBase:
             raise StoreUnavailableError(f"read failed: {exc}") from exc
 
     async def _fetchall(self, sql: str, params: Sequence[object] = ()) -> list[dict[str, Any]]:
+        """Every row of one read, on a snapshot taken when it starts.
+
+        Executing and fetching are one job on the reader's thread (`execute_fetchall`), and
+        the statement is stepped to its end there, which ends its read transaction. Two jobs
+        (`execute`, then `fetchall`) let other callers' statements run in between inside this
+        one's transaction, on its older snapshot: a worker then failed to find the event of the
+        job it had just claimed."""
         async with self._read() as conn:
-            cur = await conn.execute(sql, [param(p) for p in params])
-            return list(await cur.fetchall())  # type: ignore[arg-type]
+            found = await conn.execute_fetchall(sql, [param(p) for p in params])
+            return list(found)  # type: ignore[arg-type]
 
     async def _fetchone(self, sql: str, params: Sequence[object] = ()) -> dict[str, Any] | None:
         found = await self._fetchall(sql, params)

@@ -126,10 +126,14 @@ class SqliteJobs(SqliteBase, FinishJobVerbs):
                     (event_status.value, job_id),
                 )
             if result is not None and now is not None:
-                found = conn.execute("SELECT event_id FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                found = conn.execute(
+                    "SELECT j.event_id, e.account FROM jobs j "
+                    "JOIN inbound_events e ON e.id = j.event_id WHERE j.id = ?",
+                    (job_id,),
+                ).fetchone()
                 if found is None:  # the UPDATE above matched it: cannot happen
                     raise StoreUnavailableError(f"job {job_id} vanished mid-transaction")
-                _store_result(conn, result, found[0], now)
+                _store_result(conn, result, found[0], found[1], now)
             return True
 
         return await self._write_grouped(finish)
@@ -142,6 +146,17 @@ class SqliteJobs(SqliteBase, FinishJobVerbs):
             (event_id,),
         )
         return [rows.document_from_row(row) for row in found]
+
+    async def fetch_transaction_document(
+        self, account: str | None, transaction_id: str, kind: str
+    ) -> Document | None:
+        """By the (account, transaction_id, kind) unique index."""
+        row = await self._fetchone(
+            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
+            "WHERE account = ? AND transaction_id = ? AND kind = ?",
+            (account or "", transaction_id, kind),
+        )
+        return None if row is None else rows.document_from_row(row)
 
     async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
         """Oldest event first, then insertion order."""
@@ -189,20 +204,28 @@ class SqliteJobs(SqliteBase, FinishJobVerbs):
 
 
 def _store_result(
-    conn: sqlite3.Connection, result: JobResult, event_id: str, now: datetime
+    conn: sqlite3.Connection,
+    result: JobResult,
+    event_id: str,
+    account: str | None,
+    now: datetime,
 ) -> None:
-    """Insert a job result's rows, leaving any already stored by an earlier run."""
-    if result.documents:
-        conn.executemany(
-            "INSERT INTO documents (event_id, kind, transaction_id, content_type, body, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [tuple(param(v) for v in p) for p in rows.document_params(result, event_id, now)],
+    """Insert a job result's rows, leaving any already stored by an earlier run or, for a
+    document and the claims read from it, by another event of the same transaction."""
+    stored_kinds: set[str] = set()
+    for values in rows.document_params(result, event_id, account, now):
+        cur = conn.execute(
+            rows.INSERT_DOCUMENT.format(", ".join("?" * len(values))),
+            [param(v) for v in values],
         )
-    if result.claims:
+        if cur.rowcount > 0:
+            stored_kinds.add(str(values[2]))
+    claims = rows.claim_params(result, event_id, now, frozenset(stored_kinds))
+    if claims:
         conn.executemany(
             "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [tuple(param(v) for v in p) for p in rows.claim_params(result, event_id, now)],
+            [tuple(param(v) for v in p) for p in claims],
         )
     if result.messages:
         conn.executemany(
