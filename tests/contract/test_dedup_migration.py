@@ -164,8 +164,11 @@ async def shape_before_0009(store: Store, tmp_path: Path) -> list[list[tuple[obj
     pg = await asyncpg.connect(POSTGRES_DSN)
     try:
         await pg.execute(f'CREATE SCHEMA "{schema}"; SET search_path TO "{schema}"')
-        for statement in statements:
-            await pg.execute(statement)
+        # One transaction, as the store applies migrations (0008's temporary table lives
+        # until COMMIT).
+        async with pg.transaction():
+            for statement in statements:
+                await pg.execute(statement)
         return [[tuple(row) for row in await pg.fetch(query)] for query in SHAPE_QUERIES[kind]]
     finally:
         await pg.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
