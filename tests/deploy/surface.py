@@ -28,6 +28,7 @@ SETTING_NAMES = frozenset(
 )
 SETTING_NAME = re.compile(r"\bRECEIVER_[A-Z0-9_]*[A-Z0-9]\b")
 
+
 def get_routes() -> dict[str, set[str]]:
     """The app's route paths and their methods."""
     return {route.path: set(route.methods or ()) for route in ROUTES}
