@@ -28,10 +28,6 @@ SETTING_NAMES = frozenset(
 )
 SETTING_NAME = re.compile(r"\bRECEIVER_[A-Z0-9_]*[A-Z0-9]\b")
 
-# Commands the files name that a parallel change is adding (the lead reconciles the flags):
-# checked to be absent, so their arrival makes a test ask for them to be checked for real.
-AWAITED = {("keys", "generate"): frozenset({"--out"})}
-
 
 def get_routes() -> dict[str, set[str]]:
     """The app's route paths and their methods."""
@@ -69,15 +65,7 @@ def parse_invocation(argv: Sequence[str]) -> click.Context:
 def check_named_command(words: Sequence[str]) -> list[str]:
     """Problems with a command as prose names it (`receiver accounts add NAME --api-key-env
     VAR ...`): the subcommands must exist and every `--flag` must be one of the command's
-    options; placeholders and elisions are not parsed. An AWAITED command that does not exist
-    yet is checked against the flags it is expected to have."""
-    for path, expected in AWAITED.items():
-        if tuple(words[: len(path)]) == path and find_command(path) is None:
-            return [
-                f"receiver {' '.join(path)}: unexpected flag {flag}"
-                for flag in _flags(words[len(path) :])
-                if flag not in expected
-            ]
+    options; placeholders and elisions are not parsed."""
     path = _command_path(words)
     found = find_command(path)
     if found is None or isinstance(found[0], click.Group):

@@ -6,18 +6,29 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 import yaml
 
-from receiver.auth.keys import load_or_create_signing_key
+from receiver.auth.keyring import KeyRing, rotated
+from receiver.auth.keys import (
+    KeyEntry,
+    load_key_file,
+    mode_problem,
+    new_signing_key,
+    render_key_file,
+)
+from receiver.clock import utc_now
 from receiver.errors import ConfigError
 from receiver.settings import Settings
 from receiver.upstream.stedi import StediClient
@@ -68,7 +79,7 @@ def pod_specs() -> Iterator[tuple[str, dict[str, Any]]]:
 
 
 def receiver_containers() -> Iterator[tuple[str, dict[str, Any]]]:
-    """Containers that run the image's entrypoint (not the init containers' python)."""
+    """The containers, each running the image's entrypoint."""
     for where, spec in pod_specs():
         for container in spec["containers"]:
             assert "command" not in container, f"{where}: runs {container['command']}"
@@ -254,62 +265,136 @@ class TestShutdown:
         assert spec["terminationGracePeriodSeconds"] > pause
 
 
-def signing_key_init(deployment: str) -> dict[str, Any]:
-    spec = find("Deployment", deployment)["spec"]["template"]["spec"]
-    (init,) = spec["initContainers"]
-    assert isinstance(init, dict)
-    return init
+class SecretVolume:
+    """A folder laid out as the kubelet lays out a Secret volume (its atomic writer): each file
+    a symlink through `..data` to a timestamped folder; an update writes a new folder, owner
+    and mode set, and swaps `..data` to it with one rename."""
+
+    def __init__(self, root: Path, *, mode: int, owner: tuple[int, int] | None = None) -> None:
+        self.root, self.mode, self.owner = root, mode, owner
+        self._versions = 0
+        self._own(root, 0o750)
+
+    def publish(self, files: dict[str, bytes]) -> None:
+        """Write `files` as the kubelet writes a Secret, first or updated."""
+        self._versions += 1
+        version = self.root / f"..2026_12_01_10_00_00.{self._versions:09d}"
+        version.mkdir()
+        self._own(version, 0o750)
+        for name, content in files.items():
+            (version / name).write_bytes(content)
+            self._own(version / name, self.mode)
+        data = self.root / "..data"
+        previous = os.readlink(data) if data.is_symlink() else None
+        (self.root / "..data_tmp").symlink_to(version.name)
+        os.rename(self.root / "..data_tmp", data)
+        for name in files:
+            if not (self.root / name).is_symlink():
+                (self.root / name).symlink_to(f"..data/{name}")
+        if previous is not None:
+            shutil.rmtree(self.root / previous)
+
+    def _own(self, path: Path, mode: int) -> None:
+        if self.owner is not None:
+            os.chown(path, *self.owner)
+        os.chmod(path, mode)
+
+
+# Run as root, it becomes the pod's user (its group as the fsGroup) once its imports are done:
+# the interpreter may live where that user cannot read.
+LOAD_AS_USER = """
+import json, os, sys
+from pathlib import Path
+from receiver.auth.keys import load_key_file
+path, uid, gid = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+os.setgroups([gid])
+os.setgid(gid)
+os.setuid(uid)
+print(json.dumps([entry.key.kid for entry in load_key_file(path)]))
+"""
+
+
+def key_secret_volume() -> dict[str, Any]:
+    (volume,) = [v for v in web()["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+    assert isinstance(volume, dict)
+    return volume
+
+
+def two_key_files() -> tuple[bytes, bytes, list[str]]:
+    """A key file's bytes, the same after `keys rotate`, and their kids."""
+    first = KeyEntry(new_signing_key())
+    entries = rotated((first,), utc_now(), delay_seconds=900, token_ttl_seconds=3600)
+    kids = [entry.key.kid for entry in entries]
+    return render_key_file(entries[:1]), render_key_file(entries), kids
 
 
 class TestSigningKey:
-    @pytest.mark.parametrize("deployment", ["receiver-web", "receiver-worker"])
-    def test_key_reaches_the_path_the_setting_names(self, deployment: str) -> None:
-        """Secret volume -> init container's source; its target = RECEIVER_SIGNING_KEY_PATH,
-        on an in-memory volume the receiver container mounts read-only at the same place."""
-        spec = find("Deployment", deployment)["spec"]["template"]["spec"]
-        volumes = {v["name"]: v for v in spec["volumes"]}
-        init = signing_key_init(deployment)
-        source, target = init["command"][3:]
-        assert target == config()["RECEIVER_SIGNING_KEY_PATH"]
-        mounts = {m["mountPath"]: m for m in init["volumeMounts"]}
-        secret_mount = mounts[str(Path(source).parent)]
-        secret = volumes[secret_mount["name"]]["secret"]
-        assert secret["secretName"] == "receiver-signing-key"
-        assert secret["items"] == [{"key": Path(source).name, "path": Path(source).name}]
-        copy_volume = mounts[str(Path(target).parent)]["name"]
-        assert volumes[copy_volume]["emptyDir"]["medium"] == "Memory"
-        (container,) = spec["containers"]
-        (mount,) = [m for m in container["volumeMounts"] if m["name"] == copy_volume]
-        assert mount == {
-            "name": copy_volume,
-            "mountPath": str(Path(target).parent),
-            "readOnly": True,
+    def test_web_mounts_the_secret_whole_where_the_setting_points(self) -> None:
+        """RECEIVER_SIGNING_KEY_PATH is the Secret's file in a volume mounted as a folder
+        (a subPath mount never sees the Secret updated, so it would miss every rotation)."""
+        path = PurePosixPath(config()["RECEIVER_SIGNING_KEY_PATH"])
+        volume = key_secret_volume()
+        assert volume["secret"] == {
+            "secretName": "receiver-signing-keys",
+            "defaultMode": 0o440,
+            "items": [{"key": path.name, "path": path.name}],
         }
+        (mount,) = [m for m in web_container()["volumeMounts"] if m["name"] == volume["name"]]
+        assert mount == {"name": volume["name"], "mountPath": str(path.parent), "readOnly": True}
+        assert "initContainers" not in web()["spec"]["template"]["spec"]
 
-    def test_web_and_worker_copy_the_key_the_same_way(self) -> None:
-        assert signing_key_init("receiver-web") == signing_key_init("receiver-worker")
+    def test_the_image_user_reads_the_key_by_the_group_receiver_accepts(self) -> None:
+        """The kubelet gives a Secret volume's files to root, group fsGroup, mode defaultMode:
+        the image's user reads them through that group, and receiver's rule accepts such a
+        file of root's."""
+        uid, gid = image_user()
+        assert web()["spec"]["template"]["spec"]["securityContext"]["fsGroup"] == gid
+        mode = key_secret_volume()["secret"]["defaultMode"]
+        assert mode & stat.S_IRGRP
+        assert mode_problem(stat.S_IFREG | mode, 0, uid) is None
 
-    def test_copy_turns_a_secret_volume_file_into_a_key_receiver_loads(
-        self, tmp_path: Path
-    ) -> None:
-        """Runs the init container's script on a file shaped like a Secret volume with fsGroup
-        (mode 0440), which receiver refuses, and loads the copy it makes."""
-        secret = tmp_path / "secret" / "signing-key.pem"
-        load_or_create_signing_key(tmp_path / "made.pem")
-        secret.parent.mkdir()
-        secret.write_bytes((tmp_path / "made.pem").read_bytes())
-        os.chmod(secret, 0o440)
-        with pytest.raises(ConfigError, match="accessible by group or others"):
-            load_or_create_signing_key(secret)
-        copy = tmp_path / "run" / "signing-key.pem"
-        copy.parent.mkdir()
-        python, flag, script = signing_key_init("receiver-web")["command"][:3]
-        assert (python, flag) == ("python", "-c")
-        subprocess.run(
-            [sys.executable, "-c", script, str(secret), str(copy)], check=True, timeout=30
-        )
-        assert stat.S_IMODE(copy.stat().st_mode) == 0o600
-        assert (
-            load_or_create_signing_key(copy).kid
-            == load_or_create_signing_key(tmp_path / "made.pem").kid
-        )
+    def test_the_worker_mounts_no_key(self) -> None:
+        """`receiver worker` issues and verifies no tokens; tests/e2e/test_postgres_wakeup.py
+        runs one with no key file at all."""
+        spec = find("Deployment", "receiver-worker")["spec"]["template"]["spec"]
+        assert [v for v in spec["volumes"] if "secret" in v] == []
+        assert "fsGroup" not in spec["securityContext"]
+
+    def test_the_secret_volume_file_loads_for_the_pod_user(self) -> None:
+        """A key file owned by root, group and mode as the web pod's volume gives it, behind
+        the kubelet's symlinks, loaded by receiver's loader as the image's user."""
+        if os.geteuid() != 0:
+            pytest.skip("needs root: the file must be root's, read as the image's user")
+        uid, gid = image_user()
+        mode = key_secret_volume()["secret"]["defaultMode"]
+        name = PurePosixPath(config()["RECEIVER_SIGNING_KEY_PATH"]).name
+        content, _, kids = two_key_files()
+        # Not under tmp_path, whose parents only root may enter.
+        with tempfile.TemporaryDirectory() as root:
+            volume = SecretVolume(Path(root), mode=mode, owner=(0, gid))
+            volume.publish({name: content})
+            done = subprocess.run(
+                [sys.executable, "-c", LOAD_AS_USER, str(Path(root) / name), str(uid), str(gid)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            assert json.loads(done.stdout) == kids[:1]
+            with pytest.raises(ConfigError, match="accessible by group"):
+                load_key_file(Path(root) / name)  # root's own file: 0600 only, as for root pods
+
+    def test_a_secret_update_reaches_a_running_key_ring(self, tmp_path: Path) -> None:
+        """The kubelet swaps `..data`, never the file's own symlink: the key ring looks at the
+        file it leads to, so it sees the new keys without a restart."""
+        name = PurePosixPath(config()["RECEIVER_SIGNING_KEY_PATH"]).name
+        before, after, kids = two_key_files()
+        volume = SecretVolume(tmp_path, mode=0o400)
+        volume.publish({name: before})
+        link = (tmp_path / name).lstat().st_ino
+        ring = KeyRing(tmp_path / name, token_ttl_seconds=3600, reload_seconds=0)
+        assert list(ring.at(utc_now()).verifying) == kids[:1]
+        volume.publish({name: after})
+        assert (tmp_path / name).lstat().st_ino == link  # the path the setting names is untouched
+        assert list(ring.at(utc_now()).verifying) == kids

@@ -1,5 +1,6 @@
 """Scale-out as deployed: `receiver serve --no-workers` and a separate `receiver worker` on
-one PostgreSQL database; the worker is woken by LISTEN/NOTIFY, not by its poll interval."""
+one PostgreSQL database; the worker is woken by LISTEN/NOTIFY, not by its poll interval, and
+needs no signing key (deploy/ mounts none into it)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,11 @@ def test_a_separate_worker_is_woken_by_notify(
     env["RECEIVER_WORKER_IDLE_MS"] = "600000"
     credentials = set_up(tmp_path, env)
     server = Server(tmp_path, tmp_path / "serve.log", env=env).start(workers=False)
-    worker = spawn_worker(tmp_path, env, tmp_path / "worker.log")
+    # In a directory of its own, with no key file to read: it issues and verifies no tokens.
+    alone = tmp_path / "worker"
+    alone.mkdir()
+    worker_env = {k: v for k, v in env.items() if k != "RECEIVER_SIGNING_KEY_PATH"}
+    worker = spawn_worker(alone, worker_env, tmp_path / "worker.log")
     try:
         log = tmp_path / "worker.log"
         deadline = time.monotonic() + 20
@@ -74,3 +79,4 @@ def test_a_separate_worker_is_woken_by_notify(
         worker.terminate()
         worker.wait(timeout=15)
         server.kill()
+    assert list(alone.iterdir()) == []  # nor did it make a key of its own
