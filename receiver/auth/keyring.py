@@ -140,11 +140,12 @@ class _FileState:
     inode: int
     size: int
     modified_ns: int
+    changed_ns: int  # ctime: a chmod or chown that makes a refused file usable changes it
 
 
 def _file_state(path: Path) -> _FileState:
     info = path.stat()  # follows symlinks: a Kubernetes Secret update swaps the link target
-    return _FileState(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    return _FileState(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 class KeyRing:

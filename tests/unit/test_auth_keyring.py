@@ -147,3 +147,22 @@ class TestKeyRing:
     def test_a_missing_file_at_start_is_a_config_error(self, tmp_path: Path) -> None:
         with pytest.raises(ConfigError, match="cannot read signing key file"):
             KeyRing(tmp_path / "none.pem", token_ttl_seconds=TTL, reload_seconds=10)
+
+    def test_a_refused_file_is_read_again_once_its_mode_is_fixed(
+        self, tmp_path: Path, first: KeyEntry
+    ) -> None:
+        """A rotation written with the wrong mode is refused; the chmod that fixes it changes
+        only the file's ctime, and that is enough for the next look to load it."""
+        path = tmp_path / "keys.pem"
+        write_key_file(path, (first,), replace=False)
+        ring = KeyRing(path, token_ttl_seconds=TTL, reload_seconds=0)
+        entries = rotate((first,), T0)
+        write_key_file(path, entries, replace=True)
+        path.chmod(0o644)
+        with capture_logs() as logs:
+            assert list(ring.at(T0).verifying) == [first.key.kid]
+        assert [log["event"] for log in logs] == ["signing_keys.reload_failed"]
+        path.chmod(0o600)
+        with capture_logs() as logs:
+            assert list(ring.at(T0).verifying) == [first.key.kid, entries[1].key.kid]
+        assert [log["event"] for log in logs] == ["signing_keys.reloaded"]
