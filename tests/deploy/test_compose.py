@@ -210,3 +210,14 @@ class TestProxy:
         assert "/metrics" in get_routes()
         text = NGINX.read_text()
         assert re.search(r"location = /metrics \{\s*return 404;\s*\}", text)
+
+    def test_web_trusts_forwarded_addresses_from_the_proxy_only(self) -> None:
+        """The token endpoint's lock-out counts per client address: web must take the address
+        from X-Forwarded-For when, and only when, nginx sent the request."""
+        import ipaddress
+
+        proxy_address = service("proxy")["networks"]["default"]["ipv4_address"]
+        (subnet,) = compose()["networks"]["default"]["ipam"]["config"]
+        assert ipaddress.ip_address(proxy_address) in ipaddress.ip_network(subnet["subnet"])
+        trusted = service("web")["environment"]["RECEIVER_FORWARDED_ALLOW_IPS"]
+        assert trusted == proxy_address
