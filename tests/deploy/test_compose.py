@@ -4,6 +4,7 @@ shared key, and that every command, setting, port and path they name exists."""
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import re
 import shutil
 import subprocess
@@ -214,8 +215,6 @@ class TestProxy:
     def test_web_trusts_forwarded_addresses_from_the_proxy_only(self) -> None:
         """The token endpoint's lock-out counts per client address: web must take the address
         from X-Forwarded-For when, and only when, nginx sent the request."""
-        import ipaddress
-
         proxy_address = service("proxy")["networks"]["default"]["ipv4_address"]
         (subnet,) = compose()["networks"]["default"]["ipam"]["config"]
         assert ipaddress.ip_address(proxy_address) in ipaddress.ip_network(subnet["subnet"])
