@@ -146,9 +146,7 @@ def app_routes() -> set[tuple[str, str]]:
 
 def metric_names() -> set[str]:
     """The metric families /metrics serves, as their samples are named (`_total` included)."""
-    text = Metrics().render()
-    rendered = text.decode() if isinstance(text, bytes) else text
-    names = re.findall(r"^# TYPE (\S+) ", rendered, re.MULTILINE)
+    names = re.findall(r"^# TYPE (\S+) ", Metrics().render().decode(), re.MULTILINE)
     return {name for name in names if not name.endswith("_created")}
 
 
