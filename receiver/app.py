@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypedDict
@@ -16,30 +17,29 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from receiver.auth.cache import TokenCache
+from receiver.auth.directory import Directory
 from receiver.auth.keyring import KeyRing
 from receiver.auth.keys import create_key_file
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
-from receiver.directory import Directory
-from receiver.dispatcher import Dispatcher
+from receiver.delivery.dispatcher import Dispatcher
+from receiver.delivery.rules import parse_schedule
+from receiver.delivery.sender import Sender
 from receiver.errors import ConfigError, ReceiverError, StoreUnavailableError
-from receiver.fanout import parse_schedule
-from receiver.heap import freeze_startup_heap
+from receiver.followup.reconcile import Reconciler
+from receiver.followup.worker import Worker
 from receiver.metrics import Metrics
-from receiver.outbound import Sender
+from receiver.net.ssrf import Resolver, system_resolver
 from receiver.policy import RetryPolicy
 from receiver.pump import Wakeup
-from receiver.reconcile import Reconciler
-from receiver.services import Services
 from receiver.settings import Settings
-from receiver.ssrf import Resolver, system_resolver
 from receiver.store.base import Store
 from receiver.store.factory import build_store
 from receiver.upstream.stedi import StediClient
 from receiver.web import deliveries, intake, oauth, openapi, ops, replays, subscriptions
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
-from receiver.worker import Worker
+from receiver.web.services import Services
 
 _log = structlog.get_logger("receiver.app")
 
@@ -306,3 +306,17 @@ def create_app(
         },
         lifespan=lifespan,
     )
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then move every surviving object out of the cyclic collector's reach.
+
+    A full (generation 2) collection walks every tracked object; after start-up that is the
+    imported modules, the app and the settings, which live as long as the process. Under bench
+    load those walks were 16 pauses of up to 38 ms of the whole event loop in 20,000 requests
+    (the intake p99); frozen, the longest was 1 ms. Objects created later are collected as
+    usual. Only `serve` and `worker` call this: a test process builds many apps and must not
+    pin their garbage.
+    """
+    gc.collect()
+    gc.freeze()

@@ -123,7 +123,7 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def _check_schedule(name: str, value: str) -> str:
-    from receiver.fanout import parse_schedule
+    from receiver.delivery.rules import parse_schedule
 
     try:
         parse_schedule(value)

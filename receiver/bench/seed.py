@@ -18,7 +18,7 @@ import orjson
 
 from receiver.bench.payloads import PADDING_FIELD, optum_body, stedi_body
 from receiver.bench.runner import Progress
-from receiver.sources.stedi import dedup_key, transaction_dedup_key
+from receiver.intake.stedi import dedup_key, transaction_dedup_key
 
 SEED_BODY_BYTES = 1024
 SEED_DAYS = 90

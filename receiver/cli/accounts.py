@@ -8,12 +8,16 @@ from datetime import datetime, timedelta
 
 import click
 
-from receiver.accounts import check_account_name, check_stedi_account_id, parse_stedi_account_uuid
+from receiver.auth.accounts import (
+    check_account_name,
+    check_stedi_account_id,
+    parse_stedi_account_uuid,
+)
 from receiver.cli.base import emit_json, read_secret_env, with_store
 from receiver.clock import utc_now
 from receiver.errors import NotFoundError
+from receiver.intake.stedi import hash_credential
 from receiver.models import Account, AccountCredential, CredentialKind
-from receiver.sources.stedi import hash_credential
 from receiver.store.base import Store
 
 

@@ -7,14 +7,14 @@ import click
 from receiver.cli.base import emit_json, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
-from receiver.store.base import Store
-from receiver.web.deliveries import (
+from receiver.ops.deliveries import (
     STATUSES,
     delivery_filter,
     delivery_json,
     delivery_with_attempts,
     retry,
 )
+from receiver.store.base import Store
 
 
 @click.group()

@@ -8,9 +8,9 @@ from receiver.cli.base import emit_json, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import JobFilter
+from receiver.ops.deliveries import redeliver
+from receiver.ops.events import event_filter, event_json, job_json, timeline_json
 from receiver.store.base import Store
-from receiver.web.deliveries import redeliver
-from receiver.web.ops import event_filter, event_json, job_json, timeline_json
 
 
 @click.group()

@@ -12,8 +12,8 @@ from receiver.cli.base import load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import ReplayFilter
+from receiver.ops.replays import REPLAY_STATUSES, replay, replay_filter
 from receiver.store.base import Store
-from receiver.web.replays import REPLAY_STATUSES, replay, replay_filter
 
 
 def _emit_line(value: object) -> None:

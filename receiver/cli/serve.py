@@ -9,11 +9,10 @@ import click
 import structlog
 import uvicorn
 
-from receiver.app import build_key_ring, create_app, running_worker
+from receiver.app import build_key_ring, create_app, freeze_startup_heap, running_worker
 from receiver.cli.base import load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ConfigError, ReceiverError
-from receiver.heap import freeze_startup_heap
 from receiver.logs import configure_logging
 from receiver.store.base import Store
 from receiver.store.factory import build_store

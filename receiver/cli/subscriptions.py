@@ -6,14 +6,14 @@ from typing import Any
 
 import click
 
-from receiver import subscriptions as domain
 from receiver.cli.base import emit_json, load_or_exit, with_store
 from receiver.clock import utc_now
+from receiver.delivery import subscriptions as domain
 from receiver.errors import BadRequestError, NotFoundError
 from receiver.models import Subscription
-from receiver.ssrf import system_resolver
+from receiver.net.ssrf import system_resolver
+from receiver.ops.subscriptions import subscription_json, with_secret
 from receiver.store.base import Store
-from receiver.web.subscriptions import subscription_json, with_secret
 
 
 async def _fetch(store: Store, subscription_id: str) -> Subscription:

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import orjson
 
+from receiver.delivery.rules import matches_subscription
 from receiver.errors import ConflictError, NotFoundError
-from receiver.fanout import matches_subscription
 from receiver.ids import new_id
 from receiver.models import (
     ClaimedDelivery,

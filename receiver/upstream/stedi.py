@@ -16,10 +16,10 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from receiver.errors import ReceiverError
-from receiver.httpclient import outbound_client
+from receiver.followup.x12 import looks_like_interchange
 from receiver.metrics import Metrics
-from receiver.policy import FailureKind, classify_status, parse_retry_after
-from receiver.ssrf import (
+from receiver.net.client import outbound_client
+from receiver.net.ssrf import (
     DestinationError,
     Resolver,
     UnresolvedError,
@@ -27,8 +27,8 @@ from receiver.ssrf import (
     pin_public,
     system_resolver,
 )
+from receiver.policy import FailureKind, classify_status, parse_retry_after
 from receiver.upstream.failure import describe_upstream_failure
-from receiver.x12 import looks_like_interchange
 
 _TRANSACTION_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 _MAX_POLL_PAGE = 500

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 
 from receiver.auth.guard import authorize_bearer
 from receiver.auth.tokens import TokenClaims
-from receiver.services import Services
+from receiver.web.services import Services
 
 
 class ORJSONResponse(JSONResponse):

@@ -15,22 +15,22 @@ from starlette.responses import Response
 
 from receiver.errors import NotFoundError, ReceiverError, UnauthorizedError
 from receiver.ids import new_id
-from receiver.models import Account, InboundEvent, RecordResult, Source
-from receiver.services import Services
-from receiver.sources.body import clean_headers, parse_json_object, require_json_content_type
-from receiver.sources.optum import parse_coverage_discovery
-from receiver.sources.stedi import (
+from receiver.intake.body import clean_headers, parse_json_object, require_json_content_type
+from receiver.intake.optum import parse_coverage_discovery
+from receiver.intake.stedi import (
     credential_header_names,
     parse_stedi_webhook,
     verify_webhook_credential,
 )
-from receiver.sources.stedi_destinations import (
+from receiver.intake.stedi_destinations import (
     parse_destination_event,
     verify_destination_signature,
 )
+from receiver.models import Account, InboundEvent, RecordResult, Source
 from receiver.store.base import PROCESS_JOB
 from receiver.web.body import read_body
 from receiver.web.deps import ORJSONResponse, require_scope, services
+from receiver.web.services import Services
 
 _log = structlog.get_logger("receiver.intake")
 

@@ -2,95 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
-from receiver.errors import BadRequestError, NotFoundError, StoreUnavailableError
+from receiver.errors import NotFoundError, StoreUnavailableError
 from receiver.models import (
     DeliveryStatus,
-    EventFilter,
-    Job,
     JobFilter,
     JobStatus,
-    StoredEvent,
-    TimelineEntry,
+)
+from receiver.ops.events import (
+    event_filter,
+    event_json,
+    job_json,
+    parse_limit,
+    timeline_json,
 )
 from receiver.web.deps import ORJSONResponse, require_scope, services
 
 READ_SCOPE = "events:read"
-DEFAULT_LIMIT = 50
-
-
-def event_json(event: StoredEvent) -> dict[str, Any]:
-    """The public JSON form of an event; `body` only when it was loaded."""
-    out: dict[str, Any] = {
-        "id": event.id,
-        "source": event.source,
-        "type": event.type,
-        "account": event.account,
-        "external_id": event.external_id,
-        "status": event.status,
-        "received_at": event.received_at.isoformat(),
-        "transaction_id": event.transaction_id,
-        "transaction_set": event.transaction_set,
-        "direction": event.direction,
-        "summary": event.summary,
-        "headers": event.headers,
-    }
-    if event.body is not None:
-        out["body"] = event.body.decode("utf-8", errors="replace")
-    return out
-
-
-def job_json(job: Job) -> dict[str, Any]:
-    """The public JSON form of a job."""
-    return {
-        "id": job.id,
-        "event_id": job.event_id,
-        "kind": job.kind,
-        "status": job.status,
-        "attempts": job.attempts,
-        "next_attempt_at": job.next_attempt_at.isoformat(),
-        "lease_until": job.lease_until.isoformat() if job.lease_until else None,
-        "last_error": job.last_error,
-        "created_at": job.created_at.isoformat(),
-        "updated_at": job.updated_at.isoformat(),
-    }
-
-
-def parse_time(name: str, raw: str | None) -> datetime | None:
-    """An ISO-8601 query parameter (naive means UTC), or BadRequestError."""
-    if raw is None:
-        return None
-    try:
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise BadRequestError(f"{name} must be an ISO-8601 time, not {raw!r}") from None
-
-
-def parse_limit(raw: str | None) -> int:
-    """The `limit` query parameter (1 to 500, default 50)."""
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit()):
-        raise BadRequestError("limit must be a whole number")
-    return int(raw)
-
-
-def event_filter(query: Any) -> EventFilter:
-    """EventFilter from query parameters (shared by the API and the CLI's JSON)."""
-    return EventFilter(
-        source=query.get("source"),
-        type=query.get("type"),
-        account=query.get("account"),
-        status=query.get("status"),
-        since=parse_time("since", query.get("since")),
-        until=parse_time("until", query.get("until")),
-    )
 
 
 async def list_events(request: Request) -> Response:
@@ -173,14 +103,3 @@ async def claim_timeline(request: Request) -> Response:
     return ORJSONResponse(
         {"patient_control_number": pcn, "timeline": [timeline_json(e) for e in entries]}
     )
-
-
-def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
-    """The public JSON form of one timeline entry."""
-    return {
-        "kind": entry.kind,
-        "event_id": entry.event_id,
-        "transaction_id": entry.transaction_id,
-        "received_at": entry.received_at.isoformat(),
-        "data": entry.data,
-    }

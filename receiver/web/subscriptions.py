@@ -8,40 +8,21 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from receiver import subscriptions as domain
+from receiver.delivery import subscriptions as domain
 from receiver.errors import BadRequestError, NotFoundError
+from receiver.intake.body import parse_json_object, require_json_content_type
 from receiver.models import Subscription
-from receiver.sources.body import parse_json_object, require_json_content_type
+from receiver.ops.subscriptions import (
+    subscription_json,
+    with_secret,
+)
 from receiver.web.body import read_body
 from receiver.web.deps import ORJSONResponse, require_scope, services
 
 WRITE_SCOPE = "subscriptions:write"
 FIELDS = frozenset({"url", "types", "account", "description"})
 
-_log = structlog.get_logger("receiver.subscriptions")
-
-
-def subscription_json(sub: Subscription) -> dict[str, Any]:
-    """The public JSON form of a subscription, without its secrets."""
-    return {
-        "id": sub.id,
-        "url": sub.url,
-        "types": list(sub.type_patterns),
-        "account": sub.account,
-        "description": sub.description,
-        "status": sub.status.value,
-        "disabled_reason": sub.disabled_reason,
-        "failing_since": sub.failing_since.isoformat() if sub.failing_since else None,
-        "created_at": sub.created_at.isoformat(),
-        "updated_at": sub.updated_at.isoformat(),
-    }
-
-
-def with_secret(sub: Subscription) -> dict[str, Any]:
-    """The public JSON form plus the current secret and when the previous one stops signing
-    (only in the answers that create or rotate it)."""
-    expires = sub.previous_expires_at.isoformat() if sub.previous_expires_at else None
-    return {**subscription_json(sub), "secret": sub.secret, "previous_secret_expires_at": expires}
+_log = structlog.get_logger("receiver.delivery.subscriptions")
 
 
 def flag(query: Any, name: str) -> bool:

@@ -12,8 +12,8 @@ import asyncpg
 import pytest
 
 from receiver.ids import new_id
+from receiver.intake.stedi import dedup_key, transaction_dedup_key
 from receiver.models import InboundEvent, Source
-from receiver.sources.stedi import dedup_key, transaction_dedup_key
 from receiver.store.base import PROCESS_JOB, Store
 from receiver.store.migrations import load_migrations, split_statements
 from receiver.store.sqlite import SqliteStore

@@ -26,9 +26,9 @@ from receiver.app import create_app
 from receiver.auth.clients import new_client
 from receiver.auth.keys import create_key_file
 from receiver.clock import Clock, utc_now
+from receiver.intake.stedi import hash_credential
 from receiver.models import Account, AccountCredential, Client, CredentialKind
 from receiver.settings import Settings, load_settings
-from receiver.sources.stedi import hash_credential
 from receiver.store.base import Store
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import fixture_bytes

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from receiver.auth.clients import revoke_client
+from receiver.intake.stedi import hash_credential
 from receiver.models import AccountCredential, CredentialKind
-from receiver.sources.stedi import hash_credential
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import fixture_bytes
 from tests.integration.conftest import StartServer

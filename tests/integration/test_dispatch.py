@@ -15,7 +15,9 @@ import orjson
 import pytest
 
 from receiver.clock import utc_now
-from receiver.dispatcher import Dispatcher
+from receiver.delivery.dispatcher import Dispatcher
+from receiver.delivery.sender import Sender
+from receiver.delivery.subscriptions import generate_secret
 from receiver.ids import new_id
 from receiver.metrics import Metrics
 from receiver.models import (
@@ -25,10 +27,8 @@ from receiver.models import (
     Subscription,
     SubscriptionStatus,
 )
-from receiver.outbound import Sender
-from receiver.ssrf import system_resolver
+from receiver.net.ssrf import system_resolver
 from receiver.store.sqlite import SqliteStore
-from receiver.subscriptions import generate_secret
 from tests.contract.test_results import claimed_job, complete
 from tests.mocks.serving import reserve_port, serve_app
 from tests.mocks.sink import SinkState, create_sink

@@ -17,13 +17,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from receiver.followup.worker import Worker
+from receiver.intake.stedi import parse_stedi_webhook
 from receiver.models import Account, JobFilter
 from receiver.policy import FailureKind, RetryPolicy
-from receiver.sources.stedi import parse_stedi_webhook
 from receiver.store.base import PROCESS_JOB
 from receiver.store.sqlite import SqliteStore
 from receiver.upstream.stedi import StediClient, UpstreamError
-from receiver.worker import Worker
 from tests.conftest import FIXTURES, fixture_bytes
 from tests.mocks.stedi import DOWNLOAD_QUERY, MockStediState, serve_mock_stedi
 

@@ -17,7 +17,7 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from receiver.message_id import message_id
+from receiver.delivery.message_id import message_id
 from receiver.models import Document
 from tests.conftest import FIXTURES, fixture_bytes
 from tests.integration.conftest import StartServer

@@ -12,14 +12,14 @@ from urllib.parse import parse_qs
 
 import pytest
 
+from receiver.followup.reconcile import Reconciler
+from receiver.followup.worker import Worker
+from receiver.intake.stedi import parse_stedi_webhook
 from receiver.models import Account, EventFilter, JobFilter, StoredEvent
 from receiver.policy import RetryPolicy
-from receiver.reconcile import Reconciler
-from receiver.sources.stedi import parse_stedi_webhook
 from receiver.store.base import PROCESS_JOB
 from receiver.store.sqlite import SqliteStore
 from receiver.upstream.stedi import StediClient
-from receiver.worker import Worker
 from tests.conftest import FIXTURES, fixture_bytes
 from tests.mocks.stedi import POLL_FIXTURE, MockStediState, serve_mock_stedi
 

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
+from receiver.delivery.subscriptions import generate_secret
 from receiver.models import OutboundMessage, Subscription
 from receiver.store.sqlite import SqliteStore
-from receiver.subscriptions import generate_secret
 from tests.conftest import fixture_bytes
 from tests.integration.conftest import StartServer
 from tests.integration.harness import STEDI_WEBHOOK_FIXTURES, LiveServer

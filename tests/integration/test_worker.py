@@ -11,13 +11,13 @@ from typing import Any, cast
 
 import pytest
 
+from receiver.followup.worker import Worker
+from receiver.intake.stedi import parse_stedi_webhook
 from receiver.models import Account, Job, JobFilter
 from receiver.policy import RetryPolicy
-from receiver.sources.stedi import parse_stedi_webhook
 from receiver.store.base import PROCESS_JOB, Store
 from receiver.store.sqlite import SqliteStore
 from receiver.upstream.stedi import StediClient
-from receiver.worker import Worker
 from tests.conftest import FIXTURES, fixture_bytes
 from tests.mocks.stedi import DOWNLOAD_QUERY, MockStediState, serve_mock_stedi
 

@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from receiver.followup.worker import Worker
+from receiver.intake.optum import parse_coverage_discovery
+from receiver.intake.stedi import parse_stedi_webhook
 from receiver.metrics import Metrics
 from receiver.models import Account, JobFilter, OutboundMessage
 from receiver.policy import RetryPolicy
-from receiver.sources.optum import parse_coverage_discovery
-from receiver.sources.stedi import parse_stedi_webhook
 from receiver.store.base import PROCESS_JOB
 from receiver.store.sqlite import SqliteStore
 from receiver.upstream.stedi import StediClient
-from receiver.worker import Worker
 from tests.conftest import FIXTURES, fixture_bytes
 from tests.mocks.stedi import MockStediState, serve_mock_stedi
 

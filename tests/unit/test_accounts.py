@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from receiver.accounts import (
+from receiver.auth.accounts import (
     check_account_name,
     check_stedi_account_id,
     names_stedi_account,

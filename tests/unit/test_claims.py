@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from receiver.claims import (
+from receiver.followup.claims import (
     AcknowledgmentClaim,
     RemittanceClaim,
     SubmissionClaim,
@@ -17,7 +17,7 @@ from receiver.claims import (
     remittance_claims,
     submission_claims,
 )
-from receiver.x12 import parse_interchange
+from receiver.followup.x12 import parse_interchange
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "stedi"
 

@@ -10,7 +10,7 @@ from typing import TypeVar
 import pytest
 
 from receiver.auth.clients import new_client
-from receiver.directory import Directory, TtlCache, is_fresh
+from receiver.auth.directory import Directory, TtlCache, is_fresh
 from receiver.errors import StoreUnavailableError
 from receiver.models import Account, Client
 

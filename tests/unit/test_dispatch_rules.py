@@ -11,16 +11,16 @@ import orjson
 import pytest
 from standardwebhooks import Webhook
 
-from receiver.fanout import (
+from receiver.delivery.rules import (
     DEFAULT_SCHEDULE,
     Decision,
     decide_after_attempt,
     message_body,
     signature_headers,
 )
+from receiver.delivery.sender import Sender, SendResult
 from receiver.models import DeliveryStatus, OutboundMessage
-from receiver.outbound import Sender, SendResult
-from receiver.ssrf import Resolver
+from receiver.net.ssrf import Resolver
 
 pytestmark = pytest.mark.anyio
 

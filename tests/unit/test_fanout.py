@@ -1,4 +1,4 @@
-"""Unit tests for receiver.fanout: type matching, schedules, next attempt time, outcomes."""
+"""Unit tests for receiver.delivery.rules: type matching, schedules, next attempt time, outcomes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from receiver.fanout import (
+from receiver.delivery.rules import (
     DEFAULT_SCHEDULE,
     disables_subscription,
     is_success,

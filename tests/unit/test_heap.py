@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from receiver.heap import freeze_startup_heap
+from receiver.app import freeze_startup_heap
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import dataclasses
 import json
 import re
 
-from receiver.followup import build_result, message_subject
-from receiver.message_id import message_id
+from receiver.delivery.message_id import message_id
+from receiver.followup.plan import build_result, message_subject
 from receiver.upstream.stedi import ReportKind
 from tests.conftest import fixture_bytes
 from tests.unit.test_worker_plan import (

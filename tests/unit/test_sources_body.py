@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from receiver.errors import BadRequestError, UnsupportedMediaTypeError
-from receiver.sources.body import clean_headers, parse_json_object, require_json_content_type
+from receiver.intake.body import clean_headers, parse_json_object, require_json_content_type
 
 
 class TestContentType:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from receiver.errors import BadRequestError
+from receiver.intake.body import clean_headers
+from receiver.intake.optum import parse_coverage_discovery
 from receiver.models import InboundEvent, Source
-from receiver.sources.body import clean_headers
-from receiver.sources.optum import parse_coverage_discovery
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "optum"
 BODY = (FIXTURES / "coverage-discovery.callback.success.json").read_bytes()

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from receiver.errors import BadRequestError, ForbiddenError, UnauthorizedError
-from receiver.models import Account, AccountCredential, CredentialKind, InboundEvent, Source
-from receiver.sources.body import clean_headers
-from receiver.sources.stedi import (
+from receiver.intake.body import clean_headers
+from receiver.intake.stedi import (
     credential_header_names,
     hash_credential,
     parse_stedi_webhook,
     verify_webhook_credential,
 )
+from receiver.models import Account, AccountCredential, CredentialKind, InboundEvent, Source
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 NOW = datetime(2025, 3, 21, 8, 12, tzinfo=UTC)

@@ -10,12 +10,12 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from receiver.errors import BadRequestError, ForbiddenError, SignatureError
-from receiver.models import Account, AccountCredential, CredentialKind, InboundEvent, Source
-from receiver.sources.body import clean_headers
-from receiver.sources.stedi_destinations import (
+from receiver.intake.body import clean_headers
+from receiver.intake.stedi_destinations import (
     parse_destination_event,
     verify_destination_signature,
 )
+from receiver.models import Account, AccountCredential, CredentialKind, InboundEvent, Source
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "stedi"
 BODY = (FIXTURES / "event-destination.transaction-processed.v1-thin.body.json").read_bytes()

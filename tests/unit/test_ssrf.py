@@ -1,4 +1,4 @@
-"""Unit tests for receiver.ssrf: URL checks, public-address rules, and checked resolution."""
+"""Unit tests for receiver.net.ssrf: URL checks, public-address rules, and checked resolution."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from receiver.ssrf import (
+from receiver.net.ssrf import (
     DestinationError,
     check_destination_url,
     is_public_address,

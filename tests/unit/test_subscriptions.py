@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks import Webhook
 
-from receiver import subscriptions as subs
+from receiver.delivery import subscriptions as subs
 from receiver.errors import BadRequestError, ConflictError
 from receiver.models import SubscriptionStatus
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from receiver.followup import (
+from receiver.delivery.message_id import message_id
+from receiver.followup.plan import (
     COVERAGE_KEYS,
     ParseProblem,
     build_result,
@@ -18,11 +19,10 @@ from receiver.followup import (
     plan_report,
     plan_submission,
 )
-from receiver.message_id import message_id
+from receiver.intake.optum import parse_coverage_discovery
+from receiver.intake.stedi import parse_stedi_webhook
+from receiver.intake.stedi_destinations import parse_destination_event
 from receiver.models import Account, InboundEvent, StoredEvent
-from receiver.sources.optum import parse_coverage_discovery
-from receiver.sources.stedi import parse_stedi_webhook
-from receiver.sources.stedi_destinations import parse_destination_event
 from receiver.upstream.stedi import ReportKind, TransactionArtifact
 from tests.conftest import fixture_bytes
 

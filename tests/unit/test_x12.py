@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from receiver.claims import submission_claims
-from receiver.x12 import (
+from receiver.followup.claims import submission_claims
+from receiver.followup.x12 import (
     Coverage,
     Delimiters,
     X12Error,

@@ -17,7 +17,7 @@ import httpx
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 
-from receiver.httpclient import cookieless_jar
+from receiver.net.client import cookieless_jar
 from receiver.policy import FailureKind
 from receiver.upstream.optum.connection import Endpoint, OptumConnection
 from receiver.upstream.optum.errors import (

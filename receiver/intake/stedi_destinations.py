@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from standardwebhooks.webhooks import EmptyWebhookSecretError, Webhook
 
 from receiver.errors import BadRequestError, SignatureError
+from receiver.intake.stedi import check_event_account, is_valid_id
 from receiver.models import Account, CredentialKind, InboundEvent, Source
-from receiver.sources.stedi import check_event_account, is_valid_id
 
 _TIMESTAMP_PATTERN = re.compile(r"[0-9]{1,10}")
 _ATTEMPT_PATTERN = re.compile(r"[0-9]{1,6}")

@@ -7,7 +7,7 @@ import anyio
 import structlog
 
 from receiver.clock import Clock
-from receiver.followup import (
+from receiver.followup.plan import (
     SUBMISSION_SET,
     build_result,
     parse_problems,
@@ -21,7 +21,7 @@ from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB, Store
 from receiver.upstream.stedi import ReportKind, StediClient, TransactionArtifact, UpstreamError
 
-_log = structlog.get_logger("receiver.worker")
+_log = structlog.get_logger("receiver.followup.worker")
 
 
 class Worker:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from receiver.auth.cache import TokenCache
+from receiver.auth.directory import Directory
 from receiver.auth.keyring import KeyRing
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock
-from receiver.directory import Directory
 from receiver.metrics import Metrics
+from receiver.net.ssrf import Resolver, system_resolver
 from receiver.pump import Wakeup
 from receiver.settings import Settings
-from receiver.ssrf import Resolver, system_resolver
 from receiver.store.base import Store
 
 

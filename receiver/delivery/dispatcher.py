@@ -9,14 +9,14 @@ import anyio
 import structlog
 
 from receiver.clock import Clock
-from receiver.fanout import decide_after_attempt, message_body, signature_headers
+from receiver.delivery.rules import decide_after_attempt, message_body, signature_headers
+from receiver.delivery.sender import Sender, SendResult
 from receiver.metrics import Metrics
 from receiver.models import AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus
-from receiver.outbound import Sender, SendResult
 from receiver.pump import Wakeup, pump
 from receiver.store.base import Store
 
-_log = structlog.get_logger("receiver.dispatcher")
+_log = structlog.get_logger("receiver.delivery.dispatcher")
 
 
 class Dispatcher:

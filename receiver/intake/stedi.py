@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TypeGuard
 
-from receiver.accounts import names_stedi_account
+from receiver.auth.accounts import names_stedi_account
 from receiver.errors import BadRequestError, ForbiddenError, UnauthorizedError
 from receiver.models import Account, CredentialKind, InboundEvent, Source
 

@@ -12,17 +12,17 @@ import structlog
 
 from receiver.clock import Clock
 from receiver.ids import new_id
-from receiver.models import Account, InboundEvent, Source
-from receiver.sources.stedi import (
+from receiver.intake.stedi import (
     is_valid_id,
     transaction_dedup_key,
     transaction_set_of,
     x12_summary,
 )
+from receiver.models import Account, InboundEvent, Source
 from receiver.store.base import PROCESS_JOB, Store
 from receiver.upstream.stedi import StediClient, UpstreamError, iso_z
 
-_log = structlog.get_logger("receiver.reconcile")
+_log = structlog.get_logger("receiver.followup.reconcile")
 
 TRANSACTION_TYPE = "transaction.processed.v2"
 # (direction, transaction set) pairs a poll turns into events: the inbound 277CA and 835

@@ -13,7 +13,7 @@ from typing import Protocol
 from receiver.errors import BadRequestError, ConflictError
 from receiver.ids import new_id
 from receiver.models import Account, Subscription, SubscriptionStatus
-from receiver.ssrf import DestinationError, Resolver, check_destination_url, resolve_public
+from receiver.net.ssrf import DestinationError, Resolver, check_destination_url, resolve_public
 
 MAX_PATTERNS = 20
 MAX_PATTERN_CHARS = 200

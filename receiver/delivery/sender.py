@@ -8,15 +8,15 @@ from datetime import datetime
 
 import httpx
 
-from receiver.httpclient import outbound_client
-from receiver.policy import parse_retry_after
-from receiver.ssrf import (
+from receiver.net.client import outbound_client
+from receiver.net.ssrf import (
     DestinationError,
     PinnedURL,
     Resolver,
     check_destination_url,
     pin_public,
 )
+from receiver.policy import parse_retry_after
 
 EXCERPT_BYTES = 1024
 USER_AGENT = "receiver-webhooks/1"

@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from receiver.claims import acknowledgment_claims, remittance_claims, submission_claims
-from receiver.message_id import message_id
+from receiver.delivery.message_id import message_id
+from receiver.followup.claims import acknowledgment_claims, remittance_claims, submission_claims
+from receiver.followup.x12 import X12Error, parse_interchange, read_271_coverage
 from receiver.models import (
     ClaimEntry,
     Document,
@@ -19,7 +20,6 @@ from receiver.models import (
     StoredEvent,
 )
 from receiver.upstream.stedi import ReportKind, TransactionArtifact
-from receiver.x12 import X12Error, parse_interchange, read_271_coverage
 
 STEDI_TRANSACTION_TYPE = "transaction.processed.v2"
 STEDI_FILE_FAILED_TYPE = "file.failed.v2"

@@ -1,0 +1,96 @@
+"""Events, jobs and claim timelines as ops see them: filters from raw input, JSON renderings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from receiver.errors import BadRequestError
+from receiver.models import (
+    EventFilter,
+    Job,
+    StoredEvent,
+    TimelineEntry,
+)
+
+DEFAULT_LIMIT = 50
+
+
+def event_json(event: StoredEvent) -> dict[str, Any]:
+    """The public JSON form of an event; `body` only when it was loaded."""
+    out: dict[str, Any] = {
+        "id": event.id,
+        "source": event.source,
+        "type": event.type,
+        "account": event.account,
+        "external_id": event.external_id,
+        "status": event.status,
+        "received_at": event.received_at.isoformat(),
+        "transaction_id": event.transaction_id,
+        "transaction_set": event.transaction_set,
+        "direction": event.direction,
+        "summary": event.summary,
+        "headers": event.headers,
+    }
+    if event.body is not None:
+        out["body"] = event.body.decode("utf-8", errors="replace")
+    return out
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    """The public JSON form of a job."""
+    return {
+        "id": job.id,
+        "event_id": job.event_id,
+        "kind": job.kind,
+        "status": job.status,
+        "attempts": job.attempts,
+        "next_attempt_at": job.next_attempt_at.isoformat(),
+        "lease_until": job.lease_until.isoformat() if job.lease_until else None,
+        "last_error": job.last_error,
+        "created_at": job.created_at.isoformat(),
+        "updated_at": job.updated_at.isoformat(),
+    }
+
+
+def parse_time(name: str, raw: str | None) -> datetime | None:
+    """An ISO-8601 query parameter (naive means UTC), or BadRequestError."""
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise BadRequestError(f"{name} must be an ISO-8601 time, not {raw!r}") from None
+
+
+def parse_limit(raw: str | None) -> int:
+    """The `limit` query parameter (1 to 500, default 50)."""
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadRequestError("limit must be a whole number")
+    return int(raw)
+
+
+def event_filter(query: Any) -> EventFilter:
+    """EventFilter from query parameters (shared by the API and the CLI's JSON)."""
+    return EventFilter(
+        source=query.get("source"),
+        type=query.get("type"),
+        account=query.get("account"),
+        status=query.get("status"),
+        since=parse_time("since", query.get("since")),
+        until=parse_time("until", query.get("until")),
+    )
+
+
+def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
+    """The public JSON form of one timeline entry."""
+    return {
+        "kind": entry.kind,
+        "event_id": entry.event_id,
+        "transaction_id": entry.transaction_id,
+        "received_at": entry.received_at.isoformat(),
+        "data": entry.data,
+    }
