@@ -88,7 +88,8 @@ class PayloadTooLargeError(ReceiverError):
 
 
 class UnsupportedMediaTypeError(ReceiverError):
-    """The body is not JSON (or form-encoded, for the token endpoint)."""
+    """The body is not JSON where JSON is required (the token endpoint answers a non-form body
+    with 400 invalid_request instead, as RFC 6749 asks)."""
 
     status_code = 415
     code = "unsupported_media_type"

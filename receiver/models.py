@@ -268,7 +268,7 @@ class SubscriptionStatus(enum.StrEnum):
     """Whether a subscription receives deliveries."""
 
     ACTIVE = "active"
-    DISABLED = "disabled"  # by a 410, by prolonged failure, or by an operator; can be enabled
+    DISABLED = "disabled"  # by a 410 or by prolonged failure; `subscriptions enable` re-enables
     REMOVED = "removed"  # deleted by an operator; kept so its delivery history stays readable
 
 

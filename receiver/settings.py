@@ -178,6 +178,7 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
 # a response cap of 0 every answer, a timeout of 0 every connection).
 _INT_MINIMUMS = {
     "replay_max_deliveries": 1,
+    "auth_failure_window_seconds": 1,
     "stedi_max_response_bytes": 1,
     "max_header_bytes": 1024,
     "header_timeout_seconds": 1,

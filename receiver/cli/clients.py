@@ -7,7 +7,7 @@ from datetime import timedelta
 import click
 
 from receiver.auth.clients import new_client, revoke_client, rotate_client
-from receiver.cli.base import emit_json, with_store
+from receiver.cli.base import emit_json, load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ConfigError, NotFoundError
 from receiver.models import Client
@@ -79,15 +79,23 @@ def list_(as_json: bool) -> None:
 
 @clients.command("rotate")
 @click.argument("name")
-@click.option("--grace-hours", default=24.0, show_default=True, help="Old secret stays valid.")
+@click.option(
+    "--grace-hours",
+    type=float,
+    default=None,
+    help="Hours the old secret stays valid [default: RECEIVER_CLIENT_SECRET_GRACE_SECONDS, 24 h].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def rotate(name: str, grace_hours: float, as_json: bool) -> None:
+def rotate(name: str, grace_hours: float | None, as_json: bool) -> None:
     """Issue a new secret; the old one keeps working for the grace period."""
+    grace = (
+        timedelta(seconds=load_or_exit().client_secret_grace_seconds)
+        if grace_hours is None
+        else timedelta(hours=grace_hours)
+    )
 
     async def action(store: Store) -> tuple[Client, str]:
-        rotated, secret = rotate_client(
-            await _by_name(store, name), utc_now(), timedelta(hours=grace_hours)
-        )
+        rotated, secret = rotate_client(await _by_name(store, name), utc_now(), grace)
         await store.update_client(rotated)
         return rotated, secret
 

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,20 @@ def test_clients_rotate_gives_a_new_secret_and_a_grace_period(cli: Cli) -> None:
     row_text = str(cli.rows("clients"))
     assert created["client_secret"] not in row_text
     assert rotated["client_secret"] not in row_text
+
+
+def test_clients_rotate_grace_defaults_to_the_setting(cli: Cli) -> None:
+    """Without --grace-hours the old secret lasts RECEIVER_CLIENT_SECRET_GRACE_SECONDS."""
+    cli.ok("clients", "create", "optum", "--scope", OPTUM_SCOPE)
+    before = datetime.now(UTC)
+    rotated = cli.json(
+        "clients", "rotate", "optum", env={"RECEIVER_CLIENT_SECRET_GRACE_SECONDS": "3600"}
+    )
+    expires = datetime.fromisoformat(rotated["previous_secret_expires_at"].replace("Z", "+00:00"))
+    assert before + timedelta(minutes=59) < expires < before + timedelta(minutes=61)
+    hours = cli.json("clients", "rotate", "optum", "--grace-hours", "2")
+    expires = datetime.fromisoformat(hours["previous_secret_expires_at"].replace("Z", "+00:00"))
+    assert before + timedelta(minutes=119) < expires < before + timedelta(minutes=121)
 
 
 def test_clients_revoke_shows_revoked_at(cli: Cli) -> None:

@@ -19,3 +19,12 @@ def test_the_stedi_response_cap_is_read_and_must_be_positive() -> None:
 def test_the_replay_cap_must_be_positive() -> None:
     with pytest.raises(ConfigError, match="RECEIVER_REPLAY_MAX_DELIVERIES must be at least 1"):
         load_settings({"RECEIVER_REPLAY_MAX_DELIVERIES": "0"})
+
+
+def test_the_auth_failure_window_must_be_positive() -> None:
+    """A zero window used to pass the settings check and then stop `serve` at start-up."""
+    with pytest.raises(
+        ConfigError, match="RECEIVER_AUTH_FAILURE_WINDOW_SECONDS must be at least 1"
+    ):
+        load_settings({"RECEIVER_AUTH_FAILURE_WINDOW_SECONDS": "0"})
+    assert load_settings({"RECEIVER_AUTH_FAILURE_LIMIT": "0"}).auth_failure_limit == 0
