@@ -12,6 +12,7 @@ from receiver.delivery.message_id import message_id
 from receiver.followup.claims import acknowledgment_claims, remittance_claims, submission_claims
 from receiver.followup.x12 import X12Error, parse_interchange, read_271_coverage
 from receiver.models import (
+    Account,
     ClaimEntry,
     Document,
     JobResult,
@@ -98,6 +99,73 @@ def message_subject(event: StoredEvent) -> tuple[str, ...]:
     return ("event", event.id)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class WantedDocument:
+    """The one document an event's job needs: a Stedi report, or an 837's X12."""
+
+    kind: str  # the stored document kind: "277", "835" or "837"
+    transaction_id: str
+    report: ReportKind | None = None  # set for a report
+    artifact: TransactionArtifact | None = None  # set for an 837
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class UseDocument:
+    """Finish with this document (None: the event needs none), no upstream call."""
+
+    body: bytes | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FetchDocument:
+    """Fetch `wanted` from Stedi with the account's API key."""
+
+    wanted: WantedDocument
+    account: str
+    api_key: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KillJob:
+    """Give up at once: no retry can succeed until an operator acts (the reason says how)."""
+
+    reason: str
+
+
+FetchPlan = UseDocument | FetchDocument | KillJob
+
+
+def wanted_document(event: StoredEvent) -> WantedDocument | None:
+    """The document `event`'s job needs before it can finish, or None."""
+    if event.transaction_id is None:
+        return None
+    report = plan_report(event)
+    if report is not None:
+        return WantedDocument(kind=report.value, transaction_id=event.transaction_id, report=report)
+    artifact = plan_submission(event)
+    if artifact is not None:
+        return WantedDocument(
+            kind=SUBMISSION_SET, transaction_id=event.transaction_id, artifact=artifact
+        )
+    return None
+
+
+def plan_fetch(event: StoredEvent, account: Account | None, *, stored: bytes | None) -> FetchPlan:
+    """What a job does before finishing: nothing to fetch, reuse the copy already `stored` for
+    its account and transaction (another event told of it first), fetch the wanted report or
+    837 with the `account`'s key, or die because the account has no key to fetch it with."""
+    wanted = wanted_document(event)
+    if wanted is None or stored is not None:
+        return UseDocument(stored)
+    if account is None or not account.api_key:
+        name = event.account or "(none)"
+        return KillJob(
+            f"account {name} has no Stedi API key; add one with "
+            f"receiver accounts rotate {name} --api-key-env VAR, then receiver jobs retry"
+        )
+    return FetchDocument(wanted=wanted, account=account.name, api_key=account.api_key)
+
+
 def build_result(
     event: StoredEvent,
     *,
@@ -114,88 +182,17 @@ def build_result(
     Claim entries name the document they were read from: the store keeps them only with it.
     An 837 (`submission`) adds "submitted" claim entries but no message of its own.
     """
-    documents: list[Document] = []
-    claims: list[ClaimEntry] = []
-    messages: list[tuple[str, dict[str, object]]] = []
-
-    if _is_transaction_event(event):
-        messages.append(
-            (
-                MSG_TRANSACTION,
-                {
-                    "event_id": event.id,
-                    "transaction_id": event.transaction_id,
-                    "transaction_set": event.transaction_set,
-                    "direction": event.direction,
-                    "summary": event.summary,
-                },
-            )
-        )
-    if report is not None and kind is not None and event.transaction_id is not None:
-        parsed = _json_object(report)
-        documents.append(Document(kind=str(kind), transaction_id=event.transaction_id, body=report))
-        if kind is ReportKind.ACK_277:
-            found: list[Any] = list(acknowledgment_claims(parsed))
-            claim_kind, message_type = "acknowledgment", MSG_ACKNOWLEDGMENT
-        else:
-            found = list(remittance_claims(parsed))
-            claim_kind, message_type = "remittance", MSG_REMITTANCE
-        summaries = [_plain(dataclasses.asdict(claim)) for claim in found]
-        claims.extend(
-            ClaimEntry(
-                patient_control_number=claim.patient_control_number,
-                kind=claim_kind,
-                data=summary,
-                document_kind=kind.value,
-            )
-            for claim, summary in zip(found, summaries, strict=True)
-        )
-        messages.append(
-            (
-                message_type,
-                {
-                    "event_id": event.id,
-                    "transaction_id": event.transaction_id,
-                    "claims": summaries,
-                },
-            )
-        )
-    if submission is not None and event.transaction_id is not None:
-        documents.append(
-            Document(
-                kind=SUBMISSION_SET,
-                transaction_id=event.transaction_id,
-                body=submission,
-                content_type=EDI_CONTENT_TYPE,
-            )
-        )
-        claims.extend(
-            ClaimEntry(
-                patient_control_number=claim.patient_control_number,
-                kind=CLAIM_SUBMITTED,
-                data=_plain(dataclasses.asdict(claim)),
-                document_kind=SUBMISSION_SET,
-            )
-            for claim in submission_claims(_segments(submission))
-        )
-    if event.source == Source.STEDI and event.type == STEDI_FILE_FAILED_TYPE:
-        fault_codes = event.summary.get("fault_codes")
-        messages.append(
-            (
-                MSG_FILE_FAILED,
-                {
-                    "event_id": event.id,
-                    "fault_codes": list(fault_codes) if isinstance(fault_codes, list) else [],
-                },
-            )
-        )
-    if event.source == Source.OPTUM:
-        messages.append((MSG_COVERAGE, _coverage_data(event)))
-
+    parts = [
+        _transaction_parts(event),
+        _report_parts(event, report, kind),
+        _submission_parts(event, submission),
+        _file_failed_parts(event),
+        _coverage_parts(event),
+    ]
     about = message_subject(event)
     return JobResult(
-        documents=tuple(documents),
-        claims=tuple(claims),
+        documents=tuple(d for part in parts for d in part.documents),
+        claims=tuple(c for part in parts for c in part.claims),
         messages=tuple(
             OutboundMessage(
                 id=message_id(account=event.account, about=about, message_type=message_type),
@@ -204,9 +201,104 @@ def build_result(
                 data=data,
                 created_at=now,
             )
-            for message_type, data in messages
+            for part in parts
+            for message_type, data in part.messages
         ),
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Parts:
+    """One message kind's share of a JobResult."""
+
+    documents: tuple[Document, ...] = ()
+    claims: tuple[ClaimEntry, ...] = ()
+    messages: tuple[tuple[str, dict[str, object]], ...] = ()
+
+
+def _transaction_parts(event: StoredEvent) -> _Parts:
+    """`stedi.transaction.processed` for a transaction event: what the event itself says."""
+    if not _is_transaction_event(event):
+        return _Parts()
+    data: dict[str, object] = {
+        "event_id": event.id,
+        "transaction_id": event.transaction_id,
+        "transaction_set": event.transaction_set,
+        "direction": event.direction,
+        "summary": event.summary,
+    }
+    return _Parts(messages=((MSG_TRANSACTION, data),))
+
+
+def _report_parts(event: StoredEvent, report: bytes | None, kind: ReportKind | None) -> _Parts:
+    """A 277CA or 835: the report kept as a document, a claim entry and a summary per claim."""
+    if report is None or kind is None or event.transaction_id is None:
+        return _Parts()
+    parsed = _json_object(report)
+    if kind is ReportKind.ACK_277:
+        found: list[Any] = list(acknowledgment_claims(parsed))
+        claim_kind, message_type = "acknowledgment", MSG_ACKNOWLEDGMENT
+    else:
+        found = list(remittance_claims(parsed))
+        claim_kind, message_type = "remittance", MSG_REMITTANCE
+    summaries = [_plain(dataclasses.asdict(claim)) for claim in found]
+    claims = tuple(
+        ClaimEntry(
+            patient_control_number=claim.patient_control_number,
+            kind=claim_kind,
+            data=summary,
+            document_kind=kind.value,
+        )
+        for claim, summary in zip(found, summaries, strict=True)
+    )
+    data: dict[str, object] = {
+        "event_id": event.id,
+        "transaction_id": event.transaction_id,
+        "claims": summaries,
+    }
+    document = Document(kind=str(kind), transaction_id=event.transaction_id, body=report)
+    return _Parts(documents=(document,), claims=claims, messages=((message_type, data),))
+
+
+def _submission_parts(event: StoredEvent, submission: bytes | None) -> _Parts:
+    """An 837's X12: kept as a document, a "submitted" claim entry per claim, no message."""
+    if submission is None or event.transaction_id is None:
+        return _Parts()
+    document = Document(
+        kind=SUBMISSION_SET,
+        transaction_id=event.transaction_id,
+        body=submission,
+        content_type=EDI_CONTENT_TYPE,
+    )
+    claims = tuple(
+        ClaimEntry(
+            patient_control_number=claim.patient_control_number,
+            kind=CLAIM_SUBMITTED,
+            data=_plain(dataclasses.asdict(claim)),
+            document_kind=SUBMISSION_SET,
+        )
+        for claim in submission_claims(_segments(submission))
+    )
+    return _Parts(documents=(document,), claims=claims)
+
+
+def _file_failed_parts(event: StoredEvent) -> _Parts:
+    """`claim.file.failed` for a Stedi file.failed.v2 webhook, with its fault codes."""
+    if event.source != Source.STEDI or event.type != STEDI_FILE_FAILED_TYPE:
+        return _Parts()
+    fault_codes = event.summary.get("fault_codes")
+    data: dict[str, object] = {
+        "event_id": event.id,
+        "fault_codes": list(fault_codes) if isinstance(fault_codes, list) else [],
+    }
+    return _Parts(messages=((MSG_FILE_FAILED, data),))
+
+
+def _coverage_parts(event: StoredEvent) -> _Parts:
+    """`coverage_discovery.completed` for an Optum callback."""
+    if event.source != Source.OPTUM:
+        return _Parts()
+    return _Parts(messages=((MSG_COVERAGE, _coverage_data(event)),))
 
 
 def _is_transaction_event(event: StoredEvent) -> bool:
@@ -258,13 +350,15 @@ def _coverage(path: object) -> dict[str, object]:
 class ParseProblem:
     """A part of a job's input that could not be read and is published with a parse error."""
 
-    document: str  # "271"
+    document: str  # "271" or "837"
     index: int  # the part's position among its siblings (the n-th successful path)
     reason: str
 
 
 def parse_problems(result: JobResult) -> list[ParseProblem]:
-    """The unreadable parts a job's messages carry, for the worker to log and count."""
+    """The unreadable parts a job stored or published, for the worker to log and count: a
+    discovery path whose 271 could not be read, an 837 that is not an X12 interchange (kept as
+    it came, with no claims read from it)."""
     problems: list[ParseProblem] = []
     for message in result.messages:
         if message.type != MSG_COVERAGE:
@@ -273,6 +367,12 @@ def parse_problems(result: JobResult) -> list[ParseProblem]:
             reason = coverage.get("parse_error") if isinstance(coverage, dict) else None
             if isinstance(reason, str):
                 problems.append(ParseProblem(document="271", index=index, reason=reason))
+    submissions = (d for d in result.documents if d.kind == SUBMISSION_SET)
+    for index, document in enumerate(submissions):
+        try:
+            parse_interchange(document.body)
+        except X12Error as exc:  # X12Error never quotes the text
+            problems.append(ParseProblem(document="837", index=index, reason=str(exc)))
     return problems
 
 

@@ -3,23 +3,29 @@ and messages."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import anyio
 import structlog
 
 from receiver.clock import Clock
 from receiver.followup.plan import (
     SUBMISSION_SET,
+    FetchDocument,
+    FetchPlan,
+    KillJob,
+    UseDocument,
     build_result,
     parse_problems,
-    plan_report,
-    plan_submission,
+    plan_fetch,
+    wanted_document,
 )
 from receiver.metrics import Metrics
 from receiver.models import Job, JobResult, StoredEvent
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB, Store
-from receiver.upstream.stedi import ReportKind, StediClient, TransactionArtifact, UpstreamError
+from receiver.upstream.stedi import StediClient, TransactionArtifact, UpstreamError
 
 _log = structlog.get_logger("receiver.followup.worker")
 
@@ -41,7 +47,8 @@ class Worker:
         published: Wakeup | None = None,
     ) -> None:
         self._max_in_flight = max(1, max_in_flight)
-        self._published = published  # told when a finished job wrote messages to deliver
+        # Told when a finished job wrote messages to deliver; nobody waits on the default.
+        self._published = published or Wakeup()
         self._store = store
         self._stedi = stedi
         self._policy = policy
@@ -108,20 +115,80 @@ class Worker:
             # did not see it: transient, never a reason to give up at first sight.
             await self._retry(job, FailureKind.TRANSIENT, "event not found", None)
             return
-        kind = plan_report(event)
-        artifact = plan_submission(event)
-        document: bytes | None = None
-        if kind is not None or artifact is not None:
-            document = await self._document(job, event, kind, artifact)
-            if document is None:
-                return  # retried or killed
+        plan = await self._plan(job, event)
+        if isinstance(plan, KillJob):
+            await self._kill(job, plan.reason)
+            return
+        document = plan.body if isinstance(plan, UseDocument) else await self._fetch(job, plan)
+        if document is None and isinstance(plan, FetchDocument):
+            return  # retried or killed
+        await self._complete(job, event, lease_until, document)
+
+    async def _plan(self, job: Job, event: StoredEvent) -> FetchPlan:
+        """Read what planning needs (the document already stored for the event's account and
+        transaction, else the account), then plan."""
+        wanted = wanted_document(event)
+        if wanted is None:
+            return plan_fetch(event, None, stored=None)
+        stored = await self._store.fetch_transaction_document(
+            event.account, wanted.transaction_id, wanted.kind
+        )
+        if stored is not None:
+            _log.info("job.document_stored_already", job_id=job.id, kind=wanted.kind)
+            return plan_fetch(event, None, stored=stored.body)
+        account = await self._store.fetch_account(event.account) if event.account else None
+        return plan_fetch(event, account, stored=None)
+
+    async def _fetch(self, job: Job, plan: FetchDocument) -> bytes | None:
+        """The wanted report or 837 X12 from Stedi; None once the job has been retried."""
+        wanted = plan.wanted
+        try:
+            if wanted.report is not None:
+                return await self._stedi.fetch_report(
+                    account=plan.account,
+                    api_key=plan.api_key,
+                    transaction_id=wanted.transaction_id,
+                    kind=wanted.report,
+                    now=self._clock(),
+                )
+            return await self._stedi.fetch_transaction_output(
+                account=plan.account,
+                api_key=plan.api_key,
+                transaction_id=wanted.transaction_id,
+                now=self._clock(),
+                artifact=wanted.artifact or TransactionArtifact.OUTPUT,
+            )
+        except UpstreamError as exc:
+            _log.info(
+                "job.upstream_failed",
+                job_id=job.id,
+                event_id=job.event_id,
+                transaction_id=wanted.transaction_id,
+                account=plan.account,
+                status=exc.status,
+                failure=exc.kind.value,
+            )
+            what = (
+                f"{wanted.report} report"
+                if wanted.report is not None
+                else f"{SUBMISSION_SET} {wanted.artifact}"
+            )
+            await self._retry(job, exc.kind, f"{what}: {exc.reason}", exc.retry_after)
+            return None
+
+    async def _complete(
+        self, job: Job, event: StoredEvent, lease_until: datetime, document: bytes | None
+    ) -> None:
+        """Store the job's result and mark it done, unless its lease was lost meanwhile."""
+        wanted = wanted_document(event)
+        is_report = wanted is not None and wanted.report is not None
         now = self._clock()
         result = build_result(
             event,
-            report=document if kind is not None else None,
-            kind=kind,
+            report=document if is_report else None,
+            kind=wanted.report if wanted is not None else None,
             now=now,
-            submission=document if kind is None else None,
+            submission=document if wanted is not None and not is_report else None,
         )
         done = await self._store.complete_job(
             job.id, now=now, lease_until=lease_until, result=result
@@ -131,7 +198,7 @@ class Worker:
             return
         self._count("done")
         self._report_unreadable(job, result)
-        if result.messages and self._published is not None:
+        if result.messages:
             self._published.notify()
         _log.info(
             "job.done",
@@ -142,66 +209,6 @@ class Worker:
             messages=len(result.messages),
             claims=len(result.claims),
         )
-
-    async def _document(
-        self,
-        job: Job,
-        event: StoredEvent,
-        kind: ReportKind | None,
-        artifact: TransactionArtifact | None,
-    ) -> bytes | None:
-        """The document `event` points at (its report of `kind`, else its 837's X12 from the
-        transaction's `artifact`): the one already stored for its account and transaction
-        (another event told of it first), or fetched from Stedi. None once the job has been
-        retried or killed instead."""
-        transaction_id = event.transaction_id
-        if transaction_id is None:  # plan_report and plan_submission only plan with one
-            raise ValueError("a document is planned only for an event with a transaction id")
-        document_kind = kind.value if kind is not None else SUBMISSION_SET
-        stored = await self._store.fetch_transaction_document(
-            event.account, transaction_id, document_kind
-        )
-        if stored is not None:
-            _log.info("job.document_stored_already", job_id=job.id, kind=document_kind)
-            return stored.body
-        account = await self._store.fetch_account(event.account) if event.account else None
-        if account is None or not account.api_key:
-            name = event.account or "(none)"
-            await self._kill(
-                job,
-                f"account {name} has no Stedi API key; add one with "
-                f"receiver accounts rotate {name} --api-key-env VAR, then receiver jobs retry",
-            )
-            return None
-        what = f"{kind} report" if kind is not None else f"{SUBMISSION_SET} {artifact}"
-        try:
-            if kind is not None:
-                return await self._stedi.fetch_report(
-                    account=account.name,
-                    api_key=account.api_key,
-                    transaction_id=transaction_id,
-                    kind=kind,
-                    now=self._clock(),
-                )
-            return await self._stedi.fetch_transaction_output(
-                account=account.name,
-                api_key=account.api_key,
-                transaction_id=transaction_id,
-                now=self._clock(),
-                artifact=artifact or TransactionArtifact.OUTPUT,
-            )
-        except UpstreamError as exc:
-            _log.info(
-                "job.upstream_failed",
-                job_id=job.id,
-                event_id=event.id,
-                transaction_id=transaction_id,
-                account=account.name,
-                status=exc.status,
-                failure=exc.kind.value,
-            )
-            await self._retry(job, exc.kind, f"{what}: {exc.reason}", exc.retry_after)
-            return None
 
     async def _retry(
         self, job: Job, kind: FailureKind, reason: str, retry_after: float | None

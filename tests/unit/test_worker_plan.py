@@ -12,10 +12,15 @@ import pytest
 from receiver.delivery.message_id import message_id
 from receiver.followup.plan import (
     COVERAGE_KEYS,
+    FetchDocument,
+    KillJob,
     ParseProblem,
+    UseDocument,
+    WantedDocument,
     build_result,
     message_subject,
     parse_problems,
+    plan_fetch,
     plan_report,
     plan_submission,
 )
@@ -415,3 +420,49 @@ def test_build_result_with_an_837_that_is_not_x12_keeps_the_document() -> None:
     assert [d.body for d in result.documents] == [b"junk"]
     assert result.claims == ()
     assert types(result) == ["stedi.transaction.processed"]
+
+    assert parse_problems(result) == [ParseProblem("837", 0, parse_problems(result)[0].reason)]
+    assert "junk" not in parse_problems(result)[0].reason
+
+
+# -- plan_fetch --------------------------------------------------------------------------------
+
+KEYED = dataclasses.replace(ACCOUNT, api_key="stedi-key")
+
+
+def test_plan_fetch_needs_nothing_for_events_without_a_document() -> None:
+    assert plan_fetch(optum(), None, stored=None) == UseDocument(None)
+    assert plan_fetch(stedi(WEBHOOK_FILE_FAILED), KEYED, stored=None) == UseDocument(None)
+
+
+def test_plan_fetch_fetches_the_report_with_the_accounts_key() -> None:
+    event = stedi(WEBHOOK_835)
+    assert event.transaction_id is not None
+    assert plan_fetch(event, KEYED, stored=None) == FetchDocument(
+        wanted=WantedDocument(
+            kind="835", transaction_id=event.transaction_id, report=ReportKind.ERA_835
+        ),
+        account="acme",
+        api_key="stedi-key",
+    )
+
+
+def test_plan_fetch_fetches_the_837_side_its_direction_names() -> None:
+    plan = plan_fetch(stedi(WEBHOOK_837_INBOUND), KEYED, stored=None)
+    assert isinstance(plan, FetchDocument)
+    assert (plan.wanted.kind, plan.wanted.report) == ("837", None)
+    assert plan.wanted.artifact is TransactionArtifact.INPUT
+
+
+def test_plan_fetch_reuses_a_stored_copy_even_without_a_key() -> None:
+    """Another event told of the transaction first: its document serves, no key needed."""
+    assert plan_fetch(stedi(WEBHOOK_277), None, stored=b"{}") == UseDocument(b"{}")
+
+
+def test_plan_fetch_kills_with_the_fix_when_the_account_has_no_key() -> None:
+    plan = plan_fetch(stedi(WEBHOOK_835), ACCOUNT, stored=None)
+    assert plan == KillJob(
+        "account acme has no Stedi API key; add one with "
+        "receiver accounts rotate acme --api-key-env VAR, then receiver jobs retry"
+    )
+    assert isinstance(plan_fetch(stedi(WEBHOOK_835), None, stored=None), KillJob)
