@@ -272,8 +272,6 @@ def create_app(
                 throttle=FailureThrottle(
                     settings.auth_failure_limit, settings.auth_failure_window_seconds
                 ),
-                wakeup=Wakeup() if run_workers else None,
-                dispatch_wakeup=Wakeup() if run_workers else None,
                 directory=Directory(
                     opened, ttl_seconds=settings.directory_cache_seconds, clock=clock
                 ),

@@ -14,6 +14,9 @@ T = TypeVar("T")
 
 _log = structlog.get_logger("receiver.pump")
 
+# The event each loop logs when a claim fails, written out so that it can be grepped.
+_CLAIM_FAILED = {"worker": "worker.claim_failed", "dispatcher": "dispatcher.claim_failed"}
+
 
 class Wakeup:
     """In-process signal that new work is waiting (or that the loop should stop), so a loop
@@ -64,7 +67,7 @@ async def pump(
             try:
                 claimed = await claim(free)
             except Exception as exc:
-                _log.warning(f"{name}.claim_failed", error=type(exc).__name__)
+                _log.warning(_CLAIM_FAILED[name], error=type(exc).__name__)
         for item in claimed:
             task = loop.create_task(handle(item))
             in_flight.add(task)

@@ -257,8 +257,12 @@ class Worker:
     def _outcome(self, outcome: str, job: Job) -> None:
         """Count and log a job outcome other than done (a warning unless it is a retry)."""
         self._count(outcome)
-        log = _log.info if outcome == "retry" else _log.warning
-        log(f"job.{outcome}", job_id=job.id, event_id=job.event_id)
+        if outcome == "retry":
+            _log.info("job.retry", job_id=job.id, event_id=job.event_id)
+        elif outcome == "dead":
+            _log.warning("job.dead", job_id=job.id, event_id=job.event_id)
+        else:
+            _log.warning("job.lease_lost", job_id=job.id, event_id=job.event_id)
 
     def _report_unreadable(self, job: Job, result: JobResult) -> None:
         """A warning line (ids and our own reason, no content) and a count per unreadable part

@@ -55,8 +55,7 @@ async def retry_delivery(request: Request) -> Response:
     delivery_id = request.path_params["id"]
     await retry(svc.store, delivery_id, svc.clock())
     _log.info("delivery.retried", delivery_id=delivery_id)
-    if svc.dispatch_wakeup is not None:
-        svc.dispatch_wakeup.notify()
+    svc.dispatch_wakeup.notify()
     return ORJSONResponse({"id": delivery_id, "status": "pending"}, status_code=202)
 
 
@@ -78,6 +77,6 @@ async def redeliver_event(request: Request) -> Response:
         requeued=answer["requeued"],
         already_pending=answer["already_pending"],
     )
-    if svc.dispatch_wakeup is not None and answer["requeued"]:
+    if answer["requeued"]:
         svc.dispatch_wakeup.notify()
     return ORJSONResponse(answer, status_code=202)

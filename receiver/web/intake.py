@@ -53,14 +53,14 @@ async def _intake(
         svc.metrics.inbound_events.labels(source.value, "rejected").inc()
         raise
     outcome = "accepted" if result.created else "duplicate"
-    if result.created and svc.wakeup is not None:
+    if result.created:
         svc.wakeup.notify()
     svc.metrics.inbound_events.labels(source.value, outcome).inc()
     if not result.created:
         svc.metrics.inbound_duplicates.labels(source.value).inc()
     svc.metrics.intake_seconds.labels(source.value).observe(time.perf_counter() - started)
     _log.info(
-        f"inbound.{outcome}",
+        "inbound.accepted" if result.created else "inbound.duplicate",
         source=source.value,
         event_id=result.event_id,
         account=event.account,

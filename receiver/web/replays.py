@@ -32,6 +32,6 @@ async def create_replay(request: Request) -> Response:
         svc.store, flt, now=now, limit=svc.settings.replay_max_deliveries, dry_run=dry_run
     )
     log_replay(flt, answer, dry_run=dry_run)
-    if svc.dispatch_wakeup is not None and answer.get("requeued"):
+    if answer.get("requeued"):
         svc.dispatch_wakeup.notify()
     return ORJSONResponse(answer, status_code=200 if dry_run else 202)

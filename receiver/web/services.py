@@ -26,8 +26,10 @@ class Services:
     clock: Clock
     throttle: FailureThrottle
     metrics: Metrics = field(default_factory=Metrics)
-    wakeup: Wakeup | None = None  # set when the worker runs in this process
-    dispatch_wakeup: Wakeup | None = None  # set when the dispatcher runs in this process
+    # Told of new events and of deliveries due now; nobody waits on them unless the worker
+    # and the dispatcher run in this process.
+    wakeup: Wakeup = field(default_factory=Wakeup)
+    dispatch_wakeup: Wakeup = field(default_factory=Wakeup)
     resolver: Resolver = system_resolver  # checks subscription URLs resolve to public hosts
     directory: Directory = field(kw_only=True)  # cached client and account lookups
     tokens: TokenCache = field(kw_only=True)  # verified access tokens

@@ -116,8 +116,7 @@ async def enable_subscription(request: Request) -> Response:
     enabled = domain.enable(await _fetch(request), svc.clock())
     await svc.store.update_subscription(enabled)
     _log.info("subscription.enabled", subscription_id=enabled.id)
-    if svc.dispatch_wakeup is not None:
-        svc.dispatch_wakeup.notify()  # its held-back deliveries may be due
+    svc.dispatch_wakeup.notify()  # its held-back deliveries may be due
     return ORJSONResponse(subscription_json(enabled))
 
 
