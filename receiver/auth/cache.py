@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from receiver.auth.keys import SigningKey
 from receiver.auth.tokens import (
@@ -24,6 +25,14 @@ from receiver.auth.tokens import (
     verify_token_signature,
 )
 from receiver.errors import BearerError
+
+
+class SignatureCheck(Protocol):
+    """Checks a token's signature and every claim but the times (`verify_token_signature`)."""
+
+    def __call__(
+        self, token: str, keys: Mapping[str, SigningKey], *, issuer: str, audience: str
+    ) -> VerifiedToken: ...
 
 
 def token_digest(token: str) -> bytes:
@@ -53,8 +62,11 @@ def _same_context(
 class TokenCache:
     """Verified access tokens, least recently used evicted beyond `max_entries` (0: off)."""
 
-    def __init__(self, max_entries: int) -> None:
+    def __init__(
+        self, max_entries: int, *, verify_signature: SignatureCheck = verify_token_signature
+    ) -> None:
         self._max = max(0, max_entries)
+        self._verify_signature = verify_signature
         self._entries: OrderedDict[bytes, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
@@ -86,7 +98,7 @@ class TokenCache:
                 raise
             self._entries.move_to_end(digest)
             return claims
-        verified = verify_token_signature(token, keys, issuer=issuer, audience=audience)
+        verified = self._verify_signature(token, keys, issuer=issuer, audience=audience)
         claims = verified.claims_at(now)  # raises before anything is stored
         self._entries[digest] = _Entry(verified, issuer, audience, keys[verified.kid])
         self._entries.move_to_end(digest)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import pytest
 
 from receiver.followup.worker import Worker
@@ -315,16 +316,22 @@ async def test_urls_in_a_forged_event_are_never_followed(rig: Rig) -> None:
     assert all(r.headers["host"].startswith("127.0.0.1") for r in rig.mock.requests)
 
 
-async def test_an_unexpected_error_retries_the_job_and_keeps_the_loop(
-    rig: Rig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async def boom(**_: object) -> bytes:
+class _BrokenTransport(httpx.AsyncBaseTransport):
+    """A transport that fails as no HTTP error would: a bug below the Stedi client."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(rig.worker._stedi, "fetch_report", boom)
+
+async def test_an_unexpected_error_retries_the_job_and_keeps_the_loop(rig: Rig) -> None:
+    broken = StediClient(healthcare_url="http://127.0.0.1:9", transport=_BrokenTransport())
+    worker = Worker(store=rig.store, stedi=broken, policy=RetryPolicy(jitter=0.0), clock=rig.clock)
     event_id = await record_835(rig.store)
 
-    assert await rig.worker.run_once() == 1
+    try:
+        assert await worker.run_once() == 1
+    finally:
+        await broken.aclose()
 
     job = await rig.job_of(event_id)
     assert (job.status, job.attempts, job.last_error) == ("pending", 1, "RuntimeError")

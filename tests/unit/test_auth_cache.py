@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from receiver.auth import cache as cache_module
 from receiver.auth.cache import TokenCache, token_digest
 from receiver.auth.clients import new_client, revoke_client
 from receiver.auth.guard import authorize_bearer
@@ -18,6 +18,7 @@ from receiver.auth.tokens import (
     VerifiedToken,
     issue_access_token,
     verify_access_token,
+    verify_token_signature,
 )
 from receiver.errors import BearerError
 from receiver.models import Client
@@ -49,18 +50,20 @@ def issue(key: SigningKey, client: Client, now: datetime = NOW) -> str:
     )
 
 
+class CountingCheck(list[str]):
+    """The real signature check, remembering every token it was asked about, in order."""
+
+    def __call__(
+        self, token: str, keys: Mapping[str, SigningKey], *, issuer: str, audience: str
+    ) -> VerifiedToken:
+        self.append(token)
+        return verify_token_signature(token, keys, issuer=issuer, audience=audience)
+
+
 @pytest.fixture
-def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every token whose signature the cache had checked, in order."""
-    seen: list[str] = []
-    real = cache_module.verify_token_signature
-
-    def counting(token: str, *args: object, **kwargs: object) -> VerifiedToken:
-        seen.append(token)
-        return real(token, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(cache_module, "verify_token_signature", counting)
-    return seen
+def signature_checks() -> CountingCheck:
+    """Every token whose signature a cache built with it had checked, in order."""
+    return CountingCheck()
 
 
 def verify(
@@ -76,9 +79,9 @@ def verify(
 
 
 def test_a_token_is_verified_once_then_trusted(
-    key: SigningKey, client: Client, signature_checks: list[str]
+    key: SigningKey, client: Client, signature_checks: CountingCheck
 ) -> None:
-    cache = TokenCache(10)
+    cache = TokenCache(10, verify_signature=signature_checks)
     token = issue(key, client)
     first = verify(cache, token, key)
     second = verify(cache, token, key, NOW + timedelta(seconds=5))
@@ -120,9 +123,9 @@ def test_a_hit_still_honours_nbf_and_iat(key: SigningKey, client: Client) -> Non
 
 
 def test_least_recently_used_is_evicted_at_the_size_bound(
-    key: SigningKey, client: Client, signature_checks: list[str]
+    key: SigningKey, client: Client, signature_checks: CountingCheck
 ) -> None:
-    cache = TokenCache(2)
+    cache = TokenCache(2, verify_signature=signature_checks)
     a, b, c = (issue(key, client) for _ in range(3))
     verify(cache, a, key)
     verify(cache, b, key)
@@ -151,9 +154,9 @@ def test_entries_are_keyed_by_the_sha256_of_the_token_never_the_token(
 
 
 def test_a_failure_is_never_cached(
-    key: SigningKey, client: Client, signature_checks: list[str]
+    key: SigningKey, client: Client, signature_checks: CountingCheck
 ) -> None:
-    cache = TokenCache(10)
+    cache = TokenCache(10, verify_signature=signature_checks)
     token = issue(key, client)
     head, payload, signature = token.split(".")
     tampered = f"{head}.{payload}.{signature[:-4]}AAAA"
@@ -192,9 +195,9 @@ def test_a_hit_is_only_for_the_same_issuer_audience_and_key(
 
 
 def test_size_zero_turns_the_cache_off(
-    key: SigningKey, client: Client, signature_checks: list[str]
+    key: SigningKey, client: Client, signature_checks: CountingCheck
 ) -> None:
-    cache = TokenCache(0)
+    cache = TokenCache(0, verify_signature=signature_checks)
     token = issue(key, client)
     verify(cache, token, key)
     verify(cache, token, key)
