@@ -7,7 +7,7 @@ import pytest
 
 from receiver.models import EventFilter, JobFilter, RecordResult
 from receiver.store.base import PROCESS_JOB, Store
-from tests.contract.test_store import make_event
+from tests.contract.support import make_event
 
 pytestmark = pytest.mark.anyio
 

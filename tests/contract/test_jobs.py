@@ -3,45 +3,23 @@ concurrent claimers, run against every adapter."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import anyio
 import pytest
 
-from receiver.models import Job, JobFilter
+from receiver.models import Job
 from receiver.store.base import MAX_ERROR_CHARS, PROCESS_JOB, Store
-from tests.contract.test_store import T0, make_event
+from tests.contract.support import (
+    LEASE,
+    NOW,
+    add_events,
+    claim,
+    event_status,
+    job_of,
+)
 
 pytestmark = pytest.mark.anyio
-
-LEASE = 30
-NOW = T0 + timedelta(seconds=100)
-
-
-async def add_events(store: Store, *ns: int, kind: str = PROCESS_JOB) -> list[str]:
-    """Record one event (with a job of `kind`) per n, received (and so due) at T0 + n s."""
-    ids = []
-    for n in ns:
-        event = make_event(n)
-        await store.record_inbound(event, kind)
-        ids.append(event.id)
-    return ids
-
-
-async def job_of(store: Store, event_id: str) -> Job:
-    page = await store.list_jobs(JobFilter(event_id=event_id), limit=10, cursor=None)
-    assert len(page.items) == 1
-    return page.items[0]
-
-
-async def event_status(store: Store, event_id: str) -> str:
-    event = await store.fetch_event(event_id, with_body=False)
-    assert event is not None
-    return event.status
-
-
-async def claim(store: Store, now: datetime = NOW, limit: int = 10) -> list[Job]:
-    return await store.claim_due_jobs(now=now, lease_seconds=LEASE, limit=limit)
 
 
 class TestClaim:

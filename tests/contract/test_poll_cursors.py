@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from receiver.store.base import Store
-from tests.contract.test_store import T0
+from tests.contract.support import T0
 
 pytestmark = pytest.mark.anyio
 

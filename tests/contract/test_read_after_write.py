@@ -10,7 +10,7 @@ import pytest
 
 from receiver.models import EventFilter, JobFilter
 from receiver.store.base import PROCESS_JOB, Store
-from tests.contract.test_store import T0, make_event
+from tests.contract.support import T0, make_event
 
 pytestmark = pytest.mark.anyio
 

@@ -21,7 +21,7 @@ from receiver.models import (
 )
 from receiver.store.base import Store
 from receiver.store.postgres import PostgresStore
-from tests.contract.test_fanout import (
+from tests.contract.fanout_support import (
     LATER,
     claim,
     delivery_of,
@@ -32,7 +32,7 @@ from tests.contract.test_fanout import (
     settle,
     subscription,
 )
-from tests.contract.test_jobs import NOW
+from tests.contract.support import NOW
 
 pytestmark = pytest.mark.anyio
 

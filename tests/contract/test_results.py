@@ -12,8 +12,17 @@ from receiver.errors import BadRequestError
 from receiver.ids import new_id
 from receiver.models import ClaimEntry, DeliveryFilter, Document, Job, JobResult, OutboundMessage
 from receiver.store.base import PROCESS_JOB, Store
-from tests.contract.test_jobs import LEASE, NOW, add_events, claim, event_status, job_of
-from tests.contract.test_store import T0, make_event
+from tests.contract.support import (
+    LEASE,
+    NOW,
+    T0,
+    claim,
+    claimed_job,
+    complete,
+    event_status,
+    job_of,
+    make_event,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -46,21 +55,6 @@ def era_result() -> JobResult:
             ClaimEntry("SYN0009999", "remittance", {"paid": "0.00", "status": "4"}),
         ),
         messages=(message("remittance.received", 1, pcn=PCN),),
-    )
-
-
-async def claimed_job(store: Store, n: int = 1) -> Job:
-    (event_id,) = await add_events(store, n)
-    jobs = [job for job in await claim(store) if job.event_id == event_id]
-    assert len(jobs) == 1
-    assert jobs[0].lease_until is not None
-    return jobs[0]
-
-
-async def complete(store: Store, job: Job, result: JobResult) -> bool:
-    assert job.lease_until is not None
-    return await store.complete_job(
-        job.id, now=NOW + timedelta(seconds=1), lease_until=job.lease_until, result=result
     )
 
 
@@ -240,7 +234,7 @@ class TestOneTransactionTwoEvents:
     async def test_completing_both_at_once_stores_one_set_and_owes_one_delivery(
         self, store: Store
     ) -> None:
-        from tests.contract.test_fanout import subscription
+        from tests.contract.fanout_support import subscription
 
         sub = subscription()
         await store.add_subscription(sub)

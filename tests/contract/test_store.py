@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import anyio
 import pytest
@@ -16,36 +16,16 @@ from receiver.models import (
     Client,
     CredentialKind,
     EventFilter,
-    InboundEvent,
     JobFilter,
     Source,
 )
 from receiver.store.base import PROCESS_JOB, Store
+from tests.contract.support import (
+    T0,
+    make_event,
+)
 
 pytestmark = pytest.mark.anyio
-
-T0 = datetime(2026, 3, 14, 15, 0, 0, 123456, tzinfo=UTC)
-
-
-def make_event(
-    n: int = 0, *, keys: tuple[str, ...] | None = None, **changes: object
-) -> InboundEvent:
-    event = InboundEvent(
-        id=new_id("evt"),
-        source=Source.STEDI,
-        type="transaction.processed.v2",
-        account="acme",
-        external_id=f"ext-{n}",
-        dedup_keys=keys or (f"stedi:event:ext-{n}",),
-        body=b'{"id": "ext-%d",  "odd":  "\\u00e9 spacing kept" }' % n,
-        headers={"content-type": "application/json", "user-agent": "test"},
-        received_at=T0 + timedelta(seconds=n),
-        transaction_id=f"txn-{n}",
-        transaction_set="835",
-        direction="INBOUND",
-        summary={"mode": "test", "n": n},
-    )
-    return replace(event, **changes)  # type: ignore[arg-type]
 
 
 class TestRecordInbound:

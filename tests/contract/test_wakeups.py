@@ -11,8 +11,8 @@ import pytest
 from receiver.models import JobResult
 from receiver.store.base import Store
 from receiver.store.postgres import PostgresStore
-from tests.contract.test_fanout import msg, subscription
-from tests.contract.test_results import claimed_job, complete
+from tests.contract.fanout_support import msg, subscription
+from tests.contract.support import claimed_job, complete
 
 pytestmark = pytest.mark.anyio
 

@@ -7,6 +7,7 @@ import dataclasses
 import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from receiver.settings import PREFIX, Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
+DOCKERFILE = DEPLOY / "Dockerfile"
 KUBERNETES = DEPLOY / "kubernetes"
 DOCS_PAGE = REPO / "docs" / "running-replicas.md"
 # serve's --host in a container: its default, 127.0.0.1, is out of every other host's reach.
@@ -158,3 +160,45 @@ def interpolate(value: str) -> str:
         return match.group(2) if match.group(1) else "x"
 
     return _INTERPOLATION.sub(one, value)
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One Dockerfile instruction, continuation lines joined."""
+
+    keyword: str
+    args: str
+    stage: int
+
+
+def read_dockerfile(path: Path = DOCKERFILE) -> list[Instruction]:
+    """The instructions, each with the index of its build stage (-1 before the first FROM)."""
+    instructions: list[Instruction] = []
+    stage = -1
+    pending = ""
+    for line in path.read_text().splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, args = (pending + line).strip().partition(" ")
+        pending = ""
+        if keyword.upper() == "FROM":
+            stage += 1
+        instructions.append(Instruction(keyword.upper(), " ".join(args.split()), stage))
+    return instructions
+
+
+def final(keyword: str) -> list[Instruction]:
+    """The final stage's instructions of one kind."""
+    instructions = read_dockerfile()
+    last = max(i.stage for i in instructions)
+    return [i for i in instructions if i.keyword == keyword and i.stage == last]
+
+
+def image_user() -> tuple[int, int]:
+    """The final stage's USER as numeric uid and gid."""
+    (user,) = final("USER")
+    uid, _, gid = user.args.partition(":")
+    return int(uid), int(gid)

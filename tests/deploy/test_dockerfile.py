@@ -12,58 +12,24 @@ import subprocess
 import sys
 import tomllib
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.deploy.surface import (
     ALL_INTERFACES,
-    DEPLOY,
+    DOCKERFILE,
     REPO,
     check_settings,
+    final,
     get_routes,
+    image_user,
     option_value,
     parse_invocation,
+    read_dockerfile,
 )
 
-DOCKERFILE = DEPLOY / "Dockerfile"
 HADOLINT_CONFIG = Path(__file__).with_name("hadolint.yaml")
-
-
-@dataclass(frozen=True, slots=True)
-class Instruction:
-    """One Dockerfile instruction, continuation lines joined."""
-
-    keyword: str
-    args: str
-    stage: int
-
-
-def read_dockerfile(path: Path = DOCKERFILE) -> list[Instruction]:
-    """The instructions, each with the index of its build stage (-1 before the first FROM)."""
-    instructions: list[Instruction] = []
-    stage = -1
-    pending = ""
-    for line in path.read_text().splitlines():
-        if not pending and (not line.strip() or line.lstrip().startswith("#")):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, args = (pending + line).strip().partition(" ")
-        pending = ""
-        if keyword.upper() == "FROM":
-            stage += 1
-        instructions.append(Instruction(keyword.upper(), " ".join(args.split()), stage))
-    return instructions
-
-
-def final(keyword: str) -> list[Instruction]:
-    """The final stage's instructions of one kind."""
-    instructions = read_dockerfile()
-    last = max(i.stage for i in instructions)
-    return [i for i in instructions if i.keyword == keyword and i.stage == last]
 
 
 def exec_form(args: str) -> list[str]:
@@ -94,13 +60,6 @@ def healthcheck_argv() -> list[str]:
     (check,) = final("HEALTHCHECK")
     _, _, command = check.args.partition(" CMD ")
     return exec_form(command)
-
-
-def image_user() -> tuple[int, int]:
-    """The final stage's USER as numeric uid and gid."""
-    (user,) = final("USER")
-    uid, _, gid = user.args.partition(":")
-    return int(uid), int(gid)
 
 
 class TestHadolint:

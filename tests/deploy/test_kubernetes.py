@@ -38,10 +38,10 @@ from tests.deploy.surface import (
     SETTING_NAMES,
     check_settings,
     get_routes,
+    image_user,
     option_value,
     parse_invocation,
 )
-from tests.deploy.test_dockerfile import image_user
 
 # The oldest version the manifests are for (preStop `sleep` is on by default from 1.30) and the
 # newest one kubernetes-validate knows.

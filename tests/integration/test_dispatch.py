@@ -4,9 +4,8 @@ fail on cue, go away and come back, while the store records every attempt."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,44 +14,26 @@ import orjson
 import pytest
 
 from receiver.clock import utc_now
-from receiver.delivery.dispatcher import Dispatcher
-from receiver.delivery.sender import Sender
 from receiver.delivery.subscriptions import generate_secret
-from receiver.ids import new_id
 from receiver.metrics import Metrics
 from receiver.models import (
     DeliveryFilter,
-    JobResult,
     OutboundMessage,
-    Subscription,
     SubscriptionStatus,
 )
-from receiver.net.ssrf import system_resolver
 from receiver.store.sqlite import SqliteStore
-from tests.contract.test_results import claimed_job, complete
+from tests.integration.builders import (
+    Sink,
+    _running_sink,
+    drain,
+    make_dispatcher,
+    publish_event,
+    subscribe,
+)
 from tests.mocks.serving import reserve_port, serve_app
-from tests.mocks.sink import SinkState, create_sink
+from tests.mocks.sink import create_sink
 
 pytestmark = pytest.mark.anyio
-
-FAST = (0, 0.05, 0.05, 0.05, 0.05)
-
-
-_EVENTS = itertools.count(1)
-
-
-@dataclass
-class Sink:
-    url: str
-    state: SinkState
-    secret: str
-
-
-def _running_sink(name: str) -> Iterator[Sink]:
-    secret = generate_secret()
-    app, state = create_sink((secret,))
-    with serve_app(app, name) as base:
-        yield Sink(f"{base}/hook", state, secret)
 
 
 @pytest.fixture
@@ -73,88 +54,8 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await opened.close()
 
 
-def make_dispatcher(
-    store: SqliteStore,
-    *,
-    schedule: tuple[float, ...] = FAST,
-    timeout: float = 5,
-    lease_seconds: int = 30,
-    per_subscription: int = 4,
-    disable_after: float = 0,
-    metrics: Metrics | None = None,
-) -> tuple[Dispatcher, Sender]:
-    sender = Sender(allow_insecure=True, resolver=system_resolver, timeout_seconds=timeout)
-    dispatcher = Dispatcher(
-        store=store,
-        sender=sender,
-        clock=utc_now,
-        schedule=schedule,
-        lease_seconds=lease_seconds,
-        per_subscription=per_subscription,
-        disable_after_seconds=disable_after,
-        max_retry_after=1,
-        metrics=metrics,
-        random=lambda: 0.5,
-    )
-    return dispatcher, sender
-
-
-async def subscribe(store: SqliteStore, sink: Sink, *patterns: str) -> Subscription:
-    now = utc_now()
-    sub = Subscription(
-        id=new_id("sub"),
-        url=sink.url,
-        type_patterns=patterns or ("*",),
-        account=None,
-        description="test",
-        secret=sink.secret,
-        status=SubscriptionStatus.ACTIVE,
-        created_at=now,
-        updated_at=now,
-    )
-    await store.add_subscription(sub)
-    return sub
-
-
 async def publish(store: SqliteStore, *types: str) -> list[OutboundMessage]:
     return (await publish_event(store, *types))[1]
-
-
-async def publish_event(store: SqliteStore, *types: str) -> tuple[str, list[OutboundMessage]]:
-    """An event whose job finished publishing one message per type: its id and messages."""
-    messages = [
-        OutboundMessage(
-            id=new_id("msg"),
-            type=type_,
-            account="acme",
-            data={"pcn": "SYN0001842", "n": n},
-            created_at=utc_now(),
-        )
-        for n, type_ in enumerate(types)
-    ]
-    job = await claimed_job(store, next(_EVENTS))
-    assert await complete(store, job, JobResult(messages=tuple(messages)))
-    return job.event_id, messages
-
-
-async def drain(dispatcher: Dispatcher, store: SqliteStore, *, seconds: float = 10) -> None:
-    """Run the dispatcher until nothing is running or pending for an active subscription."""
-    with anyio.fail_after(seconds):
-        while True:
-            await dispatcher.run_once()
-            if not await _owed(store):
-                return
-            await asyncio.sleep(0.02)
-
-
-async def _owed(store: SqliteStore) -> int:
-    active = {s.id for s in await store.list_subscriptions() if s.status == "active"}
-    page = await store.list_deliveries(DeliveryFilter(), limit=500, cursor=None)
-    return sum(
-        1
-        for d in page.items
-        if d.status == "running" or (d.status == "pending" and d.subscription_id in active)
-    )
 
 
 async def until(check: Callable[[], bool], seconds: float = 10) -> None:

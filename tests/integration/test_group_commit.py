@@ -16,7 +16,7 @@ from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.models import EventFilter, InboundEvent, RecordResult
 from receiver.store.base import PROCESS_JOB
 from receiver.store.sqlite import SqliteStore
-from tests.contract.test_store import make_event
+from tests.contract.support import make_event
 
 pytestmark = pytest.mark.anyio
 

@@ -3,80 +3,36 @@ verifies Standard Webhooks signatures get the event's message again, same id, sa
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
 from receiver.delivery.subscriptions import generate_secret
-from receiver.models import OutboundMessage, Subscription
-from receiver.store.sqlite import SqliteStore
 from tests.conftest import fixture_bytes
+from tests.integration.builders import (
+    JSON,
+    Sink,
+    add_subscription,
+    admin,
+    bad,
+    delivery_detail,
+    dispatch,
+    publish,
+)
 from tests.integration.conftest import StartServer
 from tests.integration.harness import STEDI_WEBHOOK_FIXTURES, LiveServer
-from tests.integration.test_dispatch import Sink, drain, make_dispatcher, publish_event, subscribe
-from tests.integration.test_subscriptions_api import admin, bad
 from tests.mocks.serving import serve_app
 from tests.mocks.sink import create_sink
-
-T = TypeVar("T")
-JSON = {"content-type": "application/json"}
-
-
-def on_store(path: Path, action: Callable[[SqliteStore], Awaitable[T]]) -> T:
-    """Run `action` on a store of its own over the live server's SQLite file."""
-
-    async def run() -> T:
-        store = SqliteStore(path)
-        await store.open()
-        try:
-            return await action(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
-def dispatch(server: LiveServer) -> None:
-    """Run a dispatcher until nothing is owed to an active subscription."""
-
-    async def run(store: SqliteStore) -> None:
-        dispatcher, sender = make_dispatcher(store)
-        try:
-            await drain(dispatcher, store)
-        finally:
-            await sender.aclose()
-
-    on_store(server.db_path, run)
-
-
-def publish(server: LiveServer, *types: str) -> tuple[str, list[OutboundMessage]]:
-    """An event whose job finished publishing one message per type: its id and messages."""
-    return on_store(server.db_path, lambda store: publish_event(store, *types))
-
-
-def add_subscription(server: LiveServer, sink: Sink, *patterns: str) -> Subscription:
-    return on_store(server.db_path, lambda store: subscribe(store, sink, *patterns))
 
 
 def redeliver(
     server: LiveServer, event_id: str, headers: dict[str, str], **kwargs: Any
 ) -> httpx.Response:
     return server.http.post(f"/events/{event_id}/redeliver", headers=headers, **kwargs)
-
-
-def delivery_detail(server: LiveServer, auth: dict[str, str], message_id: str) -> Any:
-    page = server.http.get("/deliveries", params={"message": message_id}, headers=auth)
-    assert page.status_code == 200, page.text
-    (item,) = page.json()["items"]
-    shown = server.http.get(f"/deliveries/{item['id']}", headers=auth)
-    assert shown.status_code == 200, shown.text
-    return shown.json()
 
 
 @pytest.fixture

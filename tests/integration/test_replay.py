@@ -13,17 +13,19 @@ import httpx
 import pytest
 
 from receiver.models import OutboundMessage
-from tests.integration.conftest import StartServer
-from tests.integration.harness import LiveServer
-from tests.integration.test_dispatch import Sink, _running_sink
-from tests.integration.test_redeliver import (
+from tests.integration.builders import (
     JSON,
+    Sink,
+    _running_sink,
     add_subscription,
+    admin,
+    bad,
     delivery_detail,
     dispatch,
     publish,
 )
-from tests.integration.test_subscriptions_api import admin, bad
+from tests.integration.conftest import StartServer
+from tests.integration.harness import LiveServer
 
 FAILING = [500] * 20  # more than the dispatcher's attempt budget: the delivery goes dead
 

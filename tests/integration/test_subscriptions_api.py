@@ -3,7 +3,6 @@ show and retry, with their scopes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,35 +10,15 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from receiver.auth.clients import new_client
-from receiver.store.sqlite import SqliteStore
 from tests.fanout_seed import disable_subscription, fetch_subscription, seed_deliveries
+from tests.integration.builders import (
+    admin,
+    bad,
+)
 from tests.integration.conftest import StartServer
 from tests.integration.harness import LiveServer
 
 PUBLIC_URL = "https://93.184.216.34/hooks/receiver?token=abc"
-ADMIN_SCOPES = ("subscriptions:write", "events:read", "events:replay")
-
-
-def admin(server: LiveServer, scopes: tuple[str, ...] = ADMIN_SCOPES) -> dict[str, str]:
-    """Bearer headers for a client added (to the running server's store) with `scopes`."""
-
-    async def add() -> tuple[str, str]:
-        client, secret = new_client(f"admin-{len(scopes)}", scopes, datetime.now(UTC))
-        store = SqliteStore(server.db_path)
-        await store.open()
-        try:
-            await store.add_client(client)
-        finally:
-            await store.close()
-        return client.client_id, secret
-
-    client_id, secret = asyncio.run(add())
-    resp = server.http.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
-    )
-    assert resp.status_code == 200, resp.text
-    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
 
 def create(server: LiveServer, auth: dict[str, str], **body: Any) -> dict[str, Any]:
@@ -48,14 +27,6 @@ def create(server: LiveServer, auth: dict[str, str], **body: Any) -> dict[str, A
     assert resp.status_code == 201, resp.text
     created: dict[str, Any] = resp.json()
     return created
-
-
-def bad(resp: Any, status: int = 400, code: str = "invalid_request", *needles: str) -> None:
-    assert resp.status_code == status, resp.text
-    body = resp.json()
-    assert body["error"] == code
-    for needle in needles:
-        assert needle in body["detail"], body
 
 
 @pytest.fixture

@@ -3,71 +3,28 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from receiver.cli import main
+from tests.unit.cli_support import (
+    INBOUND_SECRET,
+    Cli,
+    add_acme,
+    assert_clean_error,
+)
 
 OPTUM_SCOPE = "callbacks:coverage-discovery"
-INBOUND_SECRET = "acme-inbound-secret-7f3c2a9d41b8e6"
 NEW_INBOUND_SECRET = "acme-rotated-secret-0b8e61c2d9f4a7"
 WHSEC = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-
-
-class Cli:
-    """Runs `receiver ...` in-process with RECEIVER_DATABASE_URL pointing at a tmp file."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.db = tmp_path / "r.db"
-        self.env = {
-            "RECEIVER_DATABASE_URL": f"sqlite:///{self.db}",
-            "RECEIVER_LOG_FORMAT": "json",
-        }
-        self.runner = CliRunner()
-
-    def __call__(
-        self, *args: str, env: dict[str, str] | None = None, input: str | None = None
-    ) -> Result:
-        return self.runner.invoke(main, list(args), env={**self.env, **(env or {})}, input=input)
-
-    def ok(self, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
-        result = self(*args, env=env, input=input)
-        assert result.exit_code == 0, (result.output, result.exception)
-        return result
-
-    def json(self, *args: str, env: dict[str, str] | None = None, input: str | None = None) -> Any:
-        return json.loads(self.ok(*args, "--json", env=env, input=input).stdout)
-
-    def db_bytes(self) -> bytes:
-        """Every byte SQLite keeps for the database: the file and any WAL/journal beside it."""
-        return b"".join(
-            p.read_bytes() for p in self.db.parent.iterdir() if p.name.startswith(self.db.name)
-        )
-
-    def rows(self, table: str) -> list[tuple[Any, ...]]:
-        with sqlite3.connect(self.db) as conn:
-            return conn.execute(f"SELECT * FROM {table}").fetchall()  # noqa: S608
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path)
-
-
-def assert_clean_error(result: Result, code: int, *needles: str) -> None:
-    """A non-zero exit with a message (no traceback, no unhandled exception)."""
-    assert result.exit_code == code, (result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    for needle in needles:
-        assert needle in result.output, result.output
 
 
 # --- clients ---------------------------------------------------------------------------------
@@ -159,14 +116,6 @@ def test_clients_unknown_name_is_a_clear_error(cli: Cli, verb: str) -> None:
 
 
 # --- accounts --------------------------------------------------------------------------------
-
-
-def add_acme(cli: Cli, *extra: str, env: dict[str, str] | None = None) -> Result:
-    return cli(
-        "accounts", "add", "acme", "--stedi-account-id", "X",
-        "--inbound-header", "x-api-key", "--inbound-secret-env", "ACME_IN", *extra,
-        env={"ACME_IN": INBOUND_SECRET, **(env or {})},
-    )  # fmt: skip
 
 
 def test_accounts_add_keeps_the_secret_out_of_output_and_database(cli: Cli) -> None:
@@ -392,7 +341,7 @@ def test_jobs_retry_requeues_a_dead_job_only(cli: Cli) -> None:
 
     from receiver.store.base import PROCESS_JOB
     from receiver.store.sqlite import SqliteStore
-    from tests.contract.test_store import T0, make_event
+    from tests.contract.support import T0, make_event
 
     async def make_dead_job() -> str:
         store = SqliteStore(cli.db)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.unit.test_cli import Cli, assert_clean_error
+from tests.unit.cli_support import Cli, assert_clean_error
 
 SECRET = "acme-inbound-secret-7f3c2a9d41b8e6"
 UUID = "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6"

@@ -9,10 +9,9 @@ import pytest
 
 from receiver.store.base import PROCESS_JOB
 from receiver.store.sqlite import SqliteStore
-from tests.contract.test_store import make_event
+from tests.contract.support import make_event
 from tests.fanout_seed import seed_deliveries
-from tests.unit.test_cli import Cli, add_acme, assert_clean_error
-from tests.unit.test_cli_subscriptions import add
+from tests.unit.cli_support import Cli, add, add_acme, assert_clean_error
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fanout_seed import Seeded, seed_deliveries
-from tests.unit.test_cli import Cli, add_acme, assert_clean_error
-from tests.unit.test_cli_subscriptions import add
+from tests.unit.cli_support import Cli, add, add_acme, assert_clean_error
 
 HOUR_AGO = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 

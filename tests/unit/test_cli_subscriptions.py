@@ -10,19 +10,18 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.fanout_seed import disable_subscription, fetch_subscription, seed_deliveries
-from tests.unit.test_cli import Cli, add_acme, assert_clean_error
-
-URL = "https://93.184.216.34/hooks?token=query-token-1"
+from tests.unit.cli_support import (
+    URL,
+    Cli,
+    add,
+    add_acme,
+    assert_clean_error,
+)
 
 
 @pytest.fixture
 def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path)
-
-
-def add(cli: Cli, *extra: str, url: str = URL) -> dict[str, object]:
-    created: dict[str, object] = cli.json("subscriptions", "add", url, "--type", "claim.*", *extra)
-    return created
 
 
 # --- subscriptions ---------------------------------------------------------------------------

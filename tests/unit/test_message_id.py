@@ -10,7 +10,7 @@ from receiver.delivery.message_id import message_id
 from receiver.followup.plan import build_result, message_subject
 from receiver.upstream.stedi import ReportKind
 from tests.conftest import fixture_bytes
-from tests.unit.test_worker_plan import (
+from tests.unit.event_builders import (
     NOW,
     REPORT_835,
     WEBHOOK_835,
