@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypedDict
 
-import anyio
 import httpx
 import structlog
 from starlette.applications import Starlette
@@ -169,7 +168,7 @@ async def running_worker(
             timeout_seconds=settings.delivery_timeout_seconds,
         )
     stop_listening = await _listen(store, worker_wakeup, dispatch_wakeup)
-    stop = anyio.Event()
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     idle = settings.worker_idle_ms / 1000
     tasks = [

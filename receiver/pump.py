@@ -1,13 +1,19 @@
 """The claim loop shared by the worker and the dispatcher: keep up to N items in flight,
-look for more as soon as one finishes or new work is signalled, otherwise poll."""
+look for more as soon as one finishes or new work is signalled, otherwise poll.
+
+Concurrency rule for the whole package: receiver runs on asyncio only (uvicorn, aiosqlite and
+asyncpg need it), so its own code uses asyncio's primitives (TaskGroup, timeout, Event, Lock)
+and never anyio's. The tests use anyio (its pytest plugin, task groups, timeouts) on the
+asyncio backend.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-import anyio
 import structlog
 
 T = TypeVar("T")
@@ -32,8 +38,9 @@ class Wakeup:
 
     async def wait(self, seconds: float) -> None:
         """Return on `notify` or after `seconds`, whichever is first."""
-        with anyio.move_on_after(seconds):
-            await self._event.wait()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._event.wait()
         self._event.clear()
 
 
@@ -44,7 +51,7 @@ async def pump(
     handle: Callable[[T], Coroutine[Any, Any, None]],
     max_in_flight: int,
     idle_seconds: float,
-    stop: anyio.Event,
+    stop: asyncio.Event,
     wakeup: Wakeup,
 ) -> None:
     """Claim up to the free slots and handle each item in its own task, until `stop`.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import random as _random
 from collections.abc import Callable, Sequence
 
-import anyio
 import structlog
 
 from receiver.clock import Clock
@@ -64,13 +64,13 @@ class Dispatcher:
     async def run_once(self) -> int:
         """Claim what is due (up to the in-flight bound), deliver it all; return how many."""
         claimed = await self._claim(self._max_in_flight)
-        async with anyio.create_task_group() as group:
+        async with asyncio.TaskGroup() as group:
             for item in claimed:
-                group.start_soon(self._deliver_safely, item)
+                group.create_task(self._deliver_safely(item))
         return len(claimed)
 
     async def run_forever(
-        self, *, idle_seconds: float, stop: anyio.Event, wakeup: Wakeup | None = None
+        self, *, idle_seconds: float, stop: asyncio.Event, wakeup: Wakeup | None = None
     ) -> None:
         """Keep up to `max_in_flight` attempts running until `stop`; a finished attempt or
         `wakeup` (new messages) makes it look for more at once, otherwise every

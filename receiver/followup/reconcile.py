@@ -3,10 +3,11 @@ never arrived, and record them as inbound events (deduplicated by transaction id
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import anyio
 import orjson
 import structlog
 
@@ -149,11 +150,12 @@ class Reconciler:
                 )
         return created
 
-    async def run_forever(self, stop: anyio.Event) -> None:
+    async def run_forever(self, stop: asyncio.Event) -> None:
         """Every `interval_seconds` (first after one interval), `run_once` until `stop` is set."""
         while not stop.is_set():
-            with anyio.move_on_after(self._interval):
-                await stop.wait()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await stop.wait()
             if stop.is_set():
                 break
             try:

@@ -3,9 +3,9 @@ and messages."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
-import anyio
 import structlog
 
 from receiver.clock import Clock
@@ -70,13 +70,13 @@ class Worker:
         jobs = await self._claim(self._batch)
         if not jobs:
             return 0
-        async with anyio.create_task_group() as group:
+        async with asyncio.TaskGroup() as group:
             for job in jobs:
-                group.start_soon(self._handle_safely, job)
+                group.create_task(self._handle_safely(job))
         return len(jobs)
 
     async def run_forever(
-        self, *, idle_seconds: float = 1.0, stop: anyio.Event, wakeup: Wakeup | None = None
+        self, *, idle_seconds: float = 1.0, stop: asyncio.Event, wakeup: Wakeup | None = None
     ) -> None:
         """Keep up to `max_in_flight` jobs running until `stop`; a finished job or `wakeup`
         (new events) makes it look for more at once, otherwise every `idle_seconds`."""

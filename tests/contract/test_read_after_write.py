@@ -3,6 +3,7 @@ was called, however many other reads are in flight, run against every adapter.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import anyio
@@ -29,7 +30,7 @@ async def keep_reading(store: Store, stop: anyio.Event) -> None:
 class TestReadAfterWrite:
     async def test_the_event_of_a_claimed_job_is_always_found(self, store: Store) -> None:
         """The worker's path: record, claim, then look the event up; other reads overlap."""
-        stop = anyio.Event()
+        stop = asyncio.Event()
         missing: list[str] = []
         async with anyio.create_task_group() as group:
             for _ in range(8):
@@ -45,7 +46,7 @@ class TestReadAfterWrite:
         assert missing == []
 
     async def test_a_finished_job_is_seen_by_the_next_read(self, store: Store) -> None:
-        stop = anyio.Event()
+        stop = asyncio.Event()
         stale: list[str] = []
         async with anyio.create_task_group() as group:
             for _ in range(8):

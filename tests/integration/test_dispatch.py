@@ -274,7 +274,7 @@ async def test_a_dead_sink_does_not_delay_a_healthy_one(
     await publish(store, *(f"slow.{n}" for n in range(6)))
     await publish(store, *(f"fast.{n}" for n in range(6)))
     dispatcher, sender = make_dispatcher(store, timeout=2, per_subscription=2)
-    stop = anyio.Event()
+    stop = asyncio.Event()
     try:
         async with anyio.create_task_group() as group:
             group.start_soon(lambda: dispatcher.run_forever(idle_seconds=0.05, stop=stop))
