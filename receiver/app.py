@@ -22,14 +22,13 @@ from receiver.auth.keys import create_key_file
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
 from receiver.delivery.dispatcher import Dispatcher
-from receiver.delivery.rules import parse_schedule
 from receiver.delivery.sender import Sender
 from receiver.errors import ConfigError, ReceiverError, StoreUnavailableError
 from receiver.followup.reconcile import Reconciler
 from receiver.followup.worker import Worker
 from receiver.metrics import Metrics
 from receiver.net.ssrf import Resolver, system_resolver
-from receiver.policy import RetryPolicy
+from receiver.policy import RetryPolicy, parse_schedule
 from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.store.base import Store

@@ -1,4 +1,4 @@
-"""Pure retry decisions for upstream calls: failure classification, Retry-After, backoff."""
+"""Pure retry decisions: failure classification, Retry-After, backoff, delivery schedules."""
 
 from __future__ import annotations
 
@@ -152,3 +152,24 @@ def _format_duration(seconds: float) -> str:
     if seconds % 3600 == 0:
         return f"{int(seconds // 3600)}h"
     return f"{int(seconds)}s"
+
+
+def parse_schedule(raw: str) -> tuple[float, ...]:
+    """Parse comma-separated seconds between attempts, e.g. "0,5,300"; ValueError if bad."""
+    parts = [part.strip() for part in raw.split(",")]
+    if not raw.strip():
+        raise ValueError("retry schedule is empty: give at least one number of seconds")
+    schedule: list[float] = []
+    for index, part in enumerate(parts):
+        if not part:
+            raise ValueError(f"retry schedule entry {index + 1} is empty in {raw!r}")
+        try:
+            value = float(part)
+        except ValueError:
+            raise ValueError(
+                f"retry schedule entry {index + 1} ({part!r}) is not a number of seconds"
+            ) from None
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"retry schedule entry {index + 1} ({part!r}) must be finite and >= 0")
+        schedule.append(value)
+    return tuple(schedule)

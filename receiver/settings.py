@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from receiver.errors import ConfigError
+from receiver.policy import parse_schedule
 
 PREFIX = "RECEIVER_"
 
@@ -123,8 +124,6 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> str:
 
 
 def _check_schedule(name: str, value: str) -> str:
-    from receiver.delivery.rules import parse_schedule
-
     try:
         parse_schedule(value)
     except ValueError as exc:

@@ -14,17 +14,6 @@ import orjson
 from receiver.bench import loadgen, peers
 from receiver.bench.payloads import stedi_body
 from receiver.bench.report import end_to_end_figures, share
-from receiver.bench.runner import (
-    INBOUND_ENV,
-    LOADGEN_TIMEOUT_S,
-    STEDI_PATH,
-    BenchOptions,
-    EndToEndResult,
-    Progress,
-    _base_env,
-    add_account,
-    receiver_env,
-)
 from receiver.bench.servers import (
     HOST,
     START_TIMEOUT_S,
@@ -35,6 +24,17 @@ from receiver.bench.servers import (
     run_cli,
     run_pinned,
     running_server,
+)
+from receiver.bench.setup import (
+    INBOUND_ENV,
+    LOADGEN_TIMEOUT_S,
+    STEDI_PATH,
+    BenchOptions,
+    EndToEndResult,
+    Progress,
+    _base_env,
+    add_account,
+    receiver_env,
 )
 
 MAX_EVENTS = 2000  # events sent at most, whatever --requests says, to stay well under a minute

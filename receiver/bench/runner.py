@@ -7,7 +7,7 @@ import platform
 import secrets
 import tempfile
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,7 @@ from typing import Any
 import httpx
 import orjson
 
-from receiver.bench import baseline as baseline_module, loadgen
-from receiver.bench.payloads import BODY_BYTES
+from receiver.bench import baseline as baseline_module, end_to_end as end_to_end_scenario, loadgen
 from receiver.bench.report import (
     Measurement,
     end_to_end_targets,
@@ -36,29 +35,19 @@ from receiver.bench.servers import (
     run_pinned,
     running_server,
 )
+from receiver.bench.setup import (
+    INBOUND_ENV,
+    LOADGEN_TIMEOUT_S,
+    STEDI_PATH,
+    BenchOptions,
+    Progress,
+    _base_env,
+    add_account,
+    receiver_env,
+)
 
-ACCOUNT = "bench"
-STEDI_PATH = f"/webhooks/stedi/{ACCOUNT}"
 OPTUM_PATH = "/callbacks/optum/coverage-discovery"
 OPTUM_SCOPE = "callbacks:coverage-discovery"
-INBOUND_ENV = "RECEIVER_BENCH_INBOUND"
-LOADGEN_TIMEOUT_S = 600.0
-
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    """What one `receiver bench` run sends to each server."""
-
-    requests: int = 20000
-    concurrency: int = 32
-    body_bytes: int = BODY_BYTES
-
-    @property
-    def warmup(self) -> int:
-        """Requests sent first and not counted: 5% (at least one)."""
-        return max(1, self.requests // 20)
 
 
 @dataclass(frozen=True)
@@ -69,65 +58,6 @@ class Load:
     path: str
     headers: Mapping[str, str]
     account_id: str = ""
-
-
-@dataclass(frozen=True)
-class EndToEndResult:
-    """Stedi event in -> 835 fetched from a mock -> delivered to a sink."""
-
-    measured: bool
-    note: str | None = None
-    events_per_s: float | None = None
-    p50_ms: float | None = None
-    p99_ms: float | None = None
-    errors: int | None = None
-    events: int | None = None
-    server_cpu: float | None = None
-    paced_rate: float | None = None  # events/s sent one at a time, below saturation
-    paced_p50_ms: float | None = None
-    paced_p99_ms: float | None = None
-    paced_errors: int | None = None
-
-
-def _base_env() -> dict[str, str]:
-    """This environment without any RECEIVER_* setting that could point elsewhere."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("RECEIVER_")}
-
-
-def receiver_env(workdir: Path, port: int, **extra: str) -> dict[str, str]:
-    """Settings for a receiver on a fresh SQLite file in `workdir`, logging warnings only."""
-    return {
-        **_base_env(),
-        "RECEIVER_DATABASE_URL": f"sqlite:///{workdir.resolve() / 'receiver.db'}",
-        "RECEIVER_SIGNING_KEY_PATH": str(workdir.resolve() / "receiver-signing-key.pem"),
-        "RECEIVER_PUBLIC_URL": f"http://{HOST}:{port}",
-        "RECEIVER_LOG_LEVEL": "warning",
-        "RECEIVER_LOG_FORMAT": "json",
-        "RECEIVER_RECONCILE_INTERVAL_SECONDS": "0",
-        # Nothing may reach Stedi from a bench, even if a worker were started.
-        "RECEIVER_STEDI_HEALTHCARE_URL": f"http://{HOST}:9",
-        "RECEIVER_STEDI_CORE_URL": f"http://{HOST}:9",
-        **extra,
-    }
-
-
-def add_account(env: dict[str, str], account_id: str, *extra: str) -> None:
-    """The bench's Stedi account: inbound `x-api-key` from INBOUND_ENV, plus `extra` options."""
-    run_cli(
-        [
-            "accounts",
-            "add",
-            ACCOUNT,
-            "--stedi-account-id",
-            account_id,
-            "--inbound-header",
-            "x-api-key",
-            "--inbound-secret-env",
-            INBOUND_ENV,
-            *extra,
-        ],
-        env,
-    )
 
 
 def measure(server: Server, load: Load, options: BenchOptions, cpu: int | None) -> Measurement:
@@ -271,16 +201,6 @@ def run_optum(
     }
 
 
-def run_end_to_end(
-    workdir: Path, options: BenchOptions, cpus: tuple[int, int] | None, progress: Progress
-) -> EndToEndResult:
-    """Stedi event in -> 835 from a local mock -> delivered to a local sink: events/s and
-    intake-to-delivery p50/p99 (receiver/bench/end_to_end.py)."""
-    from receiver.bench import end_to_end  # here: it imports this module
-
-    return end_to_end.run_end_to_end(workdir, options, cpus, progress)
-
-
 def machine(cpus: tuple[int, int] | None) -> dict[str, Any]:
     """The machine line of the report."""
     return {
@@ -303,7 +223,9 @@ def run_bench(options: BenchOptions, progress: Progress) -> dict[str, Any]:
         root = Path(tmp)
         stedi = run_stedi(root / "stedi", options, cpus, progress)
         optum = run_optum(root / "optum", options, cpus, progress)
-        end_to_end = run_end_to_end(root / "end-to-end", options, cpus, progress)
+        end_to_end = end_to_end_scenario.run_end_to_end(
+            root / "end-to-end", options, cpus, progress
+        )
     stedi_receiver = _measurement(stedi, "receiver")
     optum["ratio_to_stedi"] = ratio(_measurement(optum, "receiver"), stedi_receiver)
     e2e_to_stedi = rate_ratio(end_to_end.events_per_s, stedi_receiver)

@@ -18,19 +18,7 @@ import orjson
 
 from receiver.bench import loadgen
 from receiver.bench.report import Measurement, Target, percentile, ratio
-from receiver.bench.runner import (
-    INBOUND_ENV,
-    LOADGEN_TIMEOUT_S,
-    STEDI_PATH,
-    BenchOptions,
-    Load,
-    Progress,
-    add_account,
-    fetch_token,
-    machine,
-    measure,
-    receiver_env,
-)
+from receiver.bench.runner import Load, fetch_token, machine, measure
 from receiver.bench.seed import TS_FORMAT, check_disk, seed
 from receiver.bench.servers import (
     HOST,
@@ -41,6 +29,15 @@ from receiver.bench.servers import (
     run_cli,
     run_pinned,
     running_server,
+)
+from receiver.bench.setup import (
+    INBOUND_ENV,
+    LOADGEN_TIMEOUT_S,
+    STEDI_PATH,
+    BenchOptions,
+    Progress,
+    add_account,
+    receiver_env,
 )
 from receiver.models import EventFilter
 from receiver.store import rows

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from receiver.bench.payloads import PADDING_FIELD, optum_body, stedi_body
-from receiver.bench.runner import Progress
+from receiver.bench.setup import Progress
 from receiver.intake.stedi import dedup_key, transaction_dedup_key
 
 SEED_BODY_BYTES = 1024

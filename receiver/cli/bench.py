@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from receiver.bench.report import format_report
-from receiver.bench.runner import BenchOptions, run_bench
+from receiver.bench.runner import run_bench
 from receiver.bench.scale import run_scale
 from receiver.bench.scale_report import format_scale_report
+from receiver.bench.setup import BenchOptions
 from receiver.cli.base import emit_json
 
 

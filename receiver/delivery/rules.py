@@ -47,27 +47,6 @@ def matches_subscription(
     return any(matches_type(pattern, event_type) for pattern in type_patterns)
 
 
-def parse_schedule(raw: str) -> tuple[float, ...]:
-    """Parse comma-separated seconds between attempts, e.g. "0,5,300"; ValueError if bad."""
-    parts = [part.strip() for part in raw.split(",")]
-    if not raw.strip():
-        raise ValueError("retry schedule is empty: give at least one number of seconds")
-    schedule: list[float] = []
-    for index, part in enumerate(parts):
-        if not part:
-            raise ValueError(f"retry schedule entry {index + 1} is empty in {raw!r}")
-        try:
-            value = float(part)
-        except ValueError:
-            raise ValueError(
-                f"retry schedule entry {index + 1} ({part!r}) is not a number of seconds"
-            ) from None
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"retry schedule entry {index + 1} ({part!r}) must be finite and >= 0")
-        schedule.append(value)
-    return tuple(schedule)
-
-
 def next_delivery_at(
     *,
     attempts: int,

@@ -13,8 +13,8 @@ from receiver.delivery.rules import (
     matches_subscription,
     matches_type,
     next_delivery_at,
-    parse_schedule,
 )
+from receiver.policy import parse_schedule
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
