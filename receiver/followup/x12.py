@@ -42,11 +42,6 @@ class Coverage:
     plan_description: str | None
 
 
-def looks_like_interchange(raw: bytes) -> bool:
-    """Whether `raw` starts (after a UTF-8 byte-order mark and blanks) with an ISA segment."""
-    return raw.removeprefix(_UTF8_BOM).lstrip().startswith(b"ISA")
-
-
 def read_delimiters(text: str) -> Delimiters:
     """Find the separators by walking the ISA's 16 elements.
 

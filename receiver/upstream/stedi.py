@@ -16,7 +16,6 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 
 from receiver.errors import ReceiverError
-from receiver.followup.x12 import looks_like_interchange
 from receiver.metrics import Metrics
 from receiver.net.client import outbound_client
 from receiver.net.ssrf import (
@@ -84,6 +83,11 @@ class UpstreamError(ReceiverError):
             f"UpstreamError(kind={self.kind.value!r}, status={self.status!r}, "
             f"retry_after={self.retry_after!r}, reason={self.reason!r})"
         )
+
+
+def looks_like_interchange(raw: bytes) -> bool:
+    """Whether `raw` starts (after a UTF-8 byte-order mark and blanks) with an ISA segment."""
+    return raw.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"ISA")
 
 
 def report_url(base_url: str, transaction_id: str, kind: ReportKind) -> str:

@@ -12,12 +12,12 @@ from receiver.followup.x12 import (
     Coverage,
     Delimiters,
     X12Error,
-    looks_like_interchange,
     parse_interchange,
     parse_segments,
     read_271_coverage,
     read_delimiters,
 )
+from receiver.upstream.stedi import looks_like_interchange
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 CALLBACK = json.loads((FIXTURES / "optum" / "coverage-discovery.callback.success.json").read_text())
