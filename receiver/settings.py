@@ -8,6 +8,7 @@ variable and what it accepts.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import ipaddress
 import os
 import tomllib
@@ -199,6 +200,26 @@ def _convert(field: dataclasses.Field[Any], name: str, raw: object) -> object:
     return check(name, value) if check else value
 
 
+# RECEIVER_* variables that are not settings: the config file's path, the test suite's and the
+# bench's own (the bench hands its secrets to the CLI through variables of this prefix).
+_NOT_SETTINGS = ("RECEIVER_CONFIG", "RECEIVER_REQUIRE_POSTGRES")
+_NOT_SETTINGS_PREFIXES = ("RECEIVER_TEST_", "RECEIVER_BENCH_")
+
+
+def _refuse_unknown_variables(env: Mapping[str, str], known: Mapping[str, object]) -> None:
+    """ConfigError for a RECEIVER_* variable that is no setting (a typo would otherwise be
+    ignored in silence), naming the closest setting."""
+    names = [PREFIX + name.upper() for name in known]
+    for variable in sorted(env):
+        if not variable.startswith(PREFIX) or variable in names or variable in _NOT_SETTINGS:
+            continue
+        if variable.startswith(_NOT_SETTINGS_PREFIXES):
+            continue
+        close = difflib.get_close_matches(variable, names, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise ConfigError(f"{variable} is not a setting{hint} (docs/configuration.md lists them)")
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build Settings from the environment (and `RECEIVER_CONFIG`), then `overrides`."""
     env = os.environ if environ is None else environ
@@ -210,6 +231,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"RECEIVER_CONFIG: cannot read {config_path}: {exc}") from None
     known = {f.name: f for f in dataclasses.fields(Settings)}
+    _refuse_unknown_variables(env, known)
     unknown = set(file_values) - set(known)
     if unknown:
         raise ConfigError(f"RECEIVER_CONFIG: unknown settings {', '.join(sorted(unknown))}")

@@ -28,3 +28,24 @@ def test_the_auth_failure_window_must_be_positive() -> None:
     ):
         load_settings({"RECEIVER_AUTH_FAILURE_WINDOW_SECONDS": "0"})
     assert load_settings({"RECEIVER_AUTH_FAILURE_LIMIT": "0"}).auth_failure_limit == 0
+
+
+def test_an_unknown_variable_is_refused_with_the_closest_setting() -> None:
+    """A typo used to be ignored in silence, leaving the default in force."""
+    with pytest.raises(
+        ConfigError,
+        match="RECEIVER_DATABASE_ULR is not a setting; did you mean RECEIVER_DATABASE_URL",
+    ):
+        load_settings({"RECEIVER_DATABASE_ULR": "sqlite:///x.db"})
+    with pytest.raises(ConfigError, match="RECEIVER_QQQQQQQQQQQQQQQQ is not a setting \\("):
+        load_settings({"RECEIVER_QQQQQQQQQQQQQQQQ": "1"})
+
+
+def test_the_test_and_bench_variables_are_not_settings_but_allowed() -> None:
+    env = {
+        "RECEIVER_REQUIRE_POSTGRES": "1",
+        "RECEIVER_TEST_POSTGRES_DSN": "postgresql://x",
+        "RECEIVER_BENCH_SECRET": "s",
+        "OTHER_VAR": "x",
+    }
+    assert load_settings(env).database_url == load_settings({}).database_url
