@@ -181,6 +181,7 @@ def run_optum(
     workdir.mkdir(parents=True)
     port = free_port()
     env = receiver_env(workdir, port)
+    run_cli(["migrate"], env)
     client = orjson.loads(
         run_cli(["clients", "create", "bench-optum", "--scope", OPTUM_SCOPE, "--json"], env)
     )

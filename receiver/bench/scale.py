@@ -305,7 +305,6 @@ def run_scale(options: BenchOptions, events: int, progress: Progress) -> dict[st
         big.mkdir()
         for workdir in (empty, big):
             env = _stedi_env(workdir, 0, secret)
-            run_cli(["migrate"], env)
             add_account(env, account_id)
         client = orjson.loads(
             run_cli(

@@ -83,7 +83,9 @@ def receiver_env(workdir: Path, port: int, **extra: str) -> dict[str, str]:
 
 
 def add_account(env: dict[str, str], account_id: str, *extra: str) -> None:
-    """The bench's Stedi account: inbound `x-api-key` from INBOUND_ENV, plus `extra` options."""
+    """The bench's Stedi account: inbound `x-api-key` from INBOUND_ENV, plus `extra` options
+    (in a database `migrate` creates first)."""
+    run_cli(["migrate"], env)
     run_cli(
         [
             "accounts",

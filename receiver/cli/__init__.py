@@ -19,7 +19,13 @@ from receiver.cli import (
 
 @click.group()
 @click.version_option(package_name="receiver")
-def main() -> None:
+@click.option(
+    "--database",
+    metavar="URL",
+    default=None,
+    help="The database (sqlite:///path.db or postgresql://...) [default: RECEIVER_DATABASE_URL].",
+)
+def main(database: str | None) -> None:
     """receiver: durable intake for Stedi webhooks and Optum callbacks."""
 
 

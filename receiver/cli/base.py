@@ -24,18 +24,35 @@ T = TypeVar("T")
 
 
 def load_or_exit() -> Settings:
-    """Settings from the environment, or a one-line message and exit code 2."""
+    """Settings from the environment (and `receiver --database`), or a one-line message and
+    exit code 2."""
+    context = click.get_current_context(silent=True)
+    database = context.find_root().params.get("database") if context else None
     try:
-        return load_settings()
+        return load_settings(**({"database_url": database} if database else {}))
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc.detail}") from None
 
 
-def with_store(action: Callable[[Store], Awaitable[T]]) -> T:
-    """Open the configured store, run `action`, close it; store errors become messages."""
+def refuse_missing_database(settings: Settings) -> None:
+    """Exit 2 when the SQLite file is not there: a command run in the wrong folder must not
+    create an empty database and answer from it as if nothing had happened."""
+    if settings.is_sqlite and not settings.sqlite_path.exists():
+        raise click.UsageError(
+            f"no database at {settings.sqlite_path.resolve()}: run this where the database is, "
+            "name it with --database or RECEIVER_DATABASE_URL, or create one: `receiver migrate`"
+        )
+
+
+def with_store(action: Callable[[Store], Awaitable[T]], *, create: bool = False) -> T:
+    """Open the configured store, run `action`, close it; store errors become messages. An
+    SQLite file that does not exist is created only when `create` is set."""
+    settings = load_or_exit()
+    if not create:
+        refuse_missing_database(settings)
 
     async def run() -> T:
-        store = build_store(load_or_exit())
+        store = build_store(settings)
         await store.open()
         try:
             return await action(store)

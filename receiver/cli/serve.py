@@ -66,10 +66,12 @@ def migrate() -> None:
     """Apply pending database migrations (serve also applies them at start)."""
 
     async def action(store: Store) -> list[str]:
-        return await store.migrate()
+        return store.migrated_at_open + await store.migrate()
 
-    with_store(action)
-    click.echo("migrations: up to date")
+    applied = with_store(action, create=True)
+    for name in applied:
+        click.echo(f"applied {name}")
+    click.echo(f"migrations: up to date ({len(applied)} applied now)")
 
 
 @click.command()

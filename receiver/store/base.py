@@ -59,6 +59,8 @@ class Store(Protocol):
     async def ping(self) -> None:
         """Raise StoreUnavailableError unless the store answers a trivial query."""
 
+    migrated_at_open: list[str]  # the migrations `open` applied, for `receiver migrate`
+
     async def migrate(self) -> list[str]:
         """Apply the numbered SQL migrations not yet applied; return their names."""
 

@@ -33,6 +33,7 @@ def webhook_body() -> tuple[str, bytes]:
 def test_sigkill_mid_stream_loses_no_acknowledged_event(tmp_path: Path) -> None:
     workdir = tmp_path / "work"
     workdir.mkdir()
+    run_cli(workdir, "migrate")
     run_cli(
         workdir, "accounts", "add", "acme", "--stedi-account-id", STEDI_ACCOUNT_ID,
         "--inbound-header", "x-api-key", "--inbound-secret-env", "ACME_IN",

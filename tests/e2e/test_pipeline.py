@@ -41,6 +41,7 @@ def pipeline_env(stedi_url: str, **extra: str) -> dict[str, str]:
 
 def set_up(cwd: Path, env: dict[str, str]) -> str:
     """Add the account and an ops client; return the client's events:read token getter."""
+    run_cli(cwd, "migrate", env=env)
     run_cli(
         cwd,
         "accounts",

@@ -45,6 +45,8 @@ def rowcount(status: str) -> int:
 class PostgresBase:
     """The Store protocol on PostgreSQL, optionally confined to one schema."""
 
+    migrated_at_open: list[str] = []  # replaced by open(), never mutated
+
     def __init__(
         self,
         dsn: str,
@@ -72,7 +74,7 @@ class PostgresBase:
                 max_size=self._max_size,
                 server_settings=settings,
             )
-            await self.migrate()
+            self.migrated_at_open = await self.migrate()
         except StoreUnavailableError:
             await self.close()
             raise

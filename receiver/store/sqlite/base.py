@@ -106,6 +106,8 @@ def placeholder(_: int) -> str:
 class SqliteBase:
     """The Store protocol on a local SQLite file."""
 
+    migrated_at_open: list[str] = []  # replaced by open(), never mutated
+
     def __init__(
         self,
         path: Path | str,
@@ -186,7 +188,7 @@ class SqliteBase:
             os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
             self._writer = await self._connect()
             await self._writer.execute("PRAGMA journal_mode = WAL")
-            await self.migrate()
+            self.migrated_at_open = await self.migrate()
             self._reader = await self._connect()
             self._grouped = GroupCommitter(
                 self.path,
