@@ -1,4 +1,4 @@
-"""The `receiver` command: serve, migrate, clients, accounts, events, jobs, replay, keys."""
+"""The `receiver` command: serve, migrate, clients, accounts, events, jobs, replay, keys, demo."""
 
 from __future__ import annotations
 
