@@ -1,4 +1,4 @@
-"""The `receiver` command: serve, migrate, clients, accounts, events, jobs, replay, keys."""
+"""The `receiver` command: serve, migrate, clients, accounts, events, jobs, replay, keys, demo."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from receiver.cli import (
     bench,
     clients,
     deliveries,
+    demo,
     events,
     keys,
     replay,
@@ -42,3 +43,4 @@ main.add_command(deliveries.deliveries)
 main.add_command(replay.replay_)
 main.add_command(keys.keys)
 main.add_command(bench.bench)
+main.add_command(demo.demo)
