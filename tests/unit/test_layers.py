@@ -41,8 +41,21 @@ ALLOWED: dict[str, set[str]] = {
     "enrollment": {"upstream"},
     "ops": {"store", "delivery", "intake", "auth"},
     "web": {"ops", "intake", "auth", "store", "delivery", "followup", "net", "upstream"},
-    "cli": {"app", "ops", "auth", "store", "delivery", "crypto", "bench", "web", "net", "intake"},
+    "cli": {
+        "app",
+        "ops",
+        "auth",
+        "store",
+        "delivery",
+        "crypto",
+        "bench",
+        "web",
+        "net",
+        "intake",
+        "demo",
+    },
     "bench": {"auth", "store", "intake"},
+    "demo": {"app", "auth", "delivery", "intake", "net", "store"},  # runs the app in-process
 }
 KERNEL_MAY_IMPORT = {"store"}  # app composes everything; the rest of the kernel imports kernel only
 
