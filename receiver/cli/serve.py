@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from urllib.parse import urlsplit
 
 import click
 import structlog
@@ -14,6 +15,7 @@ from receiver.cli.base import load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ConfigError, ReceiverError
 from receiver.logs import configure_logging
+from receiver.settings import Settings
 from receiver.store.base import Store
 from receiver.store.factory import build_store
 from receiver.web.protocol import ConnectionLimits, limited_protocol
@@ -40,6 +42,8 @@ def serve(host: str, port: int, no_workers: bool) -> None:
         signing_keys=str(keys.path),
         kids=[entry.key.kid for entry in keys.entries],
     )
+    for warning in startup_warnings(settings, host=host, port=port):
+        structlog.get_logger("receiver").warning("service.misconfigured", problem=warning)
     limits = ConnectionLimits(
         max_head_bytes=settings.max_header_bytes,
         head_timeout_seconds=settings.header_timeout_seconds,
@@ -59,6 +63,33 @@ def serve(host: str, port: int, no_workers: bool) -> None:
         access_log=False,
         server_header=False,
     )
+
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def startup_warnings(settings: Settings, *, host: str, port: int) -> list[str]:
+    """What `serve` warns of at start: settings that work but are likely not what was meant."""
+    warnings: list[str] = []
+    public = urlsplit(settings.public_url)
+    if public.hostname in _LOOPBACK:
+        public_port = public.port or (443 if public.scheme == "https" else 80)
+        if public_port != port:
+            warnings.append(
+                f"RECEIVER_PUBLIC_URL ({settings.public_url}) names port {public_port} but serve "
+                f"listens on {port}: tokens name the public URL as their issuer and audience"
+            )
+        if host not in _LOOPBACK:
+            warnings.append(
+                f"serve listens on {host} but RECEIVER_PUBLIC_URL is {settings.public_url}: "
+                "set it to the URL senders use"
+            )
+    if settings.allow_insecure_destinations:
+        warnings.append(
+            "RECEIVER_ALLOW_INSECURE_DESTINATIONS is on: subscriptions may use http and private "
+            "addresses, and documents may download from private addresses (for local testing)"
+        )
+    return warnings
 
 
 @click.command()

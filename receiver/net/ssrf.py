@@ -38,7 +38,10 @@ def check_destination_url(url: str, *, allow_insecure: bool) -> tuple[str, str, 
     scheme = parts.scheme.lower()
     allowed = ("https", "http") if allow_insecure else ("https",)
     if scheme not in allowed:
-        raise DestinationError(f"destination URL scheme must be {' or '.join(allowed)}")
+        hint = (
+            "" if allow_insecure else " (http only with RECEIVER_ALLOW_INSECURE_DESTINATIONS=true)"
+        )
+        raise DestinationError(f"destination URL scheme must be {' or '.join(allowed)}{hint}")
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise DestinationError("destination URL must not contain userinfo")
     host = parts.hostname
