@@ -65,16 +65,18 @@ def delivery_filter(query: Any) -> DeliveryFilter:
 
 
 async def delivery_with_attempts(store: Store, delivery_id: str) -> dict[str, Any] | None:
-    """A delivery's JSON with `attempts` as the list of attempts, oldest first (the count is
-    `attempt_count`); None if there is no such delivery."""
+    """A delivery's JSON with `attempts` as the list of attempts, oldest first, `attempt_count`
+    their number, and `attempts_since_requeue` those counted against its current attempt
+    budget (a retry or redelivery starts a new one); None if there is no such delivery."""
     delivery = await store.fetch_delivery(delivery_id)
     if delivery is None:
         return None
     attempts = await store.list_attempts(delivery.id)
     return {
         **delivery_json(delivery),
-        "attempt_count": delivery.attempts,  # `attempts` below is the list itself
-        "attempts": [attempt_json(a) for a in attempts],
+        "attempt_count": len(attempts),
+        "attempts_since_requeue": delivery.attempts,
+        "attempts": [attempt_json(a) for a in attempts],  # replaces the plain count
     }
 
 
