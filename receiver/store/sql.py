@@ -1,0 +1,40 @@
+"""SQL written once with `?` placeholders, rendered per dialect; guarded writes as statement lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a write, `?`-style. A guard that changes no row ends the write:
+    the row was no longer in the state the write was for, and nothing after it runs."""
+
+    sql: str
+    params: tuple[object, ...] = ()
+    guard: bool = False
+
+
+def numbered(sql: str) -> str:
+    """`sql` with its `?` placeholders as PostgreSQL's `$1`, `$2`, ... in order; a `?` inside
+    a quoted literal or identifier is left as it is."""
+    out: list[str] = []
+    n = 0
+    quote: str | None = None
+    for ch in sql:
+        if quote is not None:
+            if ch == quote:
+                quote = None
+        elif ch in ("'", '"'):
+            quote = ch
+        elif ch == "?":
+            n += 1
+            out.append(f"${n}")
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+def marks(n: int) -> str:
+    """`?, ?, ...`: the placeholders of an `n`-value row."""
+    return ", ".join("?" for _ in range(n))
