@@ -1,4 +1,4 @@
-"""SQL written once with `?` placeholders, rendered per dialect; guarded writes as statement lists."""
+"""SQL written once with `?` placeholders and rendered per dialect; writes as statement lists."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +13,7 @@ import asyncpg
 
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.store.migrations import load_migrations, split_statements
+from receiver.store.sql import Statement, numbered
 
 # pg_advisory_xact_lock key serialising migrations across replicas ("rcvrmigr" as ASCII).
 _MIGRATION_LOCK = 0x726376726D696772
@@ -40,6 +41,16 @@ def rowcount(status: str) -> int:
         return int(status.rsplit(" ", 1)[-1])
     except ValueError:
         return 0
+
+
+async def run_statements(conn: Any, statements: Sequence[Statement]) -> bool:
+    """Run a write's statements in order on `conn` (in its transaction); False, with the rest
+    left unrun, as soon as a guard changes no row (guards come first)."""
+    for statement in statements:
+        count = rowcount(await conn.execute(numbered(statement.sql), *statement.params))
+        if statement.guard and count == 0:
+            return False
+    return True
 
 
 class PostgresBase:

@@ -27,6 +27,7 @@ import structlog
 
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.store.migrations import load_migrations, split_statements
+from receiver.store.sql import Statement
 from receiver.store.sqlite.batch import GroupCommitStats, GroupCommitter
 
 T = TypeVar("T")
@@ -97,6 +98,16 @@ def fetch_rows(
     cur = conn.execute(sql, [param(p) for p in params])
     cur.row_factory = row_factory
     return list(cur.fetchall())
+
+
+def run_statements(conn: sqlite3.Connection, statements: Sequence[Statement]) -> bool:
+    """On the writer thread, in its transaction: a write's statements in order; False, with
+    the rest left unrun, as soon as a guard changes no row (guards come first)."""
+    for statement in statements:
+        cur = conn.execute(statement.sql, [param(p) for p in statement.params])
+        if statement.guard and cur.rowcount == 0:
+            return False
+    return True
 
 
 def placeholder(_: int) -> str:

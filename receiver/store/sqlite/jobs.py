@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from receiver.errors import StoreUnavailableError
 from receiver.models import (
     Document,
-    EventStatus,
     Job,
     JobFilter,
     JobResult,
@@ -18,13 +17,20 @@ from receiver.models import (
     Page,
     TimelineEntry,
 )
-from receiver.store import fanout_rows, rows
+from receiver.store import fanout_rows, job_sql, rows
 from receiver.store.base import check_limit, decode_cursor
-from receiver.store.job_verbs import FinishJobVerbs
-from receiver.store.sqlite.base import SqliteBase, fetch_rows, param, placeholder, to_text
+from receiver.store.sql import Statement
+from receiver.store.sqlite.base import (
+    SqliteBase,
+    fetch_rows,
+    param,
+    placeholder,
+    run_statements,
+    to_text,
+)
 
 
-class SqliteJobs(SqliteBase, FinishJobVerbs):
+class SqliteJobs(SqliteBase):
     """The job queue on SQLite: claim with a lease, finish, retry, kill, revive; job results."""
 
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
@@ -89,49 +95,63 @@ class SqliteJobs(SqliteBase, FinishJobVerbs):
 
         return await self._write_grouped(claim)
 
-    def _mark(self, n: int) -> str:
-        """SQLite binds the assignments' parameters in order: `?`."""
-        return "?"
+    async def complete_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        result: JobResult | None = None,
+    ) -> bool:
+        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
+        return await self._finish_job(
+            job_id, job_sql.complete(job_id, now=now, lease_until=lease_until), result, now
+        )
+
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            job_sql.retry(
+                job_id,
+                now=now,
+                lease_until=lease_until,
+                next_attempt_at=next_attempt_at,
+                error=error,
+            ),
+        )
+
+    async def kill_job(
+        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
+    ) -> bool:
+        """Dead, attempts + 1, event failed; guarded by the lease."""
+        return await self._finish_job(
+            job_id, job_sql.kill(job_id, now=now, lease_until=lease_until, error=error)
+        )
 
     async def _finish_job(
         self,
         job_id: str,
-        lease_until: datetime,
-        assignments: str,
-        params: Sequence[object],
-        event_status: EventStatus | None,
+        statements: Sequence[Statement],
         result: JobResult | None = None,
         now: datetime | None = None,
     ) -> bool:
-        """Apply `assignments` to a job still running under exactly `lease_until`, set its
-        event's status and store `result` (stamped `now`), in one write."""
+        """Run a job's guarded ending and store `result` (stamped `now`), in one write."""
 
         def finish(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                f"UPDATE jobs SET {assignments} "  # noqa: S608
-                "WHERE id = ? AND status = ? AND lease_until = ?",
-                [
-                    *(param(p) for p in params),
-                    job_id,
-                    JobStatus.RUNNING.value,
-                    to_text(lease_until),
-                ],
-            )
-            if cur.rowcount == 0:
+            if not run_statements(conn, statements):
                 return False
-            if event_status is not None:
-                conn.execute(
-                    "UPDATE inbound_events SET status = ? "
-                    "WHERE id = (SELECT event_id FROM jobs WHERE id = ?)",
-                    (event_status.value, job_id),
-                )
             if result is not None and now is not None:
-                found = conn.execute(
-                    "SELECT j.event_id, e.account FROM jobs j "
-                    "JOIN inbound_events e ON e.id = j.event_id WHERE j.id = ?",
-                    (job_id,),
-                ).fetchone()
-                if found is None:  # the UPDATE above matched it: cannot happen
+                found = conn.execute(job_sql.EVENT_OF_JOB, (job_id,)).fetchone()
+                if found is None:  # the guard above matched it: cannot happen
                     raise StoreUnavailableError(f"job {job_id} vanished mid-transaction")
                 _store_result(conn, result, found[0], found[1], now)
             return True
@@ -185,22 +205,8 @@ class SqliteJobs(SqliteBase, FinishJobVerbs):
 
     async def revive_job(self, job_id: str, *, now: datetime) -> bool:
         """Dead -> pending, due now."""
-
-        def revive(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE jobs SET status = ?, next_attempt_at = ?, lease_until = NULL, "
-                "updated_at = ? WHERE id = ? AND status = ?",
-                (
-                    JobStatus.PENDING.value,
-                    to_text(now),
-                    to_text(now),
-                    job_id,
-                    JobStatus.DEAD.value,
-                ),
-            )
-            return cur.rowcount > 0
-
-        return await self._write_grouped(revive)
+        statements = job_sql.revive(job_id, now=now)
+        return await self._write_grouped(lambda conn: run_statements(conn, statements))
 
 
 def _store_result(
@@ -233,25 +239,16 @@ def _store_result(
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [tuple(param(v) for v in p) for p in rows.message_params(result, event_id)],
         )
-        _fan_out(conn, event_id, now)
+    _fan_out(conn, event_id, now)
 
 
 def _fan_out(conn: sqlite3.Connection, event_id: str, now: datetime) -> None:
     """Owe each of the event's messages to every subscription (not removed) that wants it."""
-    messages = fetch_rows(
-        conn, "SELECT id, type, account FROM outbound_messages WHERE event_id = ?", (event_id,)
-    )
+    messages = fetch_rows(conn, job_sql.MESSAGES_OF_EVENT, (event_id,))
     subscriptions = [
         fanout_rows.subscription_from_row(row)
-        for row in fetch_rows(
-            conn,
-            f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
-            "WHERE status <> 'removed'",
-        )
+        for row in fetch_rows(conn, job_sql.LIVE_SUBSCRIPTIONS)
     ]
     planned = fanout_rows.plan_deliveries(messages, subscriptions, now)
     if planned:
-        conn.executemany(
-            fanout_rows.INSERT_DELIVERY.format(", ".join("?" * 9)),
-            [tuple(param(v) for v in p) for p in planned],
-        )
+        conn.executemany(job_sql.INSERT_DELIVERY, [tuple(param(v) for v in p) for p in planned])
