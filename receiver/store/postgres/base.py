@@ -175,6 +175,10 @@ class PostgresBase:
         async with self._connection() as conn:
             return list(await conn.fetch(sql, *params))
 
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """Every row of one `?`-style read (SQL written once for both adapters)."""
+        return await self._fetch(numbered(sql), *params)
+
     async def _fetchrow(self, sql: str, *params: object) -> Any:
         async with self._connection() as conn:
             return await conn.fetchrow(sql, *params)

@@ -7,34 +7,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from receiver.models import (
-    Document,
     Job,
-    JobFilter,
     JobResult,
     JobStatus,
-    OutboundMessage,
-    Page,
-    TimelineEntry,
 )
 from receiver.store import fanout_rows, job_sql, rows
-from receiver.store.base import check_limit, decode_cursor
-from receiver.store.postgres.base import PostgresBase, placeholder, run_statements
+from receiver.store.job_reads import JobReads
+from receiver.store.postgres.base import PostgresBase, run_statements
 from receiver.store.sql import Statement, numbered
 
 
-class PostgresJobs(PostgresBase):
+class PostgresJobs(PostgresBase, JobReads):
     """The job queue on PostgreSQL: claim (SKIP LOCKED) with a lease, finish, retry, kill."""
-
-    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
-        """Newest first, cursor on `seq`."""
-        where, params = rows.job_conditions(flt, decode_cursor(cursor), placeholder)
-        found = await self._fetch(
-            f"SELECT {rows.JOB_COLUMNS} FROM jobs{where} "  # noqa: S608
-            f"ORDER BY seq DESC LIMIT {placeholder(len(params) + 1)}",
-            *params,
-            check_limit(limit) + 1,
-        )
-        return rows.page_of(found, limit, rows.job_from_row)
 
     # -- job queue -----------------------------------------------------------------------------
     async def claim_due_jobs(
@@ -132,54 +116,6 @@ class PostgresJobs(PostgresBase):
                 if result.messages:
                     await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
             return True
-
-    async def fetch_documents(self, event_id: str) -> list[Document]:
-        """By kind."""
-        found = await self._fetch(
-            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
-            "WHERE event_id = $1 ORDER BY kind",
-            event_id,
-        )
-        return [rows.document_from_row(row) for row in found]
-
-    async def fetch_transaction_document(
-        self, account: str | None, transaction_id: str, kind: str
-    ) -> Document | None:
-        """By the (account, transaction_id, kind) unique index."""
-        row = await self._fetchrow(
-            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
-            "WHERE account = $1 AND transaction_id = $2 AND kind = $3",
-            account or "",
-            transaction_id,
-            kind,
-        )
-        return None if row is None else rows.document_from_row(row)
-
-    async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
-        """Oldest event first, then insertion order."""
-        found = await self._fetch(
-            f"SELECT {rows.TIMELINE_COLUMNS} FROM claim_entries c "  # noqa: S608
-            "JOIN inbound_events e ON e.id = c.event_id "
-            "WHERE c.patient_control_number = $1 ORDER BY e.received_at, c.seq",
-            patient_control_number,
-        )
-        return [rows.timeline_from_row(row) for row in found]
-
-    async def list_messages(self, *, limit: int, cursor: str | None) -> Page[OutboundMessage]:
-        """Newest first, cursor on `seq`."""
-        where, params = rows.where_clause([("seq < {}", decode_cursor(cursor))], placeholder)
-        found = await self._fetch(
-            f"SELECT {rows.MESSAGE_COLUMNS} FROM outbound_messages{where} "  # noqa: S608
-            f"ORDER BY seq DESC LIMIT {placeholder(len(params) + 1)}",
-            *params,
-            check_limit(limit) + 1,
-        )
-        return rows.page_of(found, limit, rows.message_from_row)
-
-    async def count_jobs_by_status(self) -> dict[str, int]:
-        """One GROUP BY over the jobs table."""
-        found = await self._fetch("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
-        return {row["status"]: int(row["n"]) for row in found}
 
     async def revive_job(self, job_id: str, *, now: datetime) -> bool:
         """Dead -> pending, due now (and workers told)."""

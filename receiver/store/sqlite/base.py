@@ -321,6 +321,10 @@ class SqliteBase:
             found = await conn.execute_fetchall(sql, [param(p) for p in params])
             return list(found)  # type: ignore[arg-type]
 
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """Every row of one `?`-style read (SQL written once for both adapters)."""
+        return await self._fetchall(sql, params)
+
     async def _fetchone(self, sql: str, params: Sequence[object] = ()) -> dict[str, Any] | None:
         found = await self._fetchall(sql, params)
         return found[0] if found else None
