@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from receiver.models import Document, Job, JobFilter, OutboundMessage, Page, TimelineEntry
 from receiver.store import rows
 from receiver.store.base import check_limit, decode_cursor
+from receiver.store.sql import SqlCalls
 
 
 def _mark(_: int) -> str:
     return "?"
 
 
-class JobReads:
-    """Listing jobs and messages, a job's documents, a claim's timeline, job counts. An
-    adapter supplies `_rows`: every row of one `?`-style read."""
-
-    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        raise NotImplementedError
+class JobReads(SqlCalls):
+    """Listing jobs and messages, a job's documents, a claim's timeline, job counts."""
 
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
         """Newest first, cursor on `seq`."""

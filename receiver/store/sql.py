@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,16 @@ def numbered(sql: str) -> str:
 def marks(n: int) -> str:
     """`?, ?, ...`: the placeholders of an `n`-value row."""
     return ", ".join("?" for _ in range(n))
+
+
+class SqlCalls:
+    """The one calling convention both adapters give the code written once over them:
+    `?`-style SQL and a sequence of parameters (datetimes as datetimes)."""
+
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """Every row of one read, on a snapshot taken when it starts."""
+        raise NotImplementedError
+
+    async def _write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """One statement in its own transaction; the number of rows it changed."""
+        raise NotImplementedError

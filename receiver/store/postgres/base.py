@@ -13,7 +13,7 @@ import asyncpg
 
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.store.migrations import load_migrations, split_statements
-from receiver.store.sql import Statement, numbered
+from receiver.store.sql import SqlCalls, Statement, numbered
 
 # pg_advisory_xact_lock key serialising migrations across replicas ("rcvrmigr" as ASCII).
 _MIGRATION_LOCK = 0x726376726D696772
@@ -53,7 +53,7 @@ async def run_statements(conn: Any, statements: Sequence[Statement]) -> bool:
     return True
 
 
-class PostgresBase:
+class PostgresBase(SqlCalls):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""
 
     def __init__(
@@ -178,6 +178,10 @@ class PostgresBase:
     async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         """Every row of one `?`-style read (SQL written once for both adapters)."""
         return await self._fetch(numbered(sql), *params)
+
+    async def _write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """One `?`-style statement in its own transaction; the rows it changed."""
+        return await self._execute(numbered(sql), *params)
 
     async def _fetchrow(self, sql: str, *params: object) -> Any:
         async with self._connection() as conn:

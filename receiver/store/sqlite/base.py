@@ -27,7 +27,7 @@ import structlog
 
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.store.migrations import load_migrations, split_statements
-from receiver.store.sql import Statement
+from receiver.store.sql import SqlCalls, Statement
 from receiver.store.sqlite.batch import GroupCommitStats, GroupCommitter
 
 T = TypeVar("T")
@@ -114,7 +114,7 @@ def placeholder(_: int) -> str:
     return "?"
 
 
-class SqliteBase:
+class SqliteBase(SqlCalls):
     """The Store protocol on a local SQLite file."""
 
     def __init__(
@@ -324,6 +324,12 @@ class SqliteBase:
     async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
         """Every row of one `?`-style read (SQL written once for both adapters)."""
         return await self._fetchall(sql, params)
+
+    async def _write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """One `?`-style statement in its own transaction on the writer; the rows it changed."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(sql, [param(p) for p in params])
+            return cur.rowcount
 
     async def _fetchone(self, sql: str, params: Sequence[object] = ()) -> dict[str, Any] | None:
         found = await self._fetchall(sql, params)
