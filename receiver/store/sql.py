@@ -53,3 +53,9 @@ class SqlCalls:
     async def _write(self, sql: str, params: Sequence[object] = ()) -> int:
         """One statement in its own transaction; the number of rows it changed."""
         raise NotImplementedError
+
+    async def _run(self, statements: Sequence[Statement], *, wake: str | None = None) -> bool:
+        """A guarded write's statements in one transaction (`run_statements` of the adapter);
+        False if a guard changed no row. If it went through, `wake` ("jobs" or "deliveries")
+        names the work other processes are told of, where the store can tell them."""
+        raise NotImplementedError

@@ -183,6 +183,14 @@ class PostgresBase(SqlCalls):
         """One `?`-style statement in its own transaction; the rows it changed."""
         return await self._execute(numbered(sql), *params)
 
+    async def _run(self, statements: Sequence[Statement], *, wake: str | None = None) -> bool:
+        """In one transaction; the NOTIFY for `wake` goes out with the commit."""
+        async with self._transaction() as conn:
+            done = await run_statements(conn, statements)
+            if done and wake is not None:
+                await conn.execute("SELECT pg_notify($1, '')", self.channel(wake))
+            return done
+
     async def _fetchrow(self, sql: str, *params: object) -> Any:
         async with self._connection() as conn:
             return await conn.fetchrow(sql, *params)

@@ -331,6 +331,10 @@ class SqliteBase(SqlCalls):
             cur = await conn.execute(sql, [param(p) for p in params])
             return cur.rowcount
 
+    async def _run(self, statements: Sequence[Statement], *, wake: str | None = None) -> bool:
+        """In one group-committed write; SQLite cannot `wake` other processes (they poll)."""
+        return await self._write_grouped(lambda conn: run_statements(conn, statements))
+
     async def _fetchone(self, sql: str, params: Sequence[object] = ()) -> dict[str, Any] | None:
         found = await self._fetchall(sql, params)
         return found[0] if found else None
