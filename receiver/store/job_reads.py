@@ -1,9 +1,11 @@
-"""The job queue's reads, written once in `?`-style SQL over an adapter's `_rows`."""
+"""The job queue's reads and revival, written once in `?`-style SQL over `SqlCalls`."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from receiver.models import Document, Job, JobFilter, OutboundMessage, Page, TimelineEntry
-from receiver.store import rows
+from receiver.store import job_sql, rows
 from receiver.store.base import check_limit, decode_cursor
 from receiver.store.sql import SqlCalls
 
@@ -13,7 +15,8 @@ def _mark(_: int) -> str:
 
 
 class JobReads(SqlCalls):
-    """Listing jobs and messages, a job's documents, a claim's timeline, job counts."""
+    """Listing jobs and messages, a job's documents, a claim's timeline, job counts, and
+    reviving a dead job."""
 
     async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
         """Newest first, cursor on `seq`."""
@@ -68,3 +71,7 @@ class JobReads(SqlCalls):
         """One GROUP BY over the jobs table."""
         found = await self._rows("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
         return {row["status"]: int(row["n"]) for row in found}
+
+    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
+        """Dead -> pending, due now (and workers told)."""
+        return await self._run(job_sql.revive(job_id, now=now), wake="jobs")

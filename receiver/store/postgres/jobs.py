@@ -117,14 +117,6 @@ class PostgresJobs(PostgresBase, JobReads):
                     await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
             return True
 
-    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
-        """Dead -> pending, due now (and workers told)."""
-        async with self._transaction() as conn:
-            revived = await run_statements(conn, job_sql.revive(job_id, now=now))
-            if revived:
-                await conn.execute("SELECT pg_notify($1, '')", self.channel("jobs"))
-            return revived
-
 
 async def _store_result(
     conn: Any, result: JobResult, event_id: str, account: str | None, now: datetime

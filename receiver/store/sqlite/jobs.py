@@ -143,11 +143,6 @@ class SqliteJobs(SqliteBase, JobReads):
 
         return await self._write_grouped(finish)
 
-    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
-        """Dead -> pending, due now."""
-        statements = job_sql.revive(job_id, now=now)
-        return await self._write_grouped(lambda conn: run_statements(conn, statements))
-
 
 def _store_result(
     conn: sqlite3.Connection,
