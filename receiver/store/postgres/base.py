@@ -31,10 +31,6 @@ class Duplicate(Exception):
     """Raised inside the intake transaction to roll it back when a dedup key is taken."""
 
 
-def placeholder(i: int) -> str:
-    return f"${i}"
-
-
 def rowcount(status: str) -> int:
     """The row count from a command status such as `UPDATE 1` or `DELETE 0`."""
     try:

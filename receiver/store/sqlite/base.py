@@ -110,10 +110,6 @@ def run_statements(conn: sqlite3.Connection, statements: Sequence[Statement]) ->
     return True
 
 
-def placeholder(_: int) -> str:
-    return "?"
-
-
 class SqliteBase(SqlCalls):
     """The Store protocol on a local SQLite file."""
 
