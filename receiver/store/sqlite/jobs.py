@@ -1,4 +1,4 @@
-"""The job queue on SQLite: claim with a lease, finish, retry, kill, revive; job results."""
+"""The job queue on SQLite: claim with a lease, finish, retry, kill; job results."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from receiver.store.sqlite.base import (
 
 
 class SqliteJobs(SqliteBase, JobReads):
-    """The job queue on SQLite: claim with a lease, finish, retry, kill, revive; job results."""
+    """The job queue on SQLite: claim with a lease, finish, retry, kill; job results."""
 
     # -- job queue -----------------------------------------------------------------------------
     async def claim_due_jobs(
