@@ -14,6 +14,8 @@ from receiver.errors import ConflictError, NotFoundError
 from receiver.models import (
     DeliveryFilter,
     DeliveryStatus,
+    Document,
+    JobResult,
     RequeueCounts,
     SubscriptionStatus,
 )
@@ -31,7 +33,7 @@ from tests.contract.fanout_support import (
     settle,
     subscription,
 )
-from tests.contract.support import NOW, claimed_job
+from tests.contract.support import NOW, claimed_job, complete, event_status
 
 pytestmark = pytest.mark.anyio
 
@@ -89,6 +91,28 @@ class TestDeliveriesCreated:
             DeliveryFilter(subscription_id=wants_claims.id), limit=50, cursor=None
         )
         assert [d.type for d in only.items] == ["claim.acknowledgment.received"]
+
+    async def test_a_result_without_messages_owes_nothing(self, store: Store) -> None:
+        # Both adapters fan out on every completion with a result; with no messages stored
+        # for the event that plans nothing, and deliveries owed before are left as they are.
+        everything = subscription(("*",))
+        await store.add_subscription(everything)
+        earlier = msg("claim.acknowledgment.received")
+        await publish(store, earlier)
+        silent = await publish(store)
+        job = await claimed_job(store, next(_EVENT_NUMBERS))
+        assert await complete(
+            store,
+            job,
+            JobResult(documents=(Document(kind="835", transaction_id="txn-quiet", body=b"{}"),)),
+        )
+
+        page = await store.list_deliveries(DeliveryFilter(), limit=50, cursor=None)
+        assert [(d.message_id, d.subscription_id) for d in page.items] == [
+            (earlier.id, everything.id)
+        ]
+        assert await event_status(store, silent) == "processed"
+        assert await event_status(store, job.event_id) == "processed"
 
     async def test_no_subscription_means_no_delivery(self, store: Store) -> None:
         await publish(store, msg("claim.file.failed"))

@@ -4,7 +4,7 @@ Driver and network errors become StoreUnavailableError at this boundary. The ada
 assembled from one part per concern; `base` holds the pool, transactions and migrations.
 """
 
-from receiver.store.postgres.directory import PostgresDirectory
+from receiver.store.directory import DirectoryRows
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
@@ -13,7 +13,5 @@ from receiver.store.postgres.notify import PostgresNotify
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(
-    PostgresIntake, PostgresJobs, PostgresDirectory, PostgresFanout, PostgresNotify
-):
+class PostgresStore(PostgresIntake, PostgresJobs, DirectoryRows, PostgresFanout, PostgresNotify):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""
