@@ -325,3 +325,7 @@ class FollowUpStore(JobQueue, AccountReader, Protocol):
 
 class ReconcileStore(IntakeLog, Accounts, PollCursors, Protocol):
     """What reconciliation uses: the accounts to poll, where it left off, and intake."""
+
+
+class DeliveryOps(DeliveryLog, Subscriptions, Protocol):
+    """What ops' delivery use cases read and write: deliveries and their subscriptions."""
