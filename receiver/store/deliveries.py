@@ -148,6 +148,19 @@ class DeliveryRows(SqlCalls):
         if count == 0:
             raise NotFoundError(f"no subscription {subscription.id}")
 
+    async def release_held_deliveries(self, subscription_id: str, *, now: datetime) -> None:
+        """Make the subscription's pending deliveries due at `now`, those backing off too."""
+        await self._run(
+            [
+                Statement(
+                    "UPDATE deliveries SET next_attempt_at = ?, updated_at = ? "
+                    "WHERE subscription_id = ? AND status = 'pending' AND next_attempt_at > ?",
+                    (now, now, subscription_id, now),
+                )
+            ],
+            wake="deliveries",
+        )
+
     # -- deliveries ----------------------------------------------------------------------------
     async def finish_delivery(
         self, delivery_id: str, *, now: datetime, lease_until: datetime, outcome: AttemptOutcome

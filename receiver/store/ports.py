@@ -229,6 +229,11 @@ class Subscriptions(Protocol):
         """Replace a stored subscription (rotation, enable, disable, remove); NotFoundError
         if absent."""
 
+    async def release_held_deliveries(self, subscription_id: str, *, now: datetime) -> None:
+        """Make the subscription's pending deliveries due at `now`, those still backing off
+        included, so that enabling it again sends what waited at once. Wakes other
+        processes' dispatchers where it can."""
+
 
 class DeliveryQueue(Protocol):
     """The dispatcher's queue: lease due deliveries, record each attempt."""

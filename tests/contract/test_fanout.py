@@ -168,6 +168,26 @@ class TestClaim:
         await store.update_subscription(sub)
         assert len(await claim(store)) == 1
 
+    async def test_releasing_held_deliveries_makes_backing_off_ones_due_now(
+        self, store: Store
+    ) -> None:
+        """Enabling a subscription sends what waited at once, not at the end of its backoff."""
+        sub, other = subscription(("*",)), subscription(("*",))
+        await store.add_subscription(sub)
+        await store.add_subscription(other)
+        await publish(store, msg("a.b"))
+        first = await claim(store)
+        far = LATER + timedelta(hours=10)
+        for item in first:
+            assert await finish(
+                store, item, outcome(DeliveryStatus.PENDING, code=500, retry_at=far)
+            )
+        assert await claim(store, now=LATER + timedelta(minutes=1)) == []
+        await store.release_held_deliveries(sub.id, now=LATER + timedelta(minutes=1))
+        (released,) = await claim(store, now=LATER + timedelta(minutes=1))
+        assert released.delivery.subscription_id == sub.id  # the other still backs off
+        assert await delivery_of(store, other.id, "a.b") is not None
+
     async def test_concurrent_claimers_never_share(self, store: Store) -> None:
         for _ in range(3):
             await store.add_subscription(subscription(("*",)))
