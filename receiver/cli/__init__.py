@@ -9,6 +9,7 @@ from receiver.cli import (
     bench,
     clients,
     deliveries,
+    eligibility,
     events,
     keys,
     replay,
@@ -36,3 +37,4 @@ main.add_command(deliveries.deliveries)
 main.add_command(replay.replay_)
 main.add_command(keys.keys)
 main.add_command(bench.bench)
+main.add_command(eligibility.eligibility)
