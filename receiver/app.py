@@ -186,9 +186,9 @@ async def running_worker(
     wakeup: Wakeup | None = None,
     dispatch_wakeup: Wakeup | None = None,
 ) -> AsyncIterator[None]:
-    """Run the worker, the dispatcher and the reconciler in the background for the block's
-    duration. `wakeup` tells the worker of new events; the worker tells the dispatcher of
-    new messages through `dispatch_wakeup`."""
+    """Run the worker, the dispatcher, the reconciler and the eligibility poller in the
+    background for the block's duration. `wakeup` tells the worker of new events; the worker
+    tells the dispatcher of new messages through `dispatch_wakeup`."""
     dispatch_wakeup = dispatch_wakeup or Wakeup()
     worker_wakeup = wakeup or Wakeup()
     worker, stedi = build_worker(settings, store, clock, metrics=metrics, published=dispatch_wakeup)

@@ -63,6 +63,10 @@ CLAIM_DUE = (
     "ORDER BY next_poll_at LIMIT ?) AND status = 'polling' AND next_poll_at <= ? "
     "RETURNING batch_id"
 )
+ANY_DUE = (
+    "SELECT 1 AS due FROM eligibility_batches WHERE status = 'polling' AND next_poll_at <= ? "
+    "LIMIT 1"
+)
 UPDATE_POLL = (
     "UPDATE eligibility_batches SET status = ?, attempts = ?, pages_seen = ?, "
     "next_page_token = ?, last_polled_at = ?, next_poll_at = ?, reason = ?, completed_at = ? "

@@ -49,7 +49,10 @@ class SqliteEligibility(SqliteBase):
     async def claim_due_eligibility_batches(
         self, *, now: datetime, lease_until: datetime, limit: int
     ) -> list[EligibilityBatch]:
-        """The one writer serialises claimers."""
+        """The one writer serialises claimers; the write is taken only when a read saw a
+        batch due (the poller asks every second, and SQLite has one writer)."""
+        if await self._fetchone(q.ANY_DUE, (now,)) is None:
+            return []
         async with self._transaction() as conn:
             cursor = await conn.execute(
                 q.CLAIM_DUE, _params(q.claim_params(now, lease_until, limit))
