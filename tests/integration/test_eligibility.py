@@ -15,6 +15,7 @@ import pytest
 
 from receiver.auth.clients import new_client
 from receiver.models import OutboundMessage
+from receiver.store.base import Store
 from receiver.store.sqlite import SqliteStore
 from tests.integration.conftest import StartServer
 from tests.integration.harness import LiveServer
@@ -54,30 +55,38 @@ def stedi() -> Iterator[tuple[str, MockEligibilityState]]:
 Start = Callable[..., LiveServer]
 
 
+def _settings(url: str, **settings: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "stedi_healthcare_url": url,
+        "stedi_manager_url": url,
+        "eligibility_poll_schedule": "0.05",
+        "eligibility_poll_idle_ms": 20,
+        "worker_idle_ms": 50,
+        "reconcile_interval_seconds": 0,
+        "stedi_api_key": API_KEY,
+    }
+    values.update(settings)
+    return values
+
+
 @pytest.fixture
-def start(start_server: StartServer, stedi: tuple[str, MockEligibilityState]) -> Start:
-    url, _ = stedi
-
-    def start_app(**settings: object) -> LiveServer:
-        values: dict[str, object] = {
-            "stedi_healthcare_url": url,
-            "stedi_manager_url": url,
-            "eligibility_poll_schedule": "0.05",
-            "eligibility_poll_idle_ms": 20,
-            "worker_idle_ms": 50,
-            "reconcile_interval_seconds": 0,
-            "run_workers": True,
-            "stedi_api_key": API_KEY,
-        }
-        values.update(settings)
-        return start_server(**values)
-
-    return start_app
+def start(start_serving: StartServer, stedi: tuple[str, MockEligibilityState]) -> Start:
+    """`receiver serve` (worker and poller in process) on each store, Stedi at the mock."""
+    return lambda **settings: start_serving(**_settings(stedi[0], **settings))
 
 
-def _store_call(server: LiveServer, use: Callable[[SqliteStore], Any]) -> Any:
+@pytest.fixture
+def start_sqlite(start_server: StartServer, stedi: tuple[str, MockEligibilityState]) -> Start:
+    """The same on SQLite only, for restarts on one database file."""
+    return lambda **settings: start_server(**_settings(stedi[0], run_workers=True, **settings))
+
+
+def _store_call(server: LiveServer, use: Callable[[Store], Any]) -> Any:
+    assert server.store_of is not None
+    store_of = server.store_of
+
     async def run() -> Any:
-        store = SqliteStore(server.db_path)
+        store = store_of()
         await store.open()
         try:
             return await use(store)
@@ -87,7 +96,7 @@ def _store_call(server: LiveServer, use: Callable[[SqliteStore], Any]) -> Any:
     return asyncio.run(run())
 
 
-_CLIENTS: dict[str, tuple[str, str]] = {}  # database URL -> (client id, secret)
+_CLIENTS: dict[str, tuple[str, str]] = {}  # database -> (client id, secret)
 _BEARERS: dict[str, dict[str, str]] = {}  # server URL -> Bearer header
 
 
@@ -97,7 +106,10 @@ def eligibility_token(server: LiveServer) -> dict[str, str]:
     bearer = _BEARERS.get(server.base_url)
     if bearer is not None:
         return bearer
-    database = server.settings.database_url
+    # One client per database: a restarted server shares its file; PostgreSQL servers each
+    # have a schema of their own.
+    settings = server.settings
+    database = settings.database_url if settings.is_sqlite else str(server.tmp_path)
     if database not in _CLIENTS:
         client, secret = new_client("billing", ["eligibility:write"], datetime.now(UTC))
         _store_call(server, lambda store: store.add_client(client))
@@ -111,7 +123,7 @@ def eligibility_token(server: LiveServer) -> dict[str, str]:
 
 
 def messages(server: LiveServer, message_type: str) -> list[OutboundMessage]:
-    async def read(store: SqliteStore) -> list[OutboundMessage]:
+    async def read(store: Store) -> list[OutboundMessage]:
         page = await store.list_messages(limit=500, cursor=None)
         return [m for m in page.items if m.type == message_type]
 
@@ -305,8 +317,9 @@ def test_results_arrive_over_several_polls_and_pages(
 
 
 def test_a_restart_mid_poll_resumes_from_the_saved_page(
-    start: Start, stedi: tuple[str, MockEligibilityState]
+    start_sqlite: Start, stedi: tuple[str, MockEligibilityState]
 ) -> None:
+    start = start_sqlite
     _, mock = stedi
     items = [poll_item(FIRST_BATCH, n) for n in range(1, 4)]
     mock.poll_pages = [{"items": [items[0]], "nextPageToken": "page-2"}]
@@ -338,6 +351,7 @@ def test_a_restart_mid_poll_resumes_from_the_saved_page(
         database_url=first.settings.database_url,
         signing_key_path=str(first.key_path),
     )
+    second.store_of = first.store_of  # the same database file
 
     wait_for(lambda: progress(second, submission)["status"] == "completed", "completion")
     after = mock.seen("/polling/batch-eligibility")[seen_before:]
