@@ -307,10 +307,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         opened = store or build_store(settings)
         await opened.open()
-        eligibility_client = build_eligibility_client(settings)
+        metrics = Metrics()
+        eligibility_client = build_eligibility_client(settings, metrics=metrics)
         try:
             services = Services(
                 settings=settings,
+                metrics=metrics,
                 store=opened,
                 keys=keys or build_key_ring(settings),
                 clock=clock,

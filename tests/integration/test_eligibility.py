@@ -179,6 +179,10 @@ def test_a_real_time_check_answers_stedis_response_stores_and_publishes_it(
     assert message.data["status"] == "active"
     assert message.data["plan_dates"] == {"planBegin": "20250101", "eligibilityBegin": "20240115"}
     assert not any(value in str(message.data) for value in PHI)
+    scraped = server.http.get("/metrics").text
+    assert 'receiver_upstream_requests_total{endpoint="eligibility_check",status="200"} 1.0' in (
+        scraped
+    )
 
 
 def test_each_rule_error_names_its_item_and_field_and_nothing_is_sent(
