@@ -224,10 +224,12 @@ async def submit_checks(
     )
     if failure is not None:
         if batches:
-            failure.detail += (
-                f"; {len(batches)} earlier batches were submitted and are followed as "
-                f"{submission_id}"
+            earlier = (
+                "1 earlier batch was"
+                if len(batches) == 1
+                else f"{len(batches)} earlier batches were"
             )
+            failure.detail += f"; {earlier} submitted and followed as {submission_id}"
         raise failure
     return Submitted(submission, tuple(batches), result.warnings)
 

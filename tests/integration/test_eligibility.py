@@ -210,6 +210,9 @@ def test_each_rule_error_names_its_item_and_field_and_nothing_is_sent(
         check(9, subscriber={"memberId": "ZZT1", "lastName": "TEST~PATIENT"}),
         check(10, portalUsername="u" * 51),
         check(11, submitterTransactionIdentifier="STI000001"),
+        check(12, subscriber={"memberId": "ZZT1", "lastName": "TESTPATIENT\u00c9"}),
+        check(13, provider={"organizationName": "X CLINIC"}),
+        check(14, tradingPartnerServiceId="P" * 81),
     ]
 
     resp = server.http.post(
@@ -232,6 +235,9 @@ def test_each_rule_error_names_its_item_and_field_and_nothing_is_sent(
         "items[9].subscriber.lastName",
         "items[10].portalUsername",
         "items[11].submitterTransactionIdentifier",
+        "items[12].subscriber.lastName",
+        "items[13].provider",
+        "items[14].tradingPartnerServiceId",
     ):
         assert expected in paths, (expected, paths)
     assert not any(path.startswith("items[0]") for path in paths)
@@ -412,3 +418,28 @@ def test_upstream_failures_are_502_and_504_with_a_clear_detail(
     resp = server.http.post("/eligibility/checks", json={"account": "acme", **body}, headers=bearer)
     assert resp.status_code == 504
     assert "did not answer in time" in resp.json()["detail"]
+
+
+def test_a_batch_stedi_refuses_after_others_is_a_502_naming_what_was_kept(
+    start: Start, stedi: tuple[str, MockEligibilityState]
+) -> None:
+    _, mock = stedi
+    mock.submit_script = [None, (400, {"message": "bad batch", "code": "VALIDATION_ERROR"})]
+    server = start(eligibility_batch_size=2, eligibility_poll_schedule="3600")
+
+    resp = server.http.post(
+        "/eligibility/batches",
+        json={"account": "acme", "items": [check(n) for n in range(1, 6)]},
+        headers=eligibility_token(server),
+    )
+
+    assert resp.status_code == 502, resp.text
+    detail = resp.json()["detail"]
+    assert "batch 2 of 3" in detail
+    assert "HTTP 400 (code VALIDATION_ERROR)" in detail
+    assert "1 earlier batch was submitted and followed as elb_" in detail
+    submission = detail.rsplit(" ", 1)[-1]
+    shown = progress(server, submission)
+    assert [b["batch_id"] for b in shown["batches"]] == [FIRST_BATCH]
+    assert shown["expected"] == 2
+    assert len(mock.seen("/eligibility-manager/batch-eligibility")) == 2  # not the third

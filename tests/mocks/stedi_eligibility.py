@@ -74,8 +74,9 @@ class MockEligibilityState:
     # Real-time: scripted (status, body) answers first, then 200 with a fresh active response.
     check_script: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     check_delay_seconds: float = 0.0
-    # Batch submission: scripted (status, body) answers first, then 200 with a new batch id.
-    submit_script: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # Batch submission: scripted (status, body) answers first (None: answer as usual), then
+    # 200 with a new batch id.
+    submit_script: list[tuple[int, dict[str, Any]] | None] = field(default_factory=list)
     submitted: list[list[dict[str, Any]]] = field(default_factory=list)
     # Batch status: totalCount by batch id.
     batch_totals: dict[str, int] = field(default_factory=dict)
