@@ -142,7 +142,6 @@ async def run_check(
         account=account.name,
         event_id=recorded.event_id,
         created=recorded.created,
-        status=event.summary.get("status"),
     )
     return CheckOutcome(response, result.warnings, recorded.event_id, recorded.created)
 

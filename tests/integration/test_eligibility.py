@@ -4,6 +4,7 @@ poller in process, real SQLite) against the mock of Stedi's eligibility endpoint
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -443,3 +444,38 @@ def test_a_batch_stedi_refuses_after_others_is_a_502_naming_what_was_kept(
     assert [b["batch_id"] for b in shown["batches"]] == [FIRST_BATCH]
     assert shown["expected"] == 2
     assert len(mock.seen("/eligibility-manager/batch-eligibility")) == 2  # not the third
+
+
+def test_logs_carry_no_patient_data_or_keys(
+    captured: io.StringIO, start: Start, stedi: tuple[str, MockEligibilityState]
+) -> None:
+    _, mock = stedi
+    mock.poll_pages = [{"items": [poll_item(FIRST_BATCH, 1)]}]
+    mock.check_script = [(429, CUSTOMER_LIMIT_BODY), (500, {"message": "ALEX TESTPATIENT"})]
+    server = start()
+    bearer = eligibility_token(server)
+    body = {k: v for k, v in check(1).items() if k != "submitterTransactionIdentifier"}
+    body["subscriber"] = {"memberId": "ZZT000123401", "lastName": "TESTPATIENT"}
+    assert (
+        server.http.post(
+            "/eligibility/checks", json={"account": "acme", **body}, headers=bearer
+        ).status_code
+        == 502
+    )
+    assert (
+        server.http.post(
+            "/eligibility/checks", json={"account": "acme", **body}, headers=bearer
+        ).status_code
+        == 200
+    )
+    resp = server.http.post(
+        "/eligibility/batches", json={"account": "acme", "items": [check(1)]}, headers=bearer
+    )
+    assert resp.status_code == 202
+    wait_for(lambda: progress(server, resp.json()["id"])["status"] == "completed", "completion")
+    wait_for(lambda: bool(messages(server, "eligibility.batch.completed")), "the batch message")
+
+    logged = captured.getvalue()
+    assert "eligibility.batch_completed" in logged
+    for secret in (*PHI, API_KEY, "19800101"):
+        assert secret not in logged
