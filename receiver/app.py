@@ -23,6 +23,7 @@ from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.delivery.sender import Sender
+from receiver.eligibility.poller import EligibilityPoller
 from receiver.errors import ConfigError, ReceiverError, StoreUnavailableError
 from receiver.followup.reconcile import Reconciler
 from receiver.followup.worker import Worker
@@ -34,7 +35,17 @@ from receiver.settings import Settings
 from receiver.store.base import Store
 from receiver.store.factory import build_store
 from receiver.upstream.stedi import StediClient
-from receiver.web import deliveries, intake, oauth, openapi, ops, replays, subscriptions
+from receiver.upstream.stedi_eligibility import StediEligibilityClient
+from receiver.web import (
+    deliveries,
+    eligibility,
+    intake,
+    oauth,
+    openapi,
+    ops,
+    replays,
+    subscriptions,
+)
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
 from receiver.web.services import Services
@@ -65,6 +76,9 @@ ROUTES = [
     Route("/replays", replays.create_replay, methods=["POST"]),
     Route("/jobs", ops.list_jobs, methods=["GET"]),
     Route("/claims/{pcn}", ops.claim_timeline, methods=["GET"]),
+    Route("/eligibility/checks", eligibility.create_check, methods=["POST"]),
+    Route("/eligibility/batches", eligibility.create_batch, methods=["POST"]),
+    Route("/eligibility/batches/{id}", eligibility.show_batch, methods=["GET"]),
     Route("/subscriptions", subscriptions.collection, methods=["GET", "POST"]),
     Route("/subscriptions/{id}", subscriptions.item, methods=["GET", "DELETE"]),
     Route("/subscriptions/{id}/rotate-secret", subscriptions.rotate_secret, methods=["POST"]),
@@ -113,6 +127,23 @@ def build_worker(
     return worker, stedi
 
 
+def build_eligibility_client(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    metrics: Metrics | None = None,
+) -> StediEligibilityClient:
+    """The Stedi eligibility client (the caller closes it)."""
+    return StediEligibilityClient(
+        healthcare_url=settings.stedi_healthcare_url,
+        manager_url=settings.stedi_manager_url,
+        transport=transport,
+        max_in_flight_per_account=settings.eligibility_max_in_flight,
+        max_response_bytes=settings.stedi_max_response_bytes,
+        metrics=metrics,
+    )
+
+
 def build_dispatcher(
     settings: Settings,
     store: Store,
@@ -153,9 +184,9 @@ async def running_worker(
     wakeup: Wakeup | None = None,
     dispatch_wakeup: Wakeup | None = None,
 ) -> AsyncIterator[None]:
-    """Run the worker, the dispatcher and the reconciler in the background for the block's
-    duration. `wakeup` tells the worker of new events; the worker tells the dispatcher of
-    new messages through `dispatch_wakeup`."""
+    """Run the worker, the dispatcher, the reconciler and the eligibility poller in the
+    background for the block's duration. `wakeup` tells the worker of new events; the worker
+    tells the dispatcher of new messages through `dispatch_wakeup`."""
     dispatch_wakeup = dispatch_wakeup or Wakeup()
     worker_wakeup = wakeup or Wakeup()
     worker, stedi = build_worker(settings, store, clock, metrics=metrics, published=dispatch_wakeup)
@@ -184,6 +215,18 @@ async def running_worker(
             interval_seconds=settings.reconcile_interval_seconds,
         )
         tasks.append(loop.create_task(reconciler.run_forever(stop)))
+    eligibility_client = build_eligibility_client(settings, metrics=metrics)
+    poller = EligibilityPoller(
+        store=store,
+        client=eligibility_client,
+        clock=clock,
+        schedule=settings.eligibility_poll_schedule,
+        page_size=settings.eligibility_poll_page_size,
+        lease_seconds=settings.eligibility_poll_lease_seconds,
+        published=worker_wakeup,
+    )
+    idle_poll = settings.eligibility_poll_idle_ms / 1000
+    tasks.append(loop.create_task(poller.run_forever(stop, idle_seconds=idle_poll)))
     _log.info("worker.started")
     try:
         yield
@@ -195,6 +238,7 @@ async def running_worker(
         for task in tasks:
             await task
         await stedi.aclose()
+        await eligibility_client.aclose()
         await sender.aclose()
         _log.info("worker.stopped")
 
@@ -261,9 +305,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         opened = store or build_store(settings)
         await opened.open()
+        metrics = Metrics()
+        eligibility_client = build_eligibility_client(settings, metrics=metrics)
         try:
             services = Services(
                 settings=settings,
+                metrics=metrics,
                 store=opened,
                 keys=keys or build_key_ring(settings),
                 clock=clock,
@@ -274,6 +321,7 @@ def create_app(
                     opened, ttl_seconds=settings.directory_cache_seconds, clock=clock
                 ),
                 tokens=TokenCache(settings.token_cache_size),
+                eligibility=eligibility_client,
             )
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
             if freeze_heap:
@@ -291,6 +339,7 @@ def create_app(
             else:
                 yield {"services": services}
         finally:
+            await eligibility_client.aclose()
             await opened.close()
 
     return Starlette(

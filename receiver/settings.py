@@ -72,6 +72,13 @@ class Settings:
     body_timeout_seconds: int = 10
     keepalive_timeout_seconds: int = 75
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    eligibility_max_in_flight: int = 5
+    eligibility_deadline_seconds: int = 90
+    eligibility_batch_size: int = 500
+    eligibility_poll_schedule: str = "5,15,30,60,300"
+    eligibility_poll_page_size: int = 100
+    eligibility_poll_idle_ms: int = 1000
+    eligibility_poll_lease_seconds: int = 300
 
     @property
     def is_sqlite(self) -> bool:
@@ -143,6 +150,16 @@ def _check_host_patterns(name: str, value: str) -> str:
     return ",".join(patterns)
 
 
+def _check_poll_schedule(name: str, value: str) -> str:
+    from receiver.eligibility.schedule import parse_poll_schedule
+
+    try:
+        parse_poll_schedule(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+    return value
+
+
 def _check_addresses(name: str, value: str) -> str:
     items = [item.strip() for item in value.split(",") if item.strip()]
     for item in items:
@@ -172,6 +189,7 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
     "delivery_schedule": lambda n, v: _check_schedule(n, v),
     "stedi_download_hosts": lambda n, v: _check_host_patterns(n, v),
     "forwarded_allow_ips": lambda n, v: _check_addresses(n, v),
+    "eligibility_poll_schedule": lambda n, v: _check_poll_schedule(n, v),
 }
 
 # Whole-number settings for which 0 would make no sense (a replay cap of 0 refuses them all,
@@ -184,6 +202,12 @@ _INT_MINIMUMS = {
     "header_timeout_seconds": 1,
     "body_timeout_seconds": 1,
     "keepalive_timeout_seconds": 1,
+    "eligibility_max_in_flight": 1,
+    "eligibility_deadline_seconds": 1,
+    "eligibility_batch_size": 1,
+    "eligibility_poll_page_size": 1,
+    "eligibility_poll_idle_ms": 1,
+    "eligibility_poll_lease_seconds": 1,
 }
 
 

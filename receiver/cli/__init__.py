@@ -10,6 +10,7 @@ from receiver.cli import (
     clients,
     deliveries,
     demo,
+    eligibility,
     events,
     keys,
     replay,
@@ -44,3 +45,4 @@ main.add_command(replay.replay_)
 main.add_command(keys.keys)
 main.add_command(bench.bench)
 main.add_command(demo.demo)
+main.add_command(eligibility.eligibility)

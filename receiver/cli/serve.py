@@ -107,7 +107,8 @@ def migrate() -> None:
 
 @click.command()
 def worker() -> None:
-    """Run only the workers (follow-up jobs, deliveries, reconciliation) until interrupted."""
+    """Run only the workers (follow-up jobs, deliveries, reconciliation, eligibility polling)
+    until interrupted."""
     settings = load_or_exit()
     configure_logging(settings.log_format, settings.log_level, final=True)
 

@@ -7,7 +7,11 @@
 - `batching`: validated items split into Stedi batches.
 - `summary`: the PHI-free summaries published with `eligibility.check.completed` and
   `eligibility.batch.completed`.
-- `polling`: what to do next for a submitted batch, from its persisted poll state.
+- `polling`: what to do next for a submitted batch, from its persisted poll state, with
+  `schedule` (the poll schedule setting) and `backoff` (the wait after a 429).
+- `events` and `records`: results as inbound events and the messages they publish; the stored
+  submission and batch records.
 
-Nothing here does I/O or reads a clock; callers pass `today` / `now`.
+All of the above is pure: no I/O, no clock (callers pass `today` / `now`). The one shell is
+`poller`, which claims due batches, polls Stedi and records results.
 """

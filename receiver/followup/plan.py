@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from receiver.delivery.message_id import message_id
+from receiver.eligibility.events import eligibility_messages, eligibility_subject
 from receiver.followup.claims import acknowledgment_claims, remittance_claims, submission_claims
 from receiver.followup.x12 import X12Error, parse_interchange, read_271_coverage
 from receiver.models import (
@@ -96,7 +97,7 @@ def message_subject(event: StoredEvent) -> tuple[str, ...]:
     task_id, task_status = event.summary.get("task_id"), event.summary.get("task_status")
     if event.source == Source.OPTUM and isinstance(task_id, str) and isinstance(task_status, str):
         return ("optum-task", task_id, task_status)
-    return ("event", event.id)
+    return eligibility_subject(event) or ("event", event.id)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -188,6 +189,7 @@ def build_result(
         _submission_parts(event, submission),
         _file_failed_parts(event),
         _coverage_parts(event),
+        _Parts(messages=tuple(eligibility_messages(event))),
     ]
     about = message_subject(event)
     return JobResult(

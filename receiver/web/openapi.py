@@ -272,6 +272,45 @@ def build_document(public_url: str) -> dict[str, Any]:
                 },
             }
         },
+        "/eligibility/checks": {
+            "post": {
+                "summary": "Real-time Stedi eligibility check: Stedi's request plus `account` "
+                "(scope eligibility:write); the answer is stored and published",
+                "security": _BEARER,
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "200": _json({"type": "object"}, "Stedi's eligibility response"),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 503),
+                    "502": _json(_ERROR, "Stedi answered with an error"),
+                    "504": _json(_ERROR, "Stedi did not answer within the deadline"),
+                },
+            }
+        },
+        "/eligibility/batches": {
+            "post": {
+                "summary": "Batch eligibility checks `{account, items}`, validated whole, split "
+                "into Stedi batches and polled (scope eligibility:write)",
+                "security": _BEARER,
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": {
+                    "202": _json({"type": "object"}, "Local id and Stedi batch ids"),
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 503),
+                    "502": _json(_ERROR, "Stedi refused a batch"),
+                    "504": _json(_ERROR, "Stedi did not answer in time"),
+                },
+            }
+        },
+        "/eligibility/batches/{id}": {
+            "get": {
+                "summary": "A batch submission's progress (scope eligibility:write)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "200": _json({"type": "object"}, "Batches, results stored of expected"),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
         "/subscriptions": {
             "get": {
                 "summary": "Subscriptions, oldest first, no secrets (scope subscriptions:write)",

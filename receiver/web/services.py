@@ -14,6 +14,7 @@ from receiver.net.ssrf import Resolver, system_resolver
 from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.store.base import Store
+from receiver.upstream.stedi_eligibility import StediEligibilityClient
 
 
 @dataclass(slots=True)
@@ -33,3 +34,4 @@ class Services:
     resolver: Resolver = system_resolver  # checks subscription URLs resolve to public hosts
     directory: Directory = field(kw_only=True)  # cached client and account lookups
     tokens: TokenCache = field(kw_only=True)  # verified access tokens
+    eligibility: StediEligibilityClient | None = None  # Stedi eligibility calls, per-account bound
