@@ -173,3 +173,51 @@ def parse_schedule(raw: str) -> tuple[float, ...]:
             raise ValueError(f"retry schedule entry {index + 1} ({part!r}) must be finite and >= 0")
         schedule.append(value)
     return tuple(schedule)
+
+
+def parse_poll_schedule(text: str) -> tuple[tuple[timedelta, ...], timedelta]:
+    """Comma-separated seconds between poll passes, the last repeating: `5,15,30,60,300` polls
+    5 s, 15 s, 30 s and 60 s apart, then every 300 s. ValueError names what is wrong."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts:
+        raise ValueError("give at least one delay in seconds, e.g. 5,15,30,60,300")
+    delays: list[timedelta] = []
+    for part in parts:
+        try:
+            seconds = float(part)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a number of seconds") from None
+        if not 0 < seconds <= 86_400:
+            raise ValueError(f"each delay must be more than 0 and at most 86400 s, not {part}")
+        delays.append(timedelta(seconds=seconds))
+    return tuple(delays[:-1]), delays[-1]
+
+
+# The wait before retrying a real-time eligibility check Stedi throttled (429 CUSTOMER_LIMIT).
+THROTTLE_BASE_SECONDS = 0.25
+THROTTLE_CAP_SECONDS = 8.0
+
+
+def throttle_delay(
+    attempt: int,
+    *,
+    elapsed: float,
+    deadline: float,
+    jitter: float,
+    base: float = THROTTLE_BASE_SECONDS,
+    cap: float = THROTTLE_CAP_SECONDS,
+) -> float | None:
+    """Seconds to wait before attempt `attempt + 1`, or None when the caller's deadline leaves
+    no room for another try.
+
+    Exponential (`base` doubling per attempt, at most `cap`) with "equal jitter": half the
+    step fixed, half scaled by `jitter` in [0, 1), so throttled callers spread out. A wait
+    that would end within `base` of the deadline is not worth starting: None.
+    """
+    if attempt < 1:
+        raise ValueError("attempt counts from 1")
+    step = min(cap, base * (1 << min(attempt - 1, 30)))
+    delay = step / 2 + step / 2 * min(max(jitter, 0.0), 1.0)
+    if elapsed + delay + base >= deadline:
+        return None
+    return delay

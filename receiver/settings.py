@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from receiver.errors import ConfigError
-from receiver.policy import parse_schedule
+from receiver.policy import parse_poll_schedule, parse_schedule
 
 PREFIX = "RECEIVER_"
 
@@ -151,8 +151,6 @@ def _check_host_patterns(name: str, value: str) -> str:
 
 
 def _check_poll_schedule(name: str, value: str) -> str:
-    from receiver.eligibility.schedule import parse_poll_schedule
-
     try:
         parse_poll_schedule(value)
     except ValueError as exc:

@@ -8,7 +8,7 @@
 - `summary`: the PHI-free summaries published with `eligibility.check.completed` and
   `eligibility.batch.completed`.
 - `polling`: what to do next for a submitted batch, from its persisted poll state, with
-  `schedule` (the poll schedule setting) and `backoff` (the wait after a 429).
+  `schedule` (the poll schedule setting); the wait after a 429 is `policy.throttle_delay`.
 - `events` and `records`: results as inbound events and the messages they publish; the stored
   submission and batch records.
 

@@ -12,10 +12,9 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from receiver.eligibility.backoff import throttle_delay
 from receiver.metrics import Metrics
 from receiver.net.client import outbound_client
-from receiver.policy import FailureKind, classify_status
+from receiver.policy import FailureKind, classify_status, throttle_delay
 from receiver.upstream.failure import describe_upstream_failure
 from receiver.upstream.stedi import UpstreamError
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from receiver.delivery.message_id import message_id
-from receiver.eligibility.backoff import throttle_delay
 from receiver.eligibility.events import (
     BATCH_EVENT,
     CHECK_EVENT,
@@ -22,10 +21,11 @@ from receiver.eligibility.events import (
 )
 from receiver.eligibility.poller import batch_summary, poll_state
 from receiver.eligibility.records import EligibilityBatch
-from receiver.eligibility.schedule import parse_poll_schedule, schedule_of
+from receiver.eligibility.schedule import schedule_of
 from receiver.errors import ConfigError
 from receiver.followup.plan import build_result
 from receiver.models import InboundEvent, StoredEvent
+from receiver.policy import parse_poll_schedule, throttle_delay
 from receiver.settings import load_settings
 from receiver.upstream.stedi_eligibility import is_customer_limit
 from tests.conftest import fixture_bytes

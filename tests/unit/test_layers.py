@@ -32,17 +32,30 @@ ALLOWED: dict[str, set[str]] = {
     "net": set(),
     "crypto": set(),
     "auth": {"store"},
-    "store": {"delivery"},  # fan-out matches subscriptions with delivery.rules
+    # fan-out matches subscriptions with delivery.rules; the polled stages' value types
+    "store": {"delivery", "eligibility", "enrollment"},
     "upstream": {"net"},
     "intake": {"auth"},
-    "followup": {"upstream", "delivery", "store", "net", "intake"},  # reconcile records polls
+    # reconcile records polls; eligibility results publish through the follow-up
+    "followup": {"upstream", "delivery", "store", "net", "intake", "eligibility"},
     "delivery": {"store", "net"},
-    "eligibility": {"upstream"},
+    "eligibility": {"upstream", "store"},
     "enrollment": {"upstream"},
-    "ops": {"store", "delivery", "intake", "auth"},
-    "web": {"ops", "intake", "auth", "store", "delivery", "followup", "net", "upstream"},
+    "ops": {"store", "delivery", "intake", "auth", "eligibility", "upstream"},
+    "web": {
+        "ops",
+        "eligibility",
+        "intake",
+        "auth",
+        "store",
+        "delivery",
+        "followup",
+        "net",
+        "upstream",
+    },
     "cli": {
         "app",
+        "eligibility",
         "ops",
         "auth",
         "store",
