@@ -27,7 +27,7 @@ from receiver.eligibility.summary import BatchSummary, CoverageStatus, summarize
 from receiver.ids import new_id
 from receiver.pump import Wakeup
 from receiver.store.base import PROCESS_JOB
-from receiver.store.eligibility_port import EligibilityStageStore
+from receiver.store.ports import EligibilityStageStore
 from receiver.upstream.stedi import UpstreamError
 from receiver.upstream.stedi_eligibility import StediEligibilityClient
 

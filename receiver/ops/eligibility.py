@@ -23,7 +23,7 @@ from receiver.errors import BadRequestError, ConflictError, NotFoundError, Recei
 from receiver.ids import new_id
 from receiver.models import Account
 from receiver.store.base import PROCESS_JOB
-from receiver.store.eligibility_port import EligibilityStageStore
+from receiver.store.ports import EligibilityStageStore
 from receiver.upstream.stedi import UpstreamError
 from receiver.upstream.stedi_eligibility import StediEligibilityClient
 

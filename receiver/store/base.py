@@ -15,11 +15,11 @@ import base64
 from typing import Protocol
 
 from receiver.errors import BadRequestError
-from receiver.store.eligibility_port import EligibilityStore
 from receiver.store.ports import (
     DeliveryLog,
     DeliveryQueue,
     Directory,
+    EligibilityStore,
     EventLog,
     IntakeLog,
     JobQueue,
