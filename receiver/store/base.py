@@ -15,6 +15,7 @@ import base64
 from typing import Protocol
 
 from receiver.errors import BadRequestError
+from receiver.store.audit_port import AuditTrail
 from receiver.store.ports import (
     DeliveryLog,
     DeliveryQueue,
@@ -42,6 +43,7 @@ class Store(
     DeliveryLog,
     ReplayLog,
     WakeUps,
+    AuditTrail,
     Protocol,
 ):
     """Durable state: inbound events with their jobs, OAuth clients, Stedi accounts,

@@ -5,6 +5,7 @@ assembled from one part per concern; `base` holds the pool, transactions and mig
 """
 
 from receiver.store.directory import DirectoryRows
+from receiver.store.postgres.audit import PostgresAudit
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
@@ -13,5 +14,12 @@ from receiver.store.postgres.notify import PostgresNotify
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(PostgresIntake, PostgresJobs, DirectoryRows, PostgresFanout, PostgresNotify):
+class PostgresStore(
+    PostgresIntake,
+    PostgresJobs,
+    DirectoryRows,
+    PostgresFanout,
+    PostgresNotify,
+    PostgresAudit,
+):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""
