@@ -26,8 +26,6 @@ class AuditAction(enum.StrEnum):
     ACCOUNT_ADD = "account.add"
     ACCOUNT_ROTATE = "account.rotate"
     ACCOUNT_REMOVE = "account.remove"
-    KEY_GENERATE = "key.generate"
-    KEY_ROTATE = "key.rotate"
     PURGE = "purge"
     EVENT_READ = "event.read"
     CLAIM_READ = "claim.read"

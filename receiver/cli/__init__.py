@@ -6,6 +6,7 @@ import click
 
 from receiver.cli import (
     accounts,
+    audit,
     bench,
     clients,
     deliveries,
@@ -44,3 +45,4 @@ main.add_command(replay.replay_)
 main.add_command(keys.keys)
 main.add_command(bench.bench)
 main.add_command(demo.demo)
+main.add_command(audit.audit)

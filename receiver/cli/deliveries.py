@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from receiver.audit.trail import cli_actor
 from receiver.cli.base import emit_json, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
@@ -77,7 +78,7 @@ def retry_(delivery_id: str) -> None:
     """Send a dead delivery again, with a fresh attempt budget."""
 
     async def action(store: Store) -> None:
-        await retry(store, delivery_id, utc_now())
+        await retry(store, delivery_id, utc_now(), actor=cli_actor())
 
     with_store(action)
     click.echo(f"requeued {delivery_id}")
