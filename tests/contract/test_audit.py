@@ -15,7 +15,7 @@ from receiver.ids import new_id
 from receiver.store.base import Store
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import POSTGRES_DSN
-from tests.contract.test_store import T0
+from tests.contract.support import T0
 
 pytestmark = pytest.mark.anyio
 

@@ -3,45 +3,25 @@ one row naming the client and the request id, and only `audit:read` may list the
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from receiver.auth.clients import new_client
-from receiver.ids import new_id
-from receiver.models import ClaimEntry, Document, InboundEvent, JobResult, Source
-from receiver.store.base import PROCESS_JOB
-from receiver.store.sqlite import SqliteStore
+from tests.audit_seed import BODY_MARK, PCN, claim_told
 from tests.fanout_seed import seed_deliveries
+from tests.integration.builders import JSON, bad, on_store
 from tests.integration.conftest import StartServer
 from tests.integration.harness import LiveServer
-from tests.integration.test_subscriptions_api import bad
 
-T = TypeVar("T")
-JSON = {"content-type": "application/json"}
-PCN = "SYN0009001"
 OPS_SCOPES = ("subscriptions:write", "events:read", "events:replay")
-
-
-def on_store(server: LiveServer, action: Callable[[SqliteStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        store = SqliteStore(server.db_path)
-        await store.open()
-        try:
-            return await action(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
 
 
 def client_with(server: LiveServer, name: str, *scopes: str) -> tuple[str, dict[str, str]]:
     """A client added to the running server's store: its id and Bearer headers."""
     client, secret = new_client(name, scopes, datetime.now(UTC))
-    on_store(server, lambda store: store.add_client(client))
+    on_store(server.db_path, lambda store: store.add_client(client))
     resp = server.http.post(
         "/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -58,35 +38,6 @@ def audit(server: LiveServer, headers: dict[str, str], **params: str) -> list[di
     return items
 
 
-async def claim_told(store: SqliteStore) -> str:
-    """An event whose finished job stored an 835 and one claim entry for PCN: its id."""
-    now = datetime.now(UTC)
-    event = InboundEvent(
-        id=new_id("evt"),
-        source=Source.STEDI,
-        type="transaction.processed.v2",
-        account="acme",
-        external_id=new_id("ext"),
-        dedup_keys=(f"stedi:event:{new_id('k')}",),
-        body=b'{"patient": "synthetic"}',
-        headers={},
-        received_at=now,
-    )
-    await store.record_inbound(event, PROCESS_JOB)
-    (job,) = [
-        j
-        for j in await store.claim_due_jobs(now=now, lease_seconds=60, limit=50)
-        if j.event_id == event.id
-    ]
-    assert job.lease_until is not None
-    result = JobResult(
-        documents=(Document("835", "txn-1", b"{}"),),
-        claims=(ClaimEntry(PCN, "remittance", {"paid": "1.00"}, document_kind="835"),),
-    )
-    assert await store.complete_job(job.id, now=now, lease_until=job.lease_until, result=result)
-    return event.id
-
-
 def test_every_api_action_and_phi_read_leaves_a_row(start_server: StartServer) -> None:
     server = start_server(allow_insecure_destinations=True)
     ops_id, ops = client_with(server, "ops-tool", *OPS_SCOPES)
@@ -99,7 +50,7 @@ def test_every_api_action_and_phi_read_leaves_a_row(start_server: StartServer) -
     assert created.status_code == 201, created.text
     sub = created.json()["id"]
     seeded = seed_deliveries(server.db_path, sub)
-    event_id = on_store(server, claim_told)
+    event_id = on_store(server.db_path, claim_told)
     listed = server.http.get("/events", params={"type": "transaction.processed.v2"}, headers=ops)
     seeded_event = next(e["id"] for e in listed.json()["items"] if e["id"] != event_id)
     since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
@@ -141,14 +92,14 @@ def test_every_api_action_and_phi_read_leaves_a_row(start_server: StartServer) -
     assert rows[3]["filter"]["since"] == datetime.fromisoformat(since).isoformat()
     assert rows[7]["counts"] == {"entries": 1}
     for row in rows:
-        assert "synthetic" not in str(row)  # never a body
+        assert BODY_MARK not in str(row)  # never a body
         assert "whsec_" not in str(row)  # never a secret
 
 
 def test_listing_filters_and_pages(server: LiveServer) -> None:
     ops_id, ops = client_with(server, "ops-tool", *OPS_SCOPES)
     _, auditor = client_with(server, "auditor", "audit:read")
-    event_id = on_store(server, claim_told)
+    event_id = on_store(server.db_path, claim_told)
     before = datetime.now(UTC)
     for _ in range(3):
         assert server.http.get(f"/events/{event_id}", headers=ops).status_code == 200

@@ -3,51 +3,25 @@ click's CliRunner against a real SQLite file per test."""
 
 from __future__ import annotations
 
-import asyncio
 import getpass
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from receiver.store.base import PROCESS_JOB
-from receiver.store.sqlite import SqliteStore
-from tests.contract.test_store import make_event
+from tests.audit_seed import BODY_MARK, PCN, claim_told, dead_job
 from tests.fanout_seed import seed_deliveries
-from tests.integration.test_audit_api import PCN, claim_told
-from tests.unit.test_cli import OPTUM_SCOPE, Cli, add_acme, assert_clean_error
-from tests.unit.test_cli_subscriptions import add
+from tests.integration.builders import on_store
+from tests.unit.cli_support import INBOUND_SECRET, Cli, add, add_acme, assert_clean_error
 
-T = TypeVar("T")
 ME = f"cli:{getpass.getuser()}"
+OPTUM_SCOPE = "callbacks:coverage-discovery"
 
 
 @pytest.fixture
-def cli(tmp_path: Any) -> Cli:
+def cli(tmp_path: Path) -> Cli:
     return Cli(tmp_path)
-
-
-def on_store(cli: Cli, action: Callable[[SqliteStore], Awaitable[T]]) -> T:
-    async def run() -> T:
-        store = SqliteStore(cli.db)
-        await store.open()
-        try:
-            return await action(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
-async def dead_job(store: SqliteStore) -> str:
-    event = make_event(1)
-    await store.record_inbound(event, PROCESS_JOB)
-    now = datetime.now(UTC)
-    (job,) = await store.claim_due_jobs(now=now, lease_seconds=60, limit=1)
-    assert job.lease_until is not None
-    assert await store.kill_job(job.id, now=now, lease_until=job.lease_until, error="no key")
-    return job.id
 
 
 def rows(cli: Cli, *args: str) -> list[dict[str, Any]]:
@@ -65,8 +39,8 @@ def test_every_cli_action_and_phi_read_leaves_a_row(cli: Cli) -> None:
     sub = str(add(cli, "--account", "acme")["id"])
     seeded = seed_deliveries(cli.db, sub)
     (seeded_event,) = [e["id"] for e in cli.json("events", "list")["items"]]
-    job_id = on_store(cli, dead_job)
-    event_id = on_store(cli, claim_told)
+    job_id = on_store(cli.db, dead_job)
+    event_id = on_store(cli.db, claim_told)
     since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     for args in (
         ("deliveries", "retry", seeded.dead),
@@ -109,7 +83,7 @@ def test_every_cli_action_and_phi_read_leaves_a_row(cli: Cli) -> None:
     assert found[8]["counts"] == {"requeued": 0, "already_pending": 2}  # both pending again
     assert found[8]["filter"]["statuses"] == ["delivered", "dead"]
     text = str(found)
-    for secret in ("stedi-key-1", "acme-inbound-secret", "whsec_", "synthetic"):
+    for secret in ("stedi-key-1", INBOUND_SECRET, "whsec_", BODY_MARK):
         assert secret not in text
 
 
