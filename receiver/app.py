@@ -34,7 +34,17 @@ from receiver.settings import Settings
 from receiver.store.base import Store
 from receiver.store.factory import build_store
 from receiver.upstream.stedi import StediClient
-from receiver.web import audit, deliveries, intake, oauth, openapi, ops, replays, subscriptions
+from receiver.web import (
+    audit,
+    deliveries,
+    intake,
+    oauth,
+    openapi,
+    ops,
+    replays,
+    reprocess,
+    subscriptions,
+)
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
 from receiver.web.services import Services
@@ -77,6 +87,7 @@ ROUTES = [
     Route("/metrics", ops.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.document, methods=["GET"]),
     Route("/audit", audit.list_audit, methods=["GET"]),
+    Route("/events/{id}/reprocess", reprocess.reprocess, methods=["POST"]),
 ]
 
 

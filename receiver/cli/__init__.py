@@ -14,6 +14,7 @@ from receiver.cli import (
     events,
     keys,
     replay,
+    reprocess,
     serve,
     subscriptions,
 )
@@ -46,3 +47,5 @@ main.add_command(keys.keys)
 main.add_command(bench.bench)
 main.add_command(demo.demo)
 main.add_command(audit.audit)
+events.events.add_command(reprocess.reprocess_one)
+events.jobs.add_command(reprocess.reprocess_dead)

@@ -16,6 +16,7 @@ from receiver.followup.plan import (
     KillJob,
     UseDocument,
     build_result,
+    changed_digest,
     parse_problems,
     plan_fetch,
     wanted_document,
@@ -26,13 +27,15 @@ from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB
 from receiver.store.ports import FollowUpStore
+from receiver.store.reprocess_sql import REPROCESS_JOB
 from receiver.upstream.stedi import StediClient, TransactionArtifact, UpstreamError
 
 _log = structlog.get_logger("receiver.followup.worker")
 
 
 class Worker:
-    """Claims due `process` jobs and finishes each: done, retry later, or dead."""
+    """Claims due `process` and `reprocess` jobs and finishes each: done, retry later, or
+    dead. A `reprocess` job fetches its document again even when a copy is stored."""
 
     def __init__(
         self,
@@ -63,7 +66,7 @@ class Worker:
             now=self._clock(),
             lease_seconds=self._lease_seconds,
             limit=limit,
-            kinds=(PROCESS_JOB,),
+            kinds=(PROCESS_JOB, REPROCESS_JOB),
         )
 
     async def run_once(self) -> int:
@@ -116,29 +119,33 @@ class Worker:
             # did not see it: transient, never a reason to give up at first sight.
             await self._retry(job, FailureKind.TRANSIENT, "event not found", None)
             return
-        plan = await self._plan(job, event)
+        plan, stored = await self._plan(job, event)
         if isinstance(plan, KillJob):
             await self._kill(job, plan.reason)
             return
         document = plan.body if isinstance(plan, UseDocument) else await self._fetch(job, plan)
         if document is None and isinstance(plan, FetchDocument):
             return  # retried or killed
-        await self._complete(job, event, lease_until, document)
+        digest = changed_digest(stored, document)
+        if digest is not None:
+            _log.info("job.document_changed", job_id=job.id, event_id=event.id)
+        await self._complete(job, event, lease_until, document, digest)
 
-    async def _plan(self, job: Job, event: StoredEvent) -> FetchPlan:
+    async def _plan(self, job: Job, event: StoredEvent) -> tuple[FetchPlan, bytes | None]:
         """Read what planning needs (the document already stored for the event's account and
-        transaction, else the account), then plan."""
+        transaction, else the account), then plan; with the stored copy a reprocess fetches
+        again and compares against."""
         wanted = wanted_document(event)
         if wanted is None:
-            return plan_fetch(event, None, stored=None)
+            return plan_fetch(event, None, stored=None), None
         stored = await self._store.fetch_transaction_document(
             event.account, wanted.transaction_id, wanted.kind
         )
-        if stored is not None:
+        if stored is not None and job.kind != REPROCESS_JOB:
             _log.info("job.document_stored_already", job_id=job.id, kind=wanted.kind)
-            return plan_fetch(event, None, stored=stored.body)
+            return plan_fetch(event, None, stored=stored.body), None
         account = await self._store.fetch_account(event.account) if event.account else None
-        return plan_fetch(event, account, stored=None)
+        return plan_fetch(event, account, stored=None), stored.body if stored else None
 
     async def _fetch(self, job: Job, plan: FetchDocument) -> bytes | None:
         """The wanted report or 837 X12 from Stedi; None once the job has been retried."""
@@ -178,7 +185,12 @@ class Worker:
             return None
 
     async def _complete(
-        self, job: Job, event: StoredEvent, lease_until: datetime, document: bytes | None
+        self,
+        job: Job,
+        event: StoredEvent,
+        lease_until: datetime,
+        document: bytes | None,
+        content_digest: str | None = None,
     ) -> None:
         """Store the job's result and mark it done, unless its lease was lost meanwhile."""
         wanted = wanted_document(event)
@@ -190,6 +202,7 @@ class Worker:
             kind=wanted.report if wanted is not None else None,
             now=now,
             submission=document if wanted is not None and not is_report else None,
+            content_digest=content_digest,
         )
         done = await self._store.complete_job(
             job.id, now=now, lease_until=lease_until, result=result

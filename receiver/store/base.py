@@ -27,6 +27,7 @@ from receiver.store.ports import (
     ReplayLog,
     WakeUps,
 )
+from receiver.store.reprocess_port import ReprocessQueue
 
 PROCESS_JOB = "process"
 MAX_PAGE = 500
@@ -44,6 +45,7 @@ class Store(
     ReplayLog,
     WakeUps,
     AuditTrail,
+    ReprocessQueue,
     Protocol,
 ):
     """Durable state: inbound events with their jobs, OAuth clients, Stedi accounts,

@@ -186,6 +186,31 @@ def build_document(public_url: str) -> dict[str, Any]:
                 },
             }
         },
+        "/events/{id}/reprocess": {
+            "post": {
+                "summary": "Run the event's follow-up again: fetch its document again and "
+                "publish what it says; same content keeps the same message ids "
+                "(scope events:replay)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "event_id": {"type": "string"},
+                                "queued": {
+                                    "type": "boolean",
+                                    "description": "False: a reprocess of it is still pending",
+                                },
+                            },
+                        },
+                        "A reprocess job is queued",
+                    ),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
         "/events/{id}/redeliver": {
             "post": {
                 "summary": "Send the event's published messages again, same webhook-id and body, "

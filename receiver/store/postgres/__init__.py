@@ -10,6 +10,7 @@ from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
 from receiver.store.postgres.notify import PostgresNotify
+from receiver.store.postgres.reprocess import PostgresReprocess
 
 __all__ = ["PostgresStore"]
 
@@ -21,5 +22,6 @@ class PostgresStore(
     PostgresFanout,
     PostgresNotify,
     PostgresAudit,
+    PostgresReprocess,
 ):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

@@ -14,6 +14,7 @@ from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.fanout import SqliteFanout
 from receiver.store.sqlite.intake import SqliteIntake
 from receiver.store.sqlite.jobs import SqliteJobs
+from receiver.store.sqlite.reprocess import SqliteReprocess
 
 __all__ = ["SqliteStore", "to_text"]
 
@@ -24,6 +25,7 @@ class SqliteStore(
     DirectoryRows,
     SqliteFanout,
     SqliteAudit,
+    SqliteReprocess,
 ):
     """The Store protocol on a local SQLite file."""
 
