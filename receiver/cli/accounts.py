@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 import click
 
-from receiver.audit.trail import cli_actor
 from receiver.auth.accounts import (
     check_account_name,
     check_stedi_account_id,
@@ -19,6 +18,7 @@ from receiver.clock import utc_now
 from receiver.intake.stedi import hash_credential
 from receiver.models import Account, AccountCredential, CredentialKind
 from receiver.ops.directory import add_account, change_account, remove_account
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 

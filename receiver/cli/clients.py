@@ -6,13 +6,13 @@ from datetime import timedelta
 
 import click
 
-from receiver.audit.trail import cli_actor
 from receiver.auth.clients import new_client
 from receiver.cli.base import emit_json, load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ConfigError
 from receiver.models import Client
 from receiver.ops.directory import add_client, revoke_client_named, rotate_client_secret
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from receiver.audit.trail import cli_actor
 from receiver.cli.base import emit_json, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
@@ -15,6 +14,7 @@ from receiver.ops.deliveries import (
     delivery_with_attempts,
     retry,
 )
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import click
 
-from receiver.audit.trail import cli_actor
 from receiver.cli.base import emit_json, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
@@ -20,6 +19,7 @@ from receiver.ops.events import (
     retry_job,
     timeline_json,
 )
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 

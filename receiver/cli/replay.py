@@ -8,13 +8,12 @@ import sys
 import click
 import orjson
 
-from receiver.audit.entries import Actor
-from receiver.audit.trail import cli_actor
 from receiver.cli.base import load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
-from receiver.models import ReplayFilter
+from receiver.models import Actor, ReplayFilter
 from receiver.ops.replays import REPLAY_STATUSES, replay, replay_filter
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 

@@ -8,11 +8,11 @@ import sys
 import click
 import orjson
 
-from receiver.audit.trail import cli_actor
 from receiver.cli.base import emit_json, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.ops.reprocess import dead_job_filter, reprocess_dead_jobs, reprocess_event
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from receiver.audit.trail import cli_actor
 from receiver.cli.base import emit_json, load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.delivery import subscriptions as domain
@@ -16,6 +15,7 @@ from receiver.models import Subscription
 from receiver.net.ssrf import system_resolver
 from receiver.ops import subscriptions as use
 from receiver.ops.subscriptions import subscription_json, with_secret
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 

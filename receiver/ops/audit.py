@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from receiver.audit.entries import AuditAction, AuditEntry, AuditFilter
 from receiver.errors import BadRequestError
-from receiver.models import Page
+from receiver.models import AuditAction, AuditEntry, AuditFilter, Page
 from receiver.ops.replays import parse_instant
 
 ACTIONS = tuple(a.value for a in AuditAction)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
-from receiver.audit.entries import Actor, AuditAction
-from receiver.audit.trail import record
 from receiver.errors import BadRequestError, ConflictError, NotFoundError
 from receiver.intake.body import parse_json_object
 from receiver.models import (
+    Actor,
+    AuditAction,
     Delivery,
     DeliveryAttempt,
     DeliveryFilter,
@@ -17,6 +17,7 @@ from receiver.models import (
     RequeueCounts,
     SubscriptionStatus,
 )
+from receiver.ops.trail import record
 from receiver.store.audit_port import AuditTrail
 from receiver.store.ports import DeliveryOps
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from receiver.audit.entries import Actor, AuditAction
-from receiver.audit.trail import record
 from receiver.auth.clients import revoke_client, rotate_client
 from receiver.errors import NotFoundError
-from receiver.models import Account, Client
+from receiver.models import Account, Actor, AuditAction, Client
+from receiver.ops.trail import record
 from receiver.store.base import Store
 
 

@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.audit.entries import Actor, AuditAction
-from receiver.audit.trail import record
 from receiver.errors import BadRequestError
 from receiver.models import (
+    Actor,
+    AuditAction,
     EventFilter,
     Job,
     StoredEvent,
     TimelineEntry,
 )
+from receiver.ops.trail import record
 from receiver.store.base import Store
 
 DEFAULT_LIMIT = 50

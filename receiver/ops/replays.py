@@ -7,12 +7,11 @@ from typing import Any, Protocol
 
 import structlog
 
-from receiver.audit.entries import Actor, AuditAction
-from receiver.audit.trail import record
 from receiver.errors import BadRequestError
 from receiver.intake.body import parse_json_object
-from receiver.models import DeliveryStatus, ReplayCounts, ReplayFilter
+from receiver.models import Actor, AuditAction, DeliveryStatus, ReplayCounts, ReplayFilter
 from receiver.ops.events import parse_time
+from receiver.ops.trail import record
 from receiver.store.audit_port import AuditTrail
 from receiver.store.ports import ReplayLog
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from receiver.audit.entries import Actor, AuditAction
-from receiver.audit.trail import record
 from receiver.errors import BadRequestError
+from receiver.models import Actor, AuditAction
 from receiver.ops.replays import parse_instant
+from receiver.ops.trail import record
 from receiver.store.base import Store
 from receiver.store.reprocess_sql import DeadJobFilter
 

@@ -3,14 +3,13 @@ the audited changes both edges make: create, remove, rotate the secret, enable."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from receiver.audit.entries import Actor, AuditAction
-from receiver.audit.trail import record
 from receiver.delivery import subscriptions as domain
-from receiver.models import Subscription
-from receiver.net.ssrf import Resolver
+from receiver.models import Actor, AuditAction, Subscription
+from receiver.ops.trail import record
 from receiver.store.base import Store
 
 
@@ -46,7 +45,7 @@ async def create(
     description: object,
     now: datetime,
     allow_insecure: bool,
-    resolver: Resolver,
+    resolver: Callable[[str, int], Awaitable[list[str]]],  # net.ssrf.Resolver
     actor: Actor,
 ) -> Subscription:
     """Validate and store a new subscription (see `create_subscription`), and audit it."""

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from receiver.audit.entries import AuditEntry, AuditFilter
-from receiver.models import Page
+from receiver.models import AuditEntry, AuditFilter, Page
 
 
 class AuditTrail(Protocol):

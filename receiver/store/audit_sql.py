@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from receiver.audit.entries import AuditEntry, AuditFilter
+from receiver.models import AuditEntry, AuditFilter
 
 COLUMNS = "seq, id, created_at, actor, action, target, filter, counts, request_id"
 

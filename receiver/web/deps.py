@@ -10,10 +10,10 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from receiver.audit.entries import Actor
 from receiver.auth.guard import authorize_bearer
 from receiver.auth.tokens import TokenClaims
 from receiver.ids import new_id
+from receiver.models import Actor
 from receiver.web.services import Services
 
 

@@ -9,9 +9,9 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
-from receiver.audit.entries import AuditEntry, AuditFilter
 from receiver.errors import BadRequestError
 from receiver.ids import new_id
+from receiver.models import AuditEntry, AuditFilter
 from receiver.store.base import Store
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import POSTGRES_DSN

@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from receiver.audit.entries import Actor
 from receiver.clock import utc_now
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.followup.worker import Worker
 from receiver.intake.stedi import parse_stedi_webhook
-from receiver.models import Account, DeliveryFilter, JobFilter
+from receiver.models import Account, Actor, DeliveryFilter, JobFilter
 from receiver.ops.reprocess import reprocess_event
 from receiver.policy import RetryPolicy
 from receiver.store.base import PROCESS_JOB

@@ -3,8 +3,7 @@ unknown event, refused without events:replay, and audited."""
 
 from __future__ import annotations
 
-from receiver.audit.entries import AuditFilter
-from receiver.models import JobFilter
+from receiver.models import AuditFilter, JobFilter
 from receiver.store.reprocess_sql import REPROCESS_JOB
 from receiver.store.sqlite import SqliteStore
 from tests.audit_seed import claim_told

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from receiver.audit.entries import AuditEntry, AuditFilter
-from receiver.models import Page
+from receiver.models import AuditEntry, AuditFilter, Page
 from receiver.store import audit_sql, rows
 from receiver.store.base import check_limit, decode_cursor
 from receiver.store.sqlite.base import SqliteBase, param

@@ -12,8 +12,8 @@ import os
 from collections.abc import Mapping
 from datetime import datetime
 
-from receiver.audit.entries import Actor, AuditAction, AuditEntry
 from receiver.ids import new_id
+from receiver.models import Actor, AuditAction, AuditEntry
 from receiver.store.audit_port import AuditTrail
 
 
