@@ -28,6 +28,7 @@ from receiver.followup.reconcile import Reconciler
 from receiver.followup.worker import Worker
 from receiver.metrics import Metrics
 from receiver.net.ssrf import Resolver, system_resolver
+from receiver.ops.retention import run_retention
 from receiver.policy import RetryPolicy, parse_schedule
 from receiver.pump import Wakeup
 from receiver.settings import Settings
@@ -196,6 +197,10 @@ async def running_worker(
             interval_seconds=settings.reconcile_interval_seconds,
         )
         tasks.append(loop.create_task(reconciler.run_forever(stop)))
+    if settings.retention_days > 0:
+        tasks.append(
+            loop.create_task(run_retention(store, clock, days=settings.retention_days, stop=stop))
+        )
     _log.info("worker.started")
     try:
         yield

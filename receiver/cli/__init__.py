@@ -13,6 +13,7 @@ from receiver.cli import (
     demo,
     events,
     keys,
+    purge,
     replay,
     reprocess,
     serve,
@@ -47,5 +48,6 @@ main.add_command(keys.keys)
 main.add_command(bench.bench)
 main.add_command(demo.demo)
 main.add_command(audit.audit)
+main.add_command(purge.purge_)
 events.events.add_command(reprocess.reprocess_one)
 events.jobs.add_command(reprocess.reprocess_dead)

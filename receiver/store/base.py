@@ -28,6 +28,7 @@ from receiver.store.ports import (
     WakeUps,
 )
 from receiver.store.reprocess_port import ReprocessQueue
+from receiver.store.retention_port import Retention
 
 PROCESS_JOB = "process"
 MAX_PAGE = 500
@@ -46,6 +47,7 @@ class Store(
     WakeUps,
     AuditTrail,
     ReprocessQueue,
+    Retention,
     Protocol,
 ):
     """Durable state: inbound events with their jobs, OAuth clients, Stedi accounts,

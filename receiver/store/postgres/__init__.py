@@ -11,6 +11,7 @@ from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
 from receiver.store.postgres.notify import PostgresNotify
 from receiver.store.postgres.reprocess import PostgresReprocess
+from receiver.store.postgres.retention import PostgresRetention
 
 __all__ = ["PostgresStore"]
 
@@ -23,5 +24,6 @@ class PostgresStore(
     PostgresNotify,
     PostgresAudit,
     PostgresReprocess,
+    PostgresRetention,
 ):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

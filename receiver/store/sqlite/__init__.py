@@ -15,6 +15,7 @@ from receiver.store.sqlite.fanout import SqliteFanout
 from receiver.store.sqlite.intake import SqliteIntake
 from receiver.store.sqlite.jobs import SqliteJobs
 from receiver.store.sqlite.reprocess import SqliteReprocess
+from receiver.store.sqlite.retention import SqliteRetention
 
 __all__ = ["SqliteStore", "to_text"]
 
@@ -26,6 +27,7 @@ class SqliteStore(
     SqliteFanout,
     SqliteAudit,
     SqliteReprocess,
+    SqliteRetention,
 ):
     """The Store protocol on a local SQLite file."""
 
