@@ -14,7 +14,7 @@ from datetime import datetime
 
 from receiver.ids import new_id
 from receiver.models import Actor, AuditAction, AuditEntry
-from receiver.store.audit_port import AuditTrail
+from receiver.store.ports import AuditTrail
 
 
 def cli_actor() -> Actor:

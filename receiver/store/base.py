@@ -15,8 +15,8 @@ import base64
 from typing import Protocol
 
 from receiver.errors import BadRequestError
-from receiver.store.audit_port import AuditTrail
 from receiver.store.ports import (
+    AuditTrail,
     DeliveryLog,
     DeliveryQueue,
     Directory,
@@ -25,10 +25,10 @@ from receiver.store.ports import (
     JobQueue,
     Lifecycle,
     ReplayLog,
+    ReprocessQueue,
+    Retention,
     WakeUps,
 )
-from receiver.store.reprocess_port import ReprocessQueue
-from receiver.store.retention_port import Retention
 
 PROCESS_JOB = "process"
 MAX_PAGE = 500
