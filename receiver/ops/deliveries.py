@@ -18,8 +18,7 @@ from receiver.models import (
     SubscriptionStatus,
 )
 from receiver.ops.trail import record
-from receiver.store.audit_port import AuditTrail
-from receiver.store.ports import DeliveryOps
+from receiver.store.ports import AuditTrail, DeliveryOps
 
 
 class AuditedDeliveryOps(DeliveryOps, AuditTrail, Protocol):

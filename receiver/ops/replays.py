@@ -12,8 +12,7 @@ from receiver.intake.body import parse_json_object
 from receiver.models import Actor, AuditAction, DeliveryStatus, ReplayCounts, ReplayFilter
 from receiver.ops.events import parse_time
 from receiver.ops.trail import record
-from receiver.store.audit_port import AuditTrail
-from receiver.store.ports import ReplayLog
+from receiver.store.ports import AuditTrail, ReplayLog
 
 
 class AuditedReplayLog(ReplayLog, AuditTrail, Protocol):
