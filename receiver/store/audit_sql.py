@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,20 +15,6 @@ INSERT_SQL = (
     "INSERT INTO audit_log (id, created_at, actor, action, target, filter, counts, request_id) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-
-_PLACEHOLDER = re.compile(r"\?")
-
-
-def to_dollar(sql: str) -> str:
-    """`?` placeholders rendered as PostgreSQL's `$1..$n` (the SQL holds no `?` literal)."""
-    count = 0
-
-    def number(_: re.Match[str]) -> str:
-        nonlocal count
-        count += 1
-        return f"${count}"
-
-    return _PLACEHOLDER.sub(number, sql)
 
 
 def insert_params(entry: AuditEntry) -> tuple[object, ...]:

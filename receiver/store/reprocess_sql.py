@@ -1,5 +1,5 @@
 """The reprocess verbs' SQL, written once with `?` placeholders (PostgreSQL renders them with
-`audit_sql.to_dollar`), and the filter of a bulk reprocess of dead jobs."""
+`sql.numbered`), and the filter of a bulk reprocess of dead jobs."""
 
 from __future__ import annotations
 

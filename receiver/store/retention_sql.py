@@ -1,5 +1,5 @@
 """Retention's SQL, written once with `?` placeholders (PostgreSQL renders them with
-`audit_sql.to_dollar`), and its counts.
+`sql.numbered`), and its counts.
 
 An event may be purged (its raw body and its documents' bodies set empty, everything else
 kept) once it was received before the cut-off, is not purged yet, has no job that is not done

@@ -4,8 +4,8 @@ Driver and network errors become StoreUnavailableError at this boundary. The ada
 assembled from one part per concern; `base` holds the pool, transactions and migrations.
 """
 
+from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
-from receiver.store.postgres.audit import PostgresAudit
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
@@ -22,7 +22,7 @@ class PostgresStore(
     DirectoryRows,
     PostgresFanout,
     PostgresNotify,
-    PostgresAudit,
+    AuditRows,
     PostgresReprocess,
     PostgresRetention,
 ):

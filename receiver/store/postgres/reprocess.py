@@ -7,12 +7,12 @@ from datetime import datetime
 from receiver.errors import NotFoundError
 from receiver.ids import new_id
 from receiver.store import reprocess_sql
-from receiver.store.audit_sql import to_dollar
 from receiver.store.postgres.base import PostgresBase, rowcount
 from receiver.store.reprocess_sql import DeadJobFilter, ReprocessCounts
+from receiver.store.sql import numbered
 
-_QUEUE_SQL = to_dollar(reprocess_sql.QUEUE_SQL)
-_EVENT_EXISTS_SQL = to_dollar(reprocess_sql.EVENT_EXISTS_SQL)
+_QUEUE_SQL = numbered(reprocess_sql.QUEUE_SQL)
+_EVENT_EXISTS_SQL = numbered(reprocess_sql.EVENT_EXISTS_SQL)
 
 
 class PostgresReprocess(PostgresBase):
@@ -35,7 +35,7 @@ class PostgresReprocess(PostgresBase):
         """Count and revive in one transaction."""
         sql, params = reprocess_sql.dead_jobs_sql(flt)
         async with self._transaction() as conn:
-            ids = [row["id"] for row in await conn.fetch(to_dollar(sql), *params)]
+            ids = [row["id"] for row in await conn.fetch(numbered(sql), *params)]
             if dry_run or not ids:
                 return ReprocessCounts(matched=len(ids), revived=0)
             status = await conn.execute(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from receiver.store import retention_sql as sql
-from receiver.store.audit_sql import to_dollar
 from receiver.store.postgres.base import PostgresBase
 from receiver.store.retention_sql import PurgeCounts
+from receiver.store.sql import numbered
 
-_HIGH_SEQ_SQL = to_dollar(sql.HIGH_SEQ_SQL)
-_CANDIDATES_SQL = to_dollar(sql.CANDIDATES_SQL)
+_HIGH_SEQ_SQL = numbered(sql.HIGH_SEQ_SQL)
+_CANDIDATES_SQL = numbered(sql.CANDIDATES_SQL)
 
 
 class PostgresRetention(PostgresBase):
@@ -30,7 +30,7 @@ class PostgresRetention(PostgresBase):
                 ids = [row["id"] for row in rows]
                 if ids and not dry_run:
                     for statement in (sql.purge_events_sql, sql.purge_documents_sql):
-                        await conn.execute(to_dollar(statement(len(ids))), b"", now, *ids)
+                        await conn.execute(numbered(statement(len(ids))), b"", now, *ids)
             if not rows:
                 break
             total += sql.batch_counts(rows)

@@ -8,8 +8,8 @@ is assembled from one part per concern; `base` holds the connections and plumbin
 
 from collections.abc import Awaitable, Callable
 
+from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
-from receiver.store.sqlite.audit import SqliteAudit
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.fanout import SqliteFanout
 from receiver.store.sqlite.intake import SqliteIntake
@@ -25,7 +25,7 @@ class SqliteStore(
     SqliteJobs,
     DirectoryRows,
     SqliteFanout,
-    SqliteAudit,
+    AuditRows,
     SqliteReprocess,
     SqliteRetention,
 ):
