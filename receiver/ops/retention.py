@@ -41,10 +41,12 @@ async def purge(
     dry_run: bool,
     actor: Actor,
     batch: int = BATCH,
+    convert_vacuum: bool = True,
 ) -> dict[str, Any]:
     """Purge (or count) what was received more than `older_than` before `now`, reclaim the
-    space, and audit a run; the answer's JSON: `before`, `events`, `documents`, `bytes`
-    (and `reclaimed_bytes`, or `dry_run`)."""
+    space (see `reclaim_space`; `convert_vacuum` lets SQLite rewrite the file once to turn
+    incremental vacuum on), and audit a run; the answer's JSON: `before`, `events`,
+    `documents`, `bytes` (and `reclaimed_bytes`, or `dry_run`)."""
     before = now - older_than
     counts = await store.purge_bodies(before=before, now=now, batch=batch, dry_run=dry_run)
     answer: dict[str, Any] = {
@@ -55,7 +57,9 @@ async def purge(
     }
     if dry_run:
         return {"dry_run": True, **answer}
-    answer["reclaimed_bytes"] = await store.reclaim_space() if counts.events else 0
+    answer["reclaimed_bytes"] = (
+        await store.reclaim_space(convert=convert_vacuum) if counts.events else 0
+    )
     tally = {k: v for k, v in answer.items() if isinstance(v, int)}
     await record(
         store,
@@ -72,11 +76,18 @@ async def run_retention(
     store: Store, clock: Clock, *, days: int, stop: asyncio.Event, every: float = SCHEDULE_SECONDS
 ) -> None:
     """Purge what is older than `days` now and then every `every` seconds, until `stop`; a
-    store that cannot be reached is logged and tried again at the next round."""
+    store that cannot be reached is logged and tried again at the next round. It never runs
+    SQLite's one-time VACUUM, which would hold intake back for the whole rewrite: that is
+    `receiver purge`'s to do."""
     while not stop.is_set():
         try:
             answer = await purge(
-                store, timedelta(days=days), now=clock(), dry_run=False, actor=SCHEDULE_ACTOR
+                store,
+                timedelta(days=days),
+                now=clock(),
+                dry_run=False,
+                actor=SCHEDULE_ACTOR,
+                convert_vacuum=False,
             )
         except StoreUnavailableError as exc:
             _log.warning("retention.failed", error=type(exc).__name__)

@@ -361,9 +361,11 @@ class Retention(Protocol):
         `before` with nothing owed (see `retention_sql`), `batch` events per transaction so
         no lock is held long, stamping `purged_at = now`; a dry run only counts."""
 
-    async def reclaim_space(self) -> int:
+    async def reclaim_space(self, *, convert: bool) -> int:
         """Give the space purged rows left back to the file system where the store can (SQLite:
-        incremental vacuum, converting the file once); the bytes returned (0 elsewhere)."""
+        an incremental vacuum; a file without it is converted by one VACUUM, which holds
+        writes back for its whole rewrite, only if `convert`); the bytes returned (0
+        elsewhere)."""
 
 
 class Directory(Clients, Accounts, PollCursors, Subscriptions, Protocol):

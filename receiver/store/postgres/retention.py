@@ -37,7 +37,7 @@ class PostgresRetention(PostgresBase):
             after = rows[-1]["seq"]
         return total
 
-    async def reclaim_space(self) -> int:
+    async def reclaim_space(self, *, convert: bool) -> int:
         """Nothing to do: (auto)vacuum makes the purged space reusable inside the database;
         only VACUUM FULL, which locks each table for its whole rewrite, would shrink files."""
         return 0

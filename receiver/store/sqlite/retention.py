@@ -41,12 +41,14 @@ class SqliteRetention(SqliteBase):
             after = rows[-1]["seq"]
         return total
 
-    async def reclaim_space(self) -> int:
-        """Turn on incremental auto-vacuum (one VACUUM, the first time), then free pages a
-        step at a time and truncate the WAL; the bytes the database gave back."""
+    async def reclaim_space(self, *, convert: bool) -> int:
+        """Turn on incremental auto-vacuum if `convert` (one VACUUM, the first time; without
+        it nothing is reclaimed), then free pages a step at a time and truncate the WAL; the
+        bytes the database gave back."""
         before = await self._pages()
-        mode = await self._pragma("auto_vacuum")
-        if mode != _INCREMENTAL:
+        if await self._pragma("auto_vacuum") != _INCREMENTAL:
+            if not convert:
+                return 0
             await self._on_writer("PRAGMA auto_vacuum = INCREMENTAL", "VACUUM")
         while await self._pragma("freelist_count"):
             await self._on_writer(f"PRAGMA incremental_vacuum({_VACUUM_STEP_PAGES})")
