@@ -122,6 +122,7 @@ def build_worker(
         lease_seconds=settings.worker_lease_seconds,
         metrics=metrics,
         published=published,
+        republish=store.requeue_event_deliveries,
     )
     return worker, stedi
 

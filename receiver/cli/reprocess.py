@@ -20,8 +20,8 @@ from receiver.store.base import Store
 @click.argument("event_id")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def reprocess_one(event_id: str, as_json: bool) -> None:
-    """Run an event's follow-up again: fetch its document again and publish what it says.
-    Same content keeps the same message ids (subscribers dedupe)."""
+    """Run an event's follow-up again: fetch its document again and send its messages again.
+    Same content keeps the same message ids (webhook-id), so subscribers dedupe them."""
 
     async def action(store: Store) -> dict[str, object]:
         return await reprocess_event(store, event_id, now=utc_now(), actor=cli_actor())

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
 from receiver.clock import Clock
+from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.followup.plan import (
     SUBMISSION_SET,
     FetchDocument,
@@ -22,7 +24,7 @@ from receiver.followup.plan import (
     wanted_document,
 )
 from receiver.metrics import Metrics
-from receiver.models import Job, JobResult, StoredEvent
+from receiver.models import Job, JobResult, RequeueCounts, StoredEvent
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB
@@ -31,6 +33,13 @@ from receiver.store.reprocess_sql import REPROCESS_JOB
 from receiver.upstream.stedi import StediClient, TransactionArtifact, UpstreamError
 
 _log = structlog.get_logger("receiver.followup.worker")
+
+
+class Republish(Protocol):
+    """Sends an event's published messages again (`requeue_event_deliveries`)."""
+
+    async def __call__(self, event_id: str, *, now: datetime) -> RequeueCounts:
+        """Delivered and dead deliveries of the event's messages back to pending."""
 
 
 class Worker:
@@ -49,7 +58,10 @@ class Worker:
         max_in_flight: int = 32,
         metrics: Metrics | None = None,
         published: Wakeup | None = None,
+        republish: Republish | None = None,
     ) -> None:
+        # A finished `reprocess` job sends its event's messages again through it (same ids).
+        self._republish = republish
         self._max_in_flight = max(1, max_in_flight)
         # Told when a finished job wrote messages to deliver; nobody waits on the default.
         self._published = published or Wakeup()
@@ -212,6 +224,8 @@ class Worker:
             return
         self._count("done")
         self._report_unreadable(job, result)
+        if job.kind == REPROCESS_JOB:
+            await self._send_again(job, now)
         if result.messages:
             self._published.notify()
         _log.info(
@@ -223,6 +237,22 @@ class Worker:
             messages=len(result.messages),
             claims=len(result.claims),
         )
+
+    async def _send_again(self, job: Job, now: datetime) -> None:
+        """After a reprocess: its event's delivered and dead deliveries go out again, with the
+        same webhook-ids (the same content built the same message ids)."""
+        if self._republish is None:
+            return
+        try:
+            counts = await self._republish(job.event_id, now=now)
+        except ConflictError:
+            return  # the event publishes nothing
+        except StoreUnavailableError as exc:  # the job is done; `events redeliver` can resend
+            _log.warning("job.republish_failed", job_id=job.id, error=type(exc).__name__)
+            return
+        if counts.requeued:
+            self._published.notify()
+        _log.info("job.republished", job_id=job.id, event_id=job.event_id, requeued=counts.requeued)
 
     async def _retry(
         self, job: Job, kind: FailureKind, reason: str, retry_after: float | None

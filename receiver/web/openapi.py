@@ -188,9 +188,9 @@ def build_document(public_url: str) -> dict[str, Any]:
         },
         "/events/{id}/reprocess": {
             "post": {
-                "summary": "Run the event's follow-up again: fetch its document again and "
-                "publish what it says; same content keeps the same message ids "
-                "(scope events:replay)",
+                "summary": "Run the event's follow-up again: fetch its document again and send "
+                "its messages again; same content keeps the same message ids, so subscribers "
+                "dedupe (scope events:replay)",
                 "security": _BEARER,
                 "parameters": [_path("id")],
                 "responses": {
