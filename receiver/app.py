@@ -29,6 +29,7 @@ from receiver.followup.reconcile import Reconciler
 from receiver.followup.worker import Worker
 from receiver.metrics import Metrics
 from receiver.net.ssrf import Resolver, system_resolver
+from receiver.ops.retention import run_retention
 from receiver.policy import RetryPolicy, parse_schedule
 from receiver.pump import Wakeup
 from receiver.settings import Settings
@@ -37,6 +38,7 @@ from receiver.store.factory import build_store
 from receiver.upstream.stedi import StediClient
 from receiver.upstream.stedi_eligibility import StediEligibilityClient
 from receiver.web import (
+    audit,
     deliveries,
     eligibility,
     intake,
@@ -44,6 +46,7 @@ from receiver.web import (
     openapi,
     ops,
     replays,
+    reprocess,
     subscriptions,
 )
 from receiver.web.errors import http_error, receiver_error
@@ -90,6 +93,8 @@ ROUTES = [
     Route("/readyz", ops.readyz, methods=["GET"]),
     Route("/metrics", ops.metrics, methods=["GET"]),
     Route("/openapi.json", openapi.document, methods=["GET"]),
+    Route("/audit", audit.list_audit, methods=["GET"]),
+    Route("/events/{id}/reprocess", reprocess.reprocess, methods=["POST"]),
 ]
 
 
@@ -123,6 +128,7 @@ def build_worker(
         lease_seconds=settings.worker_lease_seconds,
         metrics=metrics,
         published=published,
+        republish=store.requeue_event_deliveries,
     )
     return worker, stedi
 
@@ -227,6 +233,10 @@ async def running_worker(
     )
     idle_poll = settings.eligibility_poll_idle_ms / 1000
     tasks.append(loop.create_task(poller.run_forever(stop, idle_seconds=idle_poll)))
+    if settings.retention_days > 0:
+        tasks.append(
+            loop.create_task(run_retention(store, clock, days=settings.retention_days, stop=stop))
+        )
     _log.info("worker.started")
     try:
         yield

@@ -67,6 +67,7 @@ class Settings:
     token_cache_size: int = 10000
     directory_cache_seconds: int = 2
     replay_max_deliveries: int = 10000
+    retention_days: int = 0  # 0: raw bodies and documents are kept forever
     max_header_bytes: int = 32 * 1024
     header_timeout_seconds: int = 10
     body_timeout_seconds: int = 10

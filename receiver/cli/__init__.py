@@ -6,6 +6,7 @@ import click
 
 from receiver.cli import (
     accounts,
+    audit,
     bench,
     clients,
     deliveries,
@@ -13,7 +14,9 @@ from receiver.cli import (
     eligibility,
     events,
     keys,
+    purge,
     replay,
+    reprocess,
     serve,
     subscriptions,
 )
@@ -46,3 +49,7 @@ main.add_command(keys.keys)
 main.add_command(bench.bench)
 main.add_command(demo.demo)
 main.add_command(eligibility.eligibility)
+main.add_command(audit.audit)
+main.add_command(purge.purge_)
+events.events.add_command(reprocess.reprocess_one)
+events.jobs.add_command(reprocess.reprocess_dead)

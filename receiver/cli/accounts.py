@@ -15,9 +15,10 @@ from receiver.auth.accounts import (
 )
 from receiver.cli.base import emit_json, read_secret_env, with_store
 from receiver.clock import utc_now
-from receiver.errors import NotFoundError
 from receiver.intake.stedi import hash_credential
 from receiver.models import Account, AccountCredential, CredentialKind
+from receiver.ops.directory import add_account, change_account, remove_account
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 
@@ -164,7 +165,7 @@ def add(
     )
 
     async def action(store: Store) -> None:
-        await store.add_account(account)
+        await add_account(store, account, now=now, actor=cli_actor())
 
     with_store(action)
     if as_json:
@@ -214,10 +215,7 @@ def rotate(
     def same_family(a: CredentialKind, b: CredentialKind) -> bool:
         return a == b or {a, b} <= webhook_kinds
 
-    async def action(store: Store) -> None:
-        account = await store.fetch_account(name)
-        if account is None:
-            raise NotFoundError(f"no account named {name!r}")
+    def change(account: Account) -> Account:
         kept = tuple(
             c
             if c.expires_at is not None or not any(same_family(c.kind, n.kind) for n in new)
@@ -225,14 +223,21 @@ def rotate(
             for c in account.credentials
             if c.is_valid_at(now)
         )
-        await store.update_account(
-            replace(
-                account,
-                credentials=(*kept, *new),
-                api_key=api_key or account.api_key,
-                stedi_account_uuid=stedi_account_uuid or account.stedi_account_uuid,
-            )
+        return replace(
+            account,
+            credentials=(*kept, *new),
+            api_key=api_key or account.api_key,
+            stedi_account_uuid=stedi_account_uuid or account.stedi_account_uuid,
         )
+
+    changed = [
+        *(c.kind.value for c in new),
+        *(["api_key"] if api_key is not None else []),
+        *(["stedi_account_uuid"] if stedi_account_uuid is not None else []),
+    ]
+
+    async def action(store: Store) -> None:
+        await change_account(store, name, change, changed=changed, now=now, actor=cli_actor())
 
     with_store(action)
     if new:
@@ -261,6 +266,9 @@ def list_(as_json: bool) -> None:
 @click.argument("name")
 def remove(name: str) -> None:
     """Remove an account; its stored events are kept."""
-    if not with_store(lambda store: store.remove_account(name)):
+    removed = with_store(
+        lambda store: remove_account(store, name, now=utc_now(), actor=cli_actor())
+    )
+    if not removed:
         raise click.ClickException(f"no account named {name!r}")
     click.echo(f"removed {name}")

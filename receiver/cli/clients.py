@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import click
 
-from receiver.auth.clients import new_client, revoke_client, rotate_client
+from receiver.auth.clients import new_client
 from receiver.cli.base import emit_json, load_or_exit, with_store
 from receiver.clock import utc_now
-from receiver.errors import ConfigError, NotFoundError
+from receiver.errors import ConfigError
 from receiver.models import Client
+from receiver.ops.directory import add_client, revoke_client_named, rotate_client_secret
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 
@@ -28,13 +30,6 @@ def client_json(client: Client) -> dict[str, object]:
     }
 
 
-async def _by_name(store: Store, name: str) -> Client:
-    client = await store.fetch_client_by_name(name)
-    if client is None:
-        raise NotFoundError(f"no client named {name!r}")
-    return client
-
-
 @click.group()
 def clients() -> None:
     """OAuth clients (Optum, ops tools) allowed to take tokens from /oauth/token."""
@@ -46,13 +41,14 @@ def clients() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def create(name: str, scopes: tuple[str, ...], as_json: bool) -> None:
     """Create a client; its secret is shown once and stored only as a hash."""
+    now = utc_now()
     try:
-        client, secret = new_client(name, scopes, utc_now())
+        client, secret = new_client(name, scopes, now)
     except ConfigError as exc:
         raise click.UsageError(exc.detail) from None
 
     async def action(store: Store) -> None:
-        await store.add_client(client)
+        await add_client(store, client, now=now, actor=cli_actor())
 
     with_store(action)
     if as_json:
@@ -95,9 +91,9 @@ def rotate(name: str, grace_hours: float | None, as_json: bool) -> None:
     )
 
     async def action(store: Store) -> tuple[Client, str]:
-        rotated, secret = rotate_client(await _by_name(store, name), utc_now(), grace)
-        await store.update_client(rotated)
-        return rotated, secret
+        return await rotate_client_secret(
+            store, name, now=utc_now(), grace=grace, actor=cli_actor()
+        )
 
     client, secret = with_store(action)
     if as_json:
@@ -113,7 +109,7 @@ def revoke(name: str) -> None:
     """Revoke a client: no new tokens, and its unexpired tokens stop working."""
 
     async def action(store: Store) -> None:
-        await store.update_client(revoke_client(await _by_name(store, name), utc_now()))
+        await revoke_client_named(store, name, now=utc_now(), actor=cli_actor())
 
     with_store(action)
     click.echo(f"revoked {name}")

@@ -14,6 +14,7 @@ from receiver.ops.deliveries import (
     delivery_with_attempts,
     retry,
 )
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 
@@ -77,7 +78,7 @@ def retry_(delivery_id: str) -> None:
     """Send a dead delivery again, with a fresh attempt budget."""
 
     async def action(store: Store) -> None:
-        await retry(store, delivery_id, utc_now())
+        await retry(store, delivery_id, utc_now(), actor=cli_actor())
 
     with_store(action)
     click.echo(f"requeued {delivery_id}")

@@ -1,4 +1,5 @@
-"""`receiver events list|show|redeliver` and `receiver jobs list|retry`, straight on the store."""
+"""`receiver events list|show|redeliver`, `receiver jobs list|retry` and `receiver claims show`,
+through the ops use cases (the changes and the reads of PHI are audited)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,16 @@ from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import JobFilter
 from receiver.ops.deliveries import redeliver
-from receiver.ops.events import event_filter, event_json, job_json, timeline_json
+from receiver.ops.events import (
+    event_filter,
+    event_json,
+    job_json,
+    read_event,
+    read_timeline,
+    retry_job,
+    timeline_json,
+)
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 
@@ -69,7 +79,8 @@ def list_(
 @click.argument("event_id")
 def show(event_id: str) -> None:
     """One event as JSON, with its body exactly as received."""
-    event = with_store(lambda store: store.fetch_event(event_id))
+    actor = cli_actor()
+    event = with_store(lambda store: read_event(store, event_id, now=utc_now(), actor=actor))
     if event is None:
         raise click.ClickException(f"no event {event_id}")
     emit_json(event_json(event))
@@ -84,7 +95,7 @@ def redeliver_(event_id: str, subscription: str | None, as_json: bool) -> None:
     subscriptions that had them: delivered and dead deliveries go back in the queue."""
 
     async def action(store: Store) -> dict[str, object]:
-        return await redeliver(store, event_id, utc_now(), subscription)
+        return await redeliver(store, event_id, utc_now(), subscription, actor=cli_actor())
 
     counts = with_store(action)
     if as_json:
@@ -126,7 +137,7 @@ def jobs_retry(job_id: str) -> None:
     """Put a dead job back in the queue (after fixing what killed it, e.g. an API key)."""
 
     async def action(store: Store) -> bool:
-        return await store.revive_job(job_id, now=utc_now())
+        return await retry_job(store, job_id, now=utc_now(), actor=cli_actor())
 
     if not with_store(action):
         raise click.ClickException(f"job {job_id} is not dead (or does not exist)")
@@ -142,7 +153,10 @@ def claims() -> None:
 @click.argument("patient_control_number")
 def claims_show(patient_control_number: str) -> None:
     """What every event said about one claim (277CA acknowledgments, 835 remittances)."""
-    entries = with_store(lambda store: store.claim_timeline(patient_control_number))
+    actor = cli_actor()
+    entries = with_store(
+        lambda store: read_timeline(store, patient_control_number, now=utc_now(), actor=actor)
+    )
     if not entries:
         raise click.ClickException("no events mention this claim")
     emit_json(

@@ -11,8 +11,9 @@ import orjson
 from receiver.cli.base import load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
-from receiver.models import ReplayFilter
+from receiver.models import Actor, ReplayFilter
 from receiver.ops.replays import REPLAY_STATUSES, replay, replay_filter
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 
@@ -21,9 +22,9 @@ def _emit_line(value: object) -> None:
     click.echo(orjson.dumps(value).decode())
 
 
-def _run(flt: ReplayFilter, *, limit: int, dry_run: bool) -> dict[str, object]:
+def _run(flt: ReplayFilter, *, limit: int, dry_run: bool, actor: Actor) -> dict[str, object]:
     async def action(store: Store) -> dict[str, object]:
-        return await replay(store, flt, now=utc_now(), limit=limit, dry_run=dry_run)
+        return await replay(store, flt, now=utc_now(), limit=limit, dry_run=dry_run, actor=actor)
 
     return with_store(action)
 
@@ -63,7 +64,8 @@ def replay_(
     except ReceiverError as exc:
         raise click.UsageError(exc.detail) from None
     limit = load_or_exit().replay_max_deliveries
-    preview = _run(flt, limit=limit, dry_run=True)
+    actor = cli_actor()
+    preview = _run(flt, limit=limit, dry_run=True, actor=actor)
     if as_json:
         _emit_line(preview)
     else:
@@ -83,7 +85,7 @@ def replay_(
         if not sys.stdin.isatty():
             raise click.ClickException("not a terminal: nothing changed; pass --yes to replay")
         click.confirm("Requeue them?", abort=True)
-    done = _run(flt, limit=limit, dry_run=False)
+    done = _run(flt, limit=limit, dry_run=False, actor=actor)
     if as_json:
         _emit_line(done)
         return

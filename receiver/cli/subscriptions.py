@@ -1,4 +1,5 @@
-"""`receiver subscriptions add|list|show|remove|rotate-secret|enable`, straight on the store."""
+"""`receiver subscriptions add|list|show|remove|rotate-secret|enable`, through the ops use cases
+(every change is audited)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from receiver.delivery import subscriptions as domain
 from receiver.errors import BadRequestError, NotFoundError
 from receiver.models import Subscription
 from receiver.net.ssrf import system_resolver
+from receiver.ops import subscriptions as use
 from receiver.ops.subscriptions import subscription_json, with_secret
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 
@@ -60,7 +63,7 @@ def add(
         raise click.UsageError(exc.detail) from None
 
     async def action(store: Store) -> Subscription:
-        return await domain.create_subscription(
+        return await use.create(
             store,
             url=url,
             types=list(types),
@@ -69,6 +72,7 @@ def add(
             now=utc_now(),
             allow_insecure=settings.allow_insecure_destinations,
             resolver=system_resolver,
+            actor=cli_actor(),
         )
 
     sub = with_store(action)
@@ -113,9 +117,7 @@ def remove(subscription_id: str) -> None:
 
     async def action(store: Store) -> None:
         sub = await _fetch(store, subscription_id)
-        removed = domain.remove(sub, utc_now())
-        if removed is not sub:
-            await store.update_subscription(removed)
+        await use.remove(store, sub, now=utc_now(), actor=cli_actor())
 
     with_store(action)
     click.echo(f"removed {subscription_id}")
@@ -129,9 +131,8 @@ def rotate_secret(subscription_id: str, as_json: bool) -> None:
     grace = load_or_exit().subscription_secret_grace_seconds
 
     async def action(store: Store) -> Subscription:
-        rotated = domain.rotate_secret(await _fetch(store, subscription_id), utc_now(), grace)
-        await store.update_subscription(rotated)
-        return rotated
+        sub = await _fetch(store, subscription_id)
+        return await use.rotate(store, sub, now=utc_now(), grace_seconds=grace, actor=cli_actor())
 
     sub = with_store(action)
     if as_json:
@@ -150,9 +151,8 @@ def enable(subscription_id: str) -> None:
     off) is due at once."""
 
     async def action(store: Store) -> None:
-        now = utc_now()
-        await store.update_subscription(domain.enable(await _fetch(store, subscription_id), now))
-        await store.release_held_deliveries(subscription_id, now=now)
+        sub = await _fetch(store, subscription_id)
+        await use.enable(store, sub, now=utc_now(), actor=cli_actor())
 
     with_store(action)
     click.echo(f"enabled {subscription_id}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
@@ -50,6 +51,7 @@ COVERAGE_KEYS = (
     "parse_error",
 )
 
+_FROM_REPORT = frozenset({MSG_ACKNOWLEDGMENT, MSG_REMITTANCE})
 _REPORT_BY_SET = {"277": ReportKind.ACK_277, "835": ReportKind.ERA_835}
 # Where an 837's X12 is: what came in to Stedi, or what went out.
 _ARTIFACT_BY_DIRECTION = {INBOUND: TransactionArtifact.INPUT, OUTBOUND: TransactionArtifact.OUTPUT}
@@ -167,6 +169,15 @@ def plan_fetch(event: StoredEvent, account: Account | None, *, stored: bytes | N
     return FetchDocument(wanted=wanted, account=account.name, api_key=account.api_key)
 
 
+def changed_digest(stored: bytes | None, fetched: bytes | None) -> str | None:
+    """The SHA-256 hex digest of a document a reprocess `fetched` again when it differs from
+    the copy `stored` first (a corrected report); None when it is the same, or either is
+    missing (see `message_id`'s `content_digest`)."""
+    if stored is None or fetched is None or stored == fetched:
+        return None
+    return hashlib.sha256(fetched).hexdigest()
+
+
 def build_result(
     event: StoredEvent,
     *,
@@ -174,6 +185,7 @@ def build_result(
     kind: ReportKind | None,
     now: datetime,
     submission: bytes | None = None,
+    content_digest: str | None = None,
 ) -> JobResult:
     """What finishing `event`'s job stores: report or 837 documents, claim entries, messages.
 
@@ -182,6 +194,8 @@ def build_result(
     told twice (a webhook and an event destination, or a poll) publishes each type once.
     Claim entries name the document they were read from: the store keeps them only with it.
     An 837 (`submission`) adds "submitted" claim entries but no message of its own.
+    `content_digest` (a reprocess that fetched a changed report, see `changed_digest`) gives
+    the messages read from the report new ids; what the event itself says keeps its id.
     """
     parts = [
         _transaction_parts(event),
@@ -197,7 +211,12 @@ def build_result(
         claims=tuple(c for part in parts for c in part.claims),
         messages=tuple(
             OutboundMessage(
-                id=message_id(account=event.account, about=about, message_type=message_type),
+                id=message_id(
+                    account=event.account,
+                    about=about,
+                    message_type=message_type,
+                    content_digest=content_digest if message_type in _FROM_REPORT else None,
+                ),
                 type=message_type,
                 account=event.account,
                 data=data,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
 from receiver.clock import Clock
+from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.followup.plan import (
     SUBMISSION_SET,
     FetchDocument,
@@ -16,23 +18,33 @@ from receiver.followup.plan import (
     KillJob,
     UseDocument,
     build_result,
+    changed_digest,
     parse_problems,
     plan_fetch,
     wanted_document,
 )
 from receiver.metrics import Metrics
-from receiver.models import Job, JobResult, StoredEvent
+from receiver.models import Job, JobResult, RequeueCounts, StoredEvent
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB
 from receiver.store.ports import FollowUpStore
+from receiver.store.reprocess_sql import REPROCESS_JOB
 from receiver.upstream.stedi import StediClient, TransactionArtifact, UpstreamError
 
 _log = structlog.get_logger("receiver.followup.worker")
 
 
+class Republish(Protocol):
+    """Sends an event's published messages again (`requeue_event_deliveries`)."""
+
+    async def __call__(self, event_id: str, *, now: datetime) -> RequeueCounts:
+        """Delivered and dead deliveries of the event's messages back to pending."""
+
+
 class Worker:
-    """Claims due `process` jobs and finishes each: done, retry later, or dead."""
+    """Claims due `process` and `reprocess` jobs and finishes each: done, retry later, or
+    dead. A `reprocess` job fetches its document again even when a copy is stored."""
 
     def __init__(
         self,
@@ -46,7 +58,10 @@ class Worker:
         max_in_flight: int = 32,
         metrics: Metrics | None = None,
         published: Wakeup | None = None,
+        republish: Republish | None = None,
     ) -> None:
+        # A finished `reprocess` job sends its event's messages again through it (same ids).
+        self._republish = republish
         self._max_in_flight = max(1, max_in_flight)
         # Told when a finished job wrote messages to deliver; nobody waits on the default.
         self._published = published or Wakeup()
@@ -63,7 +78,7 @@ class Worker:
             now=self._clock(),
             lease_seconds=self._lease_seconds,
             limit=limit,
-            kinds=(PROCESS_JOB,),
+            kinds=(PROCESS_JOB, REPROCESS_JOB),
         )
 
     async def run_once(self) -> int:
@@ -116,29 +131,33 @@ class Worker:
             # did not see it: transient, never a reason to give up at first sight.
             await self._retry(job, FailureKind.TRANSIENT, "event not found", None)
             return
-        plan = await self._plan(job, event)
+        plan, stored = await self._plan(job, event)
         if isinstance(plan, KillJob):
             await self._kill(job, plan.reason)
             return
         document = plan.body if isinstance(plan, UseDocument) else await self._fetch(job, plan)
         if document is None and isinstance(plan, FetchDocument):
             return  # retried or killed
-        await self._complete(job, event, lease_until, document)
+        digest = changed_digest(stored, document)
+        if digest is not None:
+            _log.info("job.document_changed", job_id=job.id, event_id=event.id)
+        await self._complete(job, event, lease_until, document, digest)
 
-    async def _plan(self, job: Job, event: StoredEvent) -> FetchPlan:
+    async def _plan(self, job: Job, event: StoredEvent) -> tuple[FetchPlan, bytes | None]:
         """Read what planning needs (the document already stored for the event's account and
-        transaction, else the account), then plan."""
+        transaction, else the account), then plan; with the stored copy a reprocess fetches
+        again and compares against."""
         wanted = wanted_document(event)
         if wanted is None:
-            return plan_fetch(event, None, stored=None)
+            return plan_fetch(event, None, stored=None), None
         stored = await self._store.fetch_transaction_document(
             event.account, wanted.transaction_id, wanted.kind
         )
-        if stored is not None:
+        if stored is not None and job.kind != REPROCESS_JOB:
             _log.info("job.document_stored_already", job_id=job.id, kind=wanted.kind)
-            return plan_fetch(event, None, stored=stored.body)
+            return plan_fetch(event, None, stored=stored.body), None
         account = await self._store.fetch_account(event.account) if event.account else None
-        return plan_fetch(event, account, stored=None)
+        return plan_fetch(event, account, stored=None), stored.body if stored else None
 
     async def _fetch(self, job: Job, plan: FetchDocument) -> bytes | None:
         """The wanted report or 837 X12 from Stedi; None once the job has been retried."""
@@ -178,7 +197,12 @@ class Worker:
             return None
 
     async def _complete(
-        self, job: Job, event: StoredEvent, lease_until: datetime, document: bytes | None
+        self,
+        job: Job,
+        event: StoredEvent,
+        lease_until: datetime,
+        document: bytes | None,
+        content_digest: str | None = None,
     ) -> None:
         """Store the job's result and mark it done, unless its lease was lost meanwhile."""
         wanted = wanted_document(event)
@@ -190,6 +214,7 @@ class Worker:
             kind=wanted.report if wanted is not None else None,
             now=now,
             submission=document if wanted is not None and not is_report else None,
+            content_digest=content_digest,
         )
         done = await self._store.complete_job(
             job.id, now=now, lease_until=lease_until, result=result
@@ -199,6 +224,8 @@ class Worker:
             return
         self._count("done")
         self._report_unreadable(job, result)
+        if job.kind == REPROCESS_JOB:
+            await self._send_again(job, now)
         if result.messages:
             self._published.notify()
         _log.info(
@@ -210,6 +237,22 @@ class Worker:
             messages=len(result.messages),
             claims=len(result.claims),
         )
+
+    async def _send_again(self, job: Job, now: datetime) -> None:
+        """After a reprocess: its event's delivered and dead deliveries go out again, with the
+        same webhook-ids (the same content built the same message ids)."""
+        if self._republish is None:
+            return
+        try:
+            counts = await self._republish(job.event_id, now=now)
+        except ConflictError:
+            return  # the event publishes nothing
+        except StoreUnavailableError as exc:  # the job is done; `events redeliver` can resend
+            _log.warning("job.republish_failed", job_id=job.id, error=type(exc).__name__)
+            return
+        if counts.requeued:
+            self._published.notify()
+        _log.info("job.republished", job_id=job.id, event_id=job.event_id, requeued=counts.requeued)
 
     async def _retry(
         self, job: Job, kind: FailureKind, reason: str, retry_after: float | None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from receiver.errors import BadRequestError, ConflictError, NotFoundError
 from receiver.intake.body import parse_json_object
 from receiver.models import (
+    Actor,
+    AuditAction,
     Delivery,
     DeliveryAttempt,
     DeliveryFilter,
@@ -15,7 +17,13 @@ from receiver.models import (
     RequeueCounts,
     SubscriptionStatus,
 )
-from receiver.store.ports import DeliveryOps
+from receiver.ops.trail import record
+from receiver.store.ports import AuditTrail, DeliveryOps
+
+
+class AuditedDeliveryOps(DeliveryOps, AuditTrail, Protocol):
+    """What retry and redeliver need: the delivery ops, and the audit trail they write to."""
+
 
 REDELIVER_FIELDS = frozenset({"subscription_id"})
 STATUSES = tuple(s.value for s in DeliveryStatus)
@@ -80,8 +88,10 @@ async def delivery_with_attempts(store: DeliveryOps, delivery_id: str) -> dict[s
     }
 
 
-async def retry(store: DeliveryOps, delivery_id: str, now: datetime) -> None:
-    """Put a dead delivery back in the queue with a fresh attempt budget.
+async def retry(
+    store: AuditedDeliveryOps, delivery_id: str, now: datetime, *, actor: Actor
+) -> None:
+    """Put a dead delivery back in the queue with a fresh attempt budget, and audit it.
 
     NotFoundError if unknown; ConflictError if it is not dead or its subscription is removed.
     """
@@ -95,13 +105,26 @@ async def retry(store: DeliveryOps, delivery_id: str, now: datetime) -> None:
         raise ConflictError("the delivery's subscription is removed")
     if not await store.revive_delivery(delivery.id, now=now):
         raise ConflictError("delivery is no longer dead; nothing to retry")
+    await record(
+        store,
+        actor,
+        AuditAction.DELIVERY_RETRY,
+        now=now,
+        target=delivery.id,
+        counts={"requeued": 1},
+    )
 
 
 async def redeliver(
-    store: DeliveryOps, event_id: str, now: datetime, subscription_id: str | None = None
+    store: AuditedDeliveryOps,
+    event_id: str,
+    now: datetime,
+    subscription_id: str | None = None,
+    *,
+    actor: Actor,
 ) -> dict[str, Any]:
     """Put an event's delivered and dead deliveries (one subscription's, if given) back in
-    the queue; the answer's JSON: `event_id`, `requeued`, `already_pending`.
+    the queue, and audit it; the answer's JSON: `event_id`, `requeued`, `already_pending`.
 
     NotFoundError for an unknown event or subscription; ConflictError for a removed
     subscription or an event that has published nothing yet.
@@ -109,11 +132,17 @@ async def redeliver(
     counts: RequeueCounts = await store.requeue_event_deliveries(
         event_id, now=now, subscription_id=subscription_id
     )
-    return {
-        "event_id": event_id,
-        "requeued": counts.requeued,
-        "already_pending": counts.already_pending,
-    }
+    answer = {"requeued": counts.requeued, "already_pending": counts.already_pending}
+    await record(
+        store,
+        actor,
+        AuditAction.EVENT_REDELIVER,
+        now=now,
+        target=event_id,
+        filter={"subscription_id": subscription_id},
+        counts=answer,
+    )
+    return {"event_id": event_id, **answer}
 
 
 def redelivery_subscription(body: bytes, *, max_depth: int) -> str | None:

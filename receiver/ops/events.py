@@ -1,4 +1,5 @@
-"""Events, jobs and claim timelines as ops see them: filters from raw input, JSON renderings."""
+"""Events, jobs and claim timelines as ops see them: filters from raw input, JSON renderings,
+the audited reads of PHI (an event's body, a claim's timeline) and a job's retry."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from typing import Any
 
 from receiver.errors import BadRequestError
 from receiver.models import (
+    Actor,
+    AuditAction,
     EventFilter,
     Job,
     StoredEvent,
     TimelineEntry,
 )
+from receiver.ops.trail import record
+from receiver.store.base import Store
 
 DEFAULT_LIMIT = 50
 
@@ -94,3 +99,43 @@ def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
         "received_at": entry.received_at.isoformat(),
         "data": entry.data,
     }
+
+
+async def read_event(
+    store: Store, event_id: str, *, now: datetime, actor: Actor
+) -> StoredEvent | None:
+    """An event with its body (PHI), the read audited before it is handed out; None (and
+    nothing audited) if there is no such event."""
+    event = await store.fetch_event(event_id)
+    if event is not None:
+        await record(store, actor, AuditAction.EVENT_READ, now=now, target=event.id)
+    return event
+
+
+async def read_timeline(
+    store: Store, patient_control_number: str, *, now: datetime, actor: Actor
+) -> list[TimelineEntry]:
+    """A claim's timeline (PHI), the read audited before it is handed out (nothing audited
+    when no event mentions the claim)."""
+    entries = await store.claim_timeline(patient_control_number)
+    if entries:
+        counts = {"entries": len(entries)}
+        await record(
+            store,
+            actor,
+            AuditAction.CLAIM_READ,
+            now=now,
+            target=patient_control_number,
+            counts=counts,
+        )
+    return entries
+
+
+async def retry_job(store: Store, job_id: str, *, now: datetime, actor: Actor) -> bool:
+    """Put a dead job back in the queue, audited; False (nothing audited) if it is not dead."""
+    if not await store.revive_job(job_id, now=now):
+        return False
+    await record(
+        store, actor, AuditAction.JOB_RETRY, now=now, target=job_id, counts={"requeued": 1}
+    )
+    return True

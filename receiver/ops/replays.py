@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from receiver.errors import BadRequestError
 from receiver.intake.body import parse_json_object
-from receiver.models import DeliveryStatus, ReplayCounts, ReplayFilter
+from receiver.models import Actor, AuditAction, DeliveryStatus, ReplayCounts, ReplayFilter
 from receiver.ops.events import parse_time
-from receiver.store.ports import ReplayLog
+from receiver.ops.trail import record
+from receiver.store.ports import AuditTrail, ReplayLog
+
+
+class AuditedReplayLog(ReplayLog, AuditTrail, Protocol):
+    """What a replay needs: the replay log, and the audit trail it writes to."""
+
 
 REPLAY_FIELDS = frozenset({"since", "until", "subscription_id", "status", "dry_run"})
 
@@ -104,11 +110,33 @@ def replay_json(counts: ReplayCounts, *, dry_run: bool) -> dict[str, Any]:
 
 
 async def replay(
-    store: ReplayLog, flt: ReplayFilter, *, now: datetime, limit: int, dry_run: bool
+    store: AuditedReplayLog,
+    flt: ReplayFilter,
+    *,
+    now: datetime,
+    limit: int,
+    dry_run: bool,
+    actor: Actor,
 ) -> dict[str, Any]:
-    """Run (or preview) a replay; the answer's JSON (see `replay_json`)."""
+    """Run (or preview) a replay, auditing a run (a preview changes nothing); the answer's
+    JSON (see `replay_json`)."""
     counts = await store.requeue_deliveries(flt, now=now, limit=limit, dry_run=dry_run)
-    return replay_json(counts, dry_run=dry_run)
+    answer = replay_json(counts, dry_run=dry_run)
+    if not dry_run:
+        await record(
+            store, actor, AuditAction.REPLAY, now=now, filter=replay_scope(flt), counts=answer
+        )
+    return answer
+
+
+def replay_scope(flt: ReplayFilter) -> dict[str, object]:
+    """What a replay selected, as an audit row's filter."""
+    return {
+        "since": flt.since.isoformat(),
+        "until": flt.until.isoformat(),
+        "subscription_id": flt.subscription_id,
+        "statuses": [s.value for s in flt.statuses],
+    }
 
 
 def log_replay(flt: ReplayFilter, answer: dict[str, Any], *, dry_run: bool) -> None:

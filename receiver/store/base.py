@@ -16,6 +16,7 @@ from typing import Protocol
 
 from receiver.errors import BadRequestError
 from receiver.store.ports import (
+    AuditTrail,
     DeliveryLog,
     DeliveryQueue,
     Directory,
@@ -25,6 +26,8 @@ from receiver.store.ports import (
     JobQueue,
     Lifecycle,
     ReplayLog,
+    ReprocessQueue,
+    Retention,
     WakeUps,
 )
 
@@ -44,6 +47,9 @@ class Store(
     ReplayLog,
     WakeUps,
     EligibilityStore,
+    AuditTrail,
+    ReprocessQueue,
+    Retention,
     Protocol,
 ):
     """Durable state: inbound events with their jobs, OAuth clients, Stedi accounts,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 
@@ -17,6 +18,27 @@ def load_migrations(dialect: str) -> list[tuple[str, str]]:
 
 def split_statements(sql: str) -> list[str]:
     """Split a migration file into statements, dropping `--` comment lines (our migrations
-    hold no semicolons inside literals)."""
+    hold no semicolons inside literals). A `;` inside a `$$`-quoted body (a PostgreSQL
+    function) or between a `CREATE TRIGGER`'s `BEGIN` and `END` (SQLite) does not end one."""
     code = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-    return [statement.strip() for statement in code.split(";") if statement.strip()]
+    statements: list[str] = []
+    pending = ""
+    for piece in code.split(";"):
+        pending = f"{pending};{piece}" if pending else piece
+        if not _inside_body(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return [statement for statement in statements if statement]
+
+
+_TRIGGER_BODY = re.compile(r"^\s*CREATE\s+TRIGGER\b.*\bBEGIN\b", re.IGNORECASE | re.DOTALL)
+_BODY_END = re.compile(r"\bEND\s*$", re.IGNORECASE)
+
+
+def _inside_body(text: str) -> bool:
+    """Whether `text` stops inside a `$$` body or an unfinished trigger body."""
+    if text.count("$$") % 2:
+        return True
+    return bool(_TRIGGER_BODY.match(text)) and not _BODY_END.search(text)

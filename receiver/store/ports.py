@@ -10,6 +10,8 @@ from receiver.eligibility.records import EligibilityBatch, EligibilitySubmission
 from receiver.models import (
     Account,
     AttemptOutcome,
+    AuditEntry,
+    AuditFilter,
     ClaimedDelivery,
     Client,
     Delivery,
@@ -31,6 +33,8 @@ from receiver.models import (
     Subscription,
     TimelineEntry,
 )
+from receiver.store.reprocess_sql import DeadJobFilter, ReprocessCounts
+from receiver.store.retention_sql import PurgeCounts
 
 
 class Lifecycle(Protocol):
@@ -319,6 +323,50 @@ class WakeUps(Protocol):
         """Call `on_jobs` / `on_deliveries` when another process commits new work of that
         kind, where the store can tell (PostgreSQL LISTEN/NOTIFY; SQLite cannot, and its
         workers poll); returns the coroutine function that stops listening."""
+
+
+class AuditTrail(Protocol):
+    """Append-only audit rows: the store refuses to update or delete them."""
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        """Store one audit row, committed before returning."""
+
+    async def list_audit(
+        self, flt: AuditFilter, *, limit: int, cursor: str | None
+    ) -> Page[AuditEntry]:
+        """Audit rows matching `flt`, newest first; `cursor` continues a page."""
+
+
+class ReprocessQueue(Protocol):
+    """Run follow-ups again: one event's, or those of dead jobs by filter."""
+
+    async def queue_reprocess(self, event_id: str, *, now: datetime) -> bool:
+        """Put one `reprocess` job for the event in the queue, due at `now` (its earlier one
+        started over if finished); False if one is still pending or running. NotFoundError
+        for an unknown event. Wakes other processes' workers where it can."""
+
+    async def revive_dead_jobs(
+        self, flt: DeadJobFilter, *, now: datetime, dry_run: bool
+    ) -> ReprocessCounts:
+        """Count the dead jobs `flt` matches and, unless `dry_run`, put them back to pending,
+        due at `now` (attempts kept, as `revive_job`). Wakes other processes' workers."""
+
+
+class Retention(Protocol):
+    """Purge the raw bodies and documents of old, settled events; keep everything else."""
+
+    async def purge_bodies(
+        self, *, before: datetime, now: datetime, batch: int, dry_run: bool
+    ) -> PurgeCounts:
+        """Empty the raw body and the documents' bodies of every event received before
+        `before` with nothing owed (see `retention_sql`), `batch` events per transaction so
+        no lock is held long, stamping `purged_at = now`; a dry run only counts."""
+
+    async def reclaim_space(self, *, convert: bool) -> int:
+        """Give the space purged rows left back to the file system where the store can (SQLite:
+        an incremental vacuum; a file without it is converted by one VACUUM, which holds
+        writes back for its whole rewrite, only if `convert`); the bytes returned (0
+        elsewhere)."""
 
 
 class Directory(Clients, Accounts, PollCursors, Subscriptions, Protocol):

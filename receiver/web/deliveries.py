@@ -19,7 +19,7 @@ from receiver.ops.deliveries import (
 )
 from receiver.ops.events import parse_limit
 from receiver.web.body import read_body
-from receiver.web.deps import ORJSONResponse, require_scope, services
+from receiver.web.deps import ORJSONResponse, require_actor, require_scope, services
 
 READ_SCOPE = "events:read"
 REPLAY_SCOPE = "events:replay"
@@ -50,10 +50,10 @@ async def show_delivery(request: Request) -> Response:
 
 async def retry_delivery(request: Request) -> Response:
     """POST /deliveries/{id}/retry: 202 once a dead delivery is pending again."""
-    await require_scope(request, REPLAY_SCOPE)
+    actor = await require_actor(request, REPLAY_SCOPE)
     svc = services(request)
     delivery_id = request.path_params["id"]
-    await retry(svc.store, delivery_id, svc.clock())
+    await retry(svc.store, delivery_id, svc.clock(), actor=actor)
     _log.info("delivery.retried", delivery_id=delivery_id)
     svc.dispatch_wakeup.notify()
     return ORJSONResponse({"id": delivery_id, "status": "pending"}, status_code=202)
@@ -62,14 +62,14 @@ async def retry_delivery(request: Request) -> Response:
 async def redeliver_event(request: Request) -> Response:
     """POST /events/{id}/redeliver: 202 once the event's delivered and dead deliveries (to
     one subscription with `{"subscription_id": ...}`) are pending again."""
-    await require_scope(request, REPLAY_SCOPE)
+    actor = await require_actor(request, REPLAY_SCOPE)
     svc = services(request)
     body = await read_body(request, svc.settings.max_body_bytes)
     if body:
         require_json_content_type(request.headers.get("content-type"))
     subscription_id = redelivery_subscription(body, max_depth=svc.settings.max_json_depth)
     event_id = request.path_params["id"]
-    answer = await redeliver(svc.store, event_id, svc.clock(), subscription_id)
+    answer = await redeliver(svc.store, event_id, svc.clock(), subscription_id, actor=actor)
     _log.info(
         "event.redelivered",
         event_id=event_id,

@@ -1,15 +1,19 @@
-"""What route handlers share: the app's Services, a Bearer guard, and a fast JSON response."""
+"""What route handlers share: the app's Services, a Bearer guard (and the audit Actor it
+names), and a fast JSON response."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
+import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from receiver.auth.guard import authorize_bearer
 from receiver.auth.tokens import TokenClaims
+from receiver.ids import new_id
+from receiver.models import Actor
 from receiver.web.services import Services
 
 
@@ -45,3 +49,11 @@ async def require_scope(request: Request, scope: str) -> TokenClaims:
         now=now,
         tokens=svc.tokens,
     )
+
+
+async def require_actor(request: Request, scope: str) -> Actor:
+    """`require_scope`, then who is acting for the audit trail: the token's client id, under
+    the request id `RequestIdMiddleware` bound to the logs."""
+    claims = await require_scope(request, scope)
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return Actor(who=claims.client_id, request_id=str(request_id or new_id("req")))

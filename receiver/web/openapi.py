@@ -17,6 +17,19 @@ _SUB = {"$ref": "#/components/schemas/Subscription"}
 _SUB_SECRET = {"$ref": "#/components/schemas/SubscriptionWithSecret"}
 _DELIVERY = {"$ref": "#/components/schemas/DeliveryDetail"}
 _NULLABLE_STRING = {"type": ["string", "null"]}
+_AUDIT_ROW: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "actor": {"type": "string", "description": "A client id, or cli:<os user>"},
+        "action": {"type": "string"},
+        "target": _NULLABLE_STRING,
+        "filter": {"type": "object"},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "request_id": {"type": "string"},
+    },
+}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -173,6 +186,31 @@ def build_document(public_url: str) -> dict[str, Any]:
                 },
             }
         },
+        "/events/{id}/reprocess": {
+            "post": {
+                "summary": "Run the event's follow-up again: fetch its document again and send "
+                "its messages again; same content keeps the same message ids, so subscribers "
+                "dedupe (scope events:replay)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "202": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "event_id": {"type": "string"},
+                                "queued": {
+                                    "type": "boolean",
+                                    "description": "False: a reprocess of it is still pending",
+                                },
+                            },
+                        },
+                        "A reprocess job is queued",
+                    ),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
         "/events/{id}/redeliver": {
             "post": {
                 "summary": "Send the event's published messages again, same webhook-id and body, "
@@ -308,6 +346,27 @@ def build_document(public_url: str) -> dict[str, Any]:
                 "responses": {
                     "200": _json({"type": "object"}, "Batches, results stored of expected"),
                     **_errors(401, 403, 404),
+                },
+            }
+        },
+        "/audit": {
+            "get": {
+                "summary": "The audit trail, newest first: every ops action and read of PHI "
+                "(scope audit:read)",
+                "security": _BEARER,
+                "parameters": _query("actor", "action", "since", "until", "limit", "cursor"),
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "items": {"type": "array", "items": _AUDIT_ROW},
+                                "next_cursor": _NULLABLE_STRING,
+                            },
+                        },
+                        "A page of audit rows",
+                    ),
+                    **_errors(400, 401, 403),
                 },
             }
         },

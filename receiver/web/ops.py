@@ -16,9 +16,11 @@ from receiver.ops.events import (
     event_json,
     job_json,
     parse_limit,
+    read_event,
+    read_timeline,
     timeline_json,
 )
-from receiver.web.deps import ORJSONResponse, require_scope, services
+from receiver.web.deps import ORJSONResponse, require_actor, require_scope, services
 
 READ_SCOPE = "events:read"
 
@@ -36,10 +38,12 @@ async def list_events(request: Request) -> Response:
 
 
 async def show_event(request: Request) -> Response:
-    """GET /events/{id}: the event with its body exactly as received, and its jobs."""
-    await require_scope(request, READ_SCOPE)
-    store = services(request).store
-    event = await store.fetch_event(request.path_params["id"])
+    """GET /events/{id}: the event with its body exactly as received, and its jobs (the read
+    is audited)."""
+    actor = await require_actor(request, READ_SCOPE)
+    svc = services(request)
+    store = svc.store
+    event = await read_event(store, request.path_params["id"], now=svc.clock(), actor=actor)
     if event is None:
         raise NotFoundError("no such event")
     jobs = await store.list_jobs(JobFilter(event_id=event.id), limit=50, cursor=None)
@@ -94,10 +98,12 @@ async def metrics(request: Request) -> Response:
 
 
 async def claim_timeline(request: Request) -> Response:
-    """GET /claims/{patientControlNumber}: what every event said about one claim, in order."""
-    await require_scope(request, READ_SCOPE)
+    """GET /claims/{patientControlNumber}: what every event said about one claim, in order
+    (the read is audited)."""
+    actor = await require_actor(request, READ_SCOPE)
+    svc = services(request)
     pcn = request.path_params["pcn"]
-    entries = await services(request).store.claim_timeline(pcn)
+    entries = await read_timeline(svc.store, pcn, now=svc.clock(), actor=actor)
     if not entries:
         raise NotFoundError("no events mention this claim")
     return ORJSONResponse(

@@ -13,7 +13,7 @@ from receiver.ops.replays import (
     replay,
 )
 from receiver.web.body import read_body
-from receiver.web.deps import ORJSONResponse, require_scope, services
+from receiver.web.deps import ORJSONResponse, require_actor, services
 
 REPLAY_SCOPE = "events:replay"
 
@@ -21,7 +21,7 @@ REPLAY_SCOPE = "events:replay"
 async def create_replay(request: Request) -> Response:
     """POST /replays: 202 once the window's matching deliveries are pending again; 200 with
     the counts for a dry run."""
-    await require_scope(request, REPLAY_SCOPE)
+    actor = await require_actor(request, REPLAY_SCOPE)
     svc = services(request)
     body = await read_body(request, svc.settings.max_body_bytes)
     if body:
@@ -29,7 +29,12 @@ async def create_replay(request: Request) -> Response:
     now = svc.clock()
     flt, dry_run = parse_replay(body, max_depth=svc.settings.max_json_depth, now=now)
     answer = await replay(
-        svc.store, flt, now=now, limit=svc.settings.replay_max_deliveries, dry_run=dry_run
+        svc.store,
+        flt,
+        now=now,
+        limit=svc.settings.replay_max_deliveries,
+        dry_run=dry_run,
+        actor=actor,
     )
     log_replay(flt, answer, dry_run=dry_run)
     if answer.get("requeued"):

@@ -8,16 +8,16 @@ import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
-from receiver.delivery import subscriptions as domain
 from receiver.errors import BadRequestError, NotFoundError
 from receiver.intake.body import parse_json_object, require_json_content_type
 from receiver.models import Subscription
+from receiver.ops import subscriptions as use
 from receiver.ops.subscriptions import (
     subscription_json,
     with_secret,
 )
 from receiver.web.body import read_body
-from receiver.web.deps import ORJSONResponse, require_scope, services
+from receiver.web.deps import ORJSONResponse, require_actor, require_scope, services
 
 WRITE_SCOPE = "subscriptions:write"
 FIELDS = frozenset({"url", "types", "account", "description"})
@@ -52,7 +52,7 @@ async def list_subscriptions(request: Request) -> Response:
 
 async def add_subscription(request: Request) -> Response:
     """POST /subscriptions: 201 with the signing secret, shown this once."""
-    await require_scope(request, WRITE_SCOPE)
+    actor = await require_actor(request, WRITE_SCOPE)
     svc = services(request)
     require_json_content_type(request.headers.get("content-type"))
     body = parse_json_object(
@@ -64,7 +64,7 @@ async def add_subscription(request: Request) -> Response:
         raise BadRequestError(
             f"unknown field {', '.join(unknown)}; fields are {', '.join(sorted(FIELDS))}"
         )
-    sub = await domain.create_subscription(
+    sub = await use.create(
         svc.store,
         url=body.get("url"),
         types=body.get("types"),
@@ -73,6 +73,7 @@ async def add_subscription(request: Request) -> Response:
         now=svc.clock(),
         allow_insecure=svc.settings.allow_insecure_destinations,
         resolver=svc.resolver,
+        actor=actor,
     )
     _log.info("subscription.created", subscription_id=sub.id)
     return ORJSONResponse(with_secret(sub), status_code=201)
@@ -86,12 +87,10 @@ async def show_subscription(request: Request) -> Response:
 
 async def remove_subscription(request: Request) -> Response:
     """DELETE /subscriptions/{id}: 204; deliveries and attempts are kept (idempotent)."""
-    await require_scope(request, WRITE_SCOPE)
+    actor = await require_actor(request, WRITE_SCOPE)
     svc = services(request)
     sub = await _fetch(request)
-    removed = domain.remove(sub, svc.clock())
-    if removed is not sub:
-        await svc.store.update_subscription(removed)
+    if await use.remove(svc.store, sub, now=svc.clock(), actor=actor):
         _log.info("subscription.removed", subscription_id=sub.id)
     return Response(status_code=204)
 
@@ -99,23 +98,24 @@ async def remove_subscription(request: Request) -> Response:
 async def rotate_secret(request: Request) -> Response:
     """POST /subscriptions/{id}/rotate-secret: a new secret; the old one signs too for the
     grace period (RECEIVER_SUBSCRIPTION_SECRET_GRACE_SECONDS)."""
-    await require_scope(request, WRITE_SCOPE)
+    actor = await require_actor(request, WRITE_SCOPE)
     svc = services(request)
-    rotated = domain.rotate_secret(
-        await _fetch(request), svc.clock(), svc.settings.subscription_secret_grace_seconds
+    rotated = await use.rotate(
+        svc.store,
+        await _fetch(request),
+        now=svc.clock(),
+        grace_seconds=svc.settings.subscription_secret_grace_seconds,
+        actor=actor,
     )
-    await svc.store.update_subscription(rotated)
     _log.info("subscription.secret_rotated", subscription_id=rotated.id)
     return ORJSONResponse(with_secret(rotated))
 
 
 async def enable_subscription(request: Request) -> Response:
     """POST /subscriptions/{id}/enable: active again (409 if removed)."""
-    await require_scope(request, WRITE_SCOPE)
+    actor = await require_actor(request, WRITE_SCOPE)
     svc = services(request)
-    enabled = domain.enable(await _fetch(request), svc.clock())
-    await svc.store.update_subscription(enabled)
-    await svc.store.release_held_deliveries(enabled.id, now=svc.clock())
+    enabled = await use.enable(svc.store, await _fetch(request), now=svc.clock(), actor=actor)
     _log.info("subscription.enabled", subscription_id=enabled.id)
     svc.dispatch_wakeup.notify()  # its held-back deliveries are due
     return ORJSONResponse(subscription_json(enabled))

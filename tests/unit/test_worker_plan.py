@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from typing import Any
 
@@ -17,6 +18,7 @@ from receiver.followup.plan import (
     UseDocument,
     WantedDocument,
     build_result,
+    changed_digest,
     message_subject,
     parse_problems,
     plan_fetch,
@@ -402,3 +404,27 @@ def test_plan_fetch_kills_with_the_fix_when_the_account_has_no_key() -> None:
         "receiver accounts rotate acme --api-key-env VAR, then receiver jobs retry"
     )
     assert isinstance(plan_fetch(stedi(WEBHOOK_835), None, stored=None), KillJob)
+
+
+class TestChangedDigest:
+    def test_same_or_missing_content_has_no_digest(self) -> None:
+        assert changed_digest(b"a", b"a") is None
+        assert changed_digest(None, b"a") is None
+        assert changed_digest(b"a", None) is None
+
+    def test_changed_content_is_the_new_documents_sha256(self) -> None:
+        assert changed_digest(b"old", b"new") == hashlib.sha256(b"new").hexdigest()
+
+
+def test_a_changed_reports_messages_get_new_ids_the_events_own_keeps_its() -> None:
+    event = stedi(WEBHOOK_835)
+    first = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
+    same = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
+    digest = changed_digest(REPORT_835, REPORT_835 + b" ")
+    changed = build_result(
+        event, report=REPORT_835 + b" ", kind=ReportKind.ERA_835, now=NOW, content_digest=digest
+    )
+    assert [m.id for m in same.messages] == [m.id for m in first.messages]
+    assert types(changed) == ["stedi.transaction.processed", "claim.remittance.received"]
+    assert changed.messages[0].id == first.messages[0].id
+    assert changed.messages[1].id != first.messages[1].id

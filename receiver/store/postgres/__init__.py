@@ -4,17 +4,28 @@ Driver and network errors become StoreUnavailableError at this boundary. The ada
 assembled from one part per concern; `base` holds the pool, transactions and migrations.
 """
 
+from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
 from receiver.store.postgres.eligibility import PostgresEligibility
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
 from receiver.store.postgres.notify import PostgresNotify
+from receiver.store.postgres.reprocess import PostgresReprocess
+from receiver.store.postgres.retention import PostgresRetention
 
 __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    PostgresIntake, PostgresJobs, DirectoryRows, PostgresFanout, PostgresNotify, PostgresEligibility
+    PostgresIntake,
+    PostgresJobs,
+    DirectoryRows,
+    PostgresFanout,
+    PostgresNotify,
+    PostgresEligibility,
+    AuditRows,
+    PostgresReprocess,
+    PostgresRetention,
 ):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

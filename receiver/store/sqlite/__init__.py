@@ -8,17 +8,29 @@ is assembled from one part per concern; `base` holds the connections and plumbin
 
 from collections.abc import Awaitable, Callable
 
+from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.eligibility import SqliteEligibility
 from receiver.store.sqlite.fanout import SqliteFanout
 from receiver.store.sqlite.intake import SqliteIntake
 from receiver.store.sqlite.jobs import SqliteJobs
+from receiver.store.sqlite.reprocess import SqliteReprocess
+from receiver.store.sqlite.retention import SqliteRetention
 
 __all__ = ["SqliteStore", "to_text"]
 
 
-class SqliteStore(SqliteIntake, SqliteJobs, DirectoryRows, SqliteFanout, SqliteEligibility):
+class SqliteStore(
+    SqliteIntake,
+    SqliteJobs,
+    DirectoryRows,
+    SqliteFanout,
+    SqliteEligibility,
+    AuditRows,
+    SqliteReprocess,
+    SqliteRetention,
+):
     """The Store protocol on a local SQLite file."""
 
     async def listen(

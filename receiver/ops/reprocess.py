@@ -1,0 +1,72 @@
+"""Reprocess: run an event's follow-up again (fetch again, publish again), or revive the dead
+jobs a filter matches, counted first; both audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from receiver.errors import BadRequestError
+from receiver.models import Actor, AuditAction
+from receiver.ops.replays import parse_instant
+from receiver.ops.trail import record
+from receiver.store.base import Store
+from receiver.store.reprocess_sql import DeadJobFilter
+
+
+async def reprocess_event(
+    store: Store, event_id: str, *, now: datetime, actor: Actor
+) -> dict[str, Any]:
+    """Queue the event's follow-up to run again, and audit it; the answer's JSON:
+    `event_id`, `queued` (False: a reprocess of it is still pending or running).
+    NotFoundError for an unknown event."""
+    queued = await store.queue_reprocess(event_id, now=now)
+    counts = {"queued": int(queued)}
+    await record(store, actor, AuditAction.EVENT_REPROCESS, now=now, target=event_id, counts=counts)
+    return {"event_id": event_id, "queued": queued}
+
+
+def dead_job_filter(
+    *,
+    since: object,
+    until: object = None,
+    account: object = None,
+    kind: object = None,
+    now: datetime,
+) -> DeadJobFilter:
+    """A DeadJobFilter from raw values: `since` required and `until` (default `now`) with a
+    timezone, on the jobs' creation time; BadRequestError for anything malformed."""
+    if since is None:
+        raise BadRequestError("since is required (an ISO-8601 time with a timezone)")
+    start = parse_instant("since", since)
+    end = now if until is None else parse_instant("until", until)
+    if end <= start:
+        raise BadRequestError("until must be later than since")
+    for name, value in (("account", account), ("kind", kind)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise BadRequestError(f"{name} must be a non-empty string")
+    return DeadJobFilter(
+        since=start,
+        until=end,
+        account=account if isinstance(account, str) else None,
+        kind=kind if isinstance(kind, str) else None,
+    )
+
+
+async def reprocess_dead_jobs(
+    store: Store, flt: DeadJobFilter, *, now: datetime, dry_run: bool, actor: Actor
+) -> dict[str, Any]:
+    """Count (a dry run) or revive the dead jobs `flt` matches, auditing a run; the answer's
+    JSON: `{"dry_run": true, "would_revive"}` or `{"revived"}`."""
+    counts = await store.revive_dead_jobs(flt, now=now, dry_run=dry_run)
+    if dry_run:
+        return {"dry_run": True, "would_revive": counts.matched}
+    scope = {
+        "since": flt.since.isoformat(),
+        "until": flt.until.isoformat(),
+        "account": flt.account,
+        "kind": flt.kind,
+    }
+    answer = {"revived": counts.revived}
+    await record(store, actor, AuditAction.JOBS_REPROCESS, now=now, filter=scope, counts=answer)
+    return answer
