@@ -14,6 +14,7 @@ from receiver.auth.accounts import (
     parse_stedi_account_uuid,
 )
 from receiver.cli.base import emit_json, read_secret_env, with_store
+from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import NotFoundError
 from receiver.intake.stedi import hash_credential
@@ -252,9 +253,20 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit_json([account_json(a, now) for a in found])
         return
-    for a in found:
-        kinds = ",".join(sorted({c.kind.value for c in a.credentials if c.is_valid_at(now)}))
-        click.echo(f"{a.name}\t{a.stedi_account_id}\t{kinds}\t{a.stedi_account_uuid or '-'}")
+    table(
+        ["NAME", "STEDI ACCOUNT", "CREDENTIALS", "STEDI UUID", "CREATED"],
+        [
+            [
+                a.name,
+                a.stedi_account_id,
+                ",".join(sorted({c.kind.value for c in a.credentials if c.is_valid_at(now)})),
+                a.stedi_account_uuid,
+                human_time(a.created_at, now),
+            ]
+            for a in found
+        ],
+        empty="no accounts",
+    )
 
 
 @accounts.command("remove")

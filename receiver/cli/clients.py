@@ -8,6 +8,7 @@ import click
 
 from receiver.auth.clients import new_client, revoke_client, rotate_client
 from receiver.cli.base import emit_json, load_or_exit, with_store
+from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ConfigError, NotFoundError
 from receiver.models import Client
@@ -72,9 +73,21 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit_json([client_json(c) for c in found])
         return
-    for c in found:
-        state = "revoked" if c.revoked_at else "active"
-        click.echo(f"{c.name}\t{c.client_id}\t{state}\t{' '.join(c.scopes)}")
+    now = utc_now()
+    table(
+        ["NAME", "CLIENT ID", "STATE", "SCOPES", "CREATED"],
+        [
+            [
+                c.name,
+                c.client_id,
+                "revoked" if c.revoked_at else "active",
+                " ".join(c.scopes),
+                human_time(c.created_at, now),
+            ]
+            for c in found
+        ],
+        empty="no clients",
+    )
 
 
 @clients.command("rotate")

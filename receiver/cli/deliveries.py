@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from receiver.cli.base import emit_json, with_store
+from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.ops.deliveries import (
@@ -51,11 +52,23 @@ def list_(
             {"items": [delivery_json(d) for d in page.items], "next_cursor": page.next_cursor}
         )
         return
-    for d in page.items:
-        click.echo(
-            f"{d.id}\t{d.created_at.isoformat()}\t{d.subscription_id}\t{d.type}\t{d.status.value}"
-            f"\t{d.attempts}\t{d.last_status if d.last_status is not None else '-'}"
-        )
+    now = utc_now()
+    table(
+        ["ID", "CREATED", "SUBSCRIPTION", "TYPE", "STATUS", "ATTEMPTS", "LAST STATUS"],
+        [
+            [
+                d.id,
+                human_time(d.created_at, now),
+                d.subscription_id,
+                d.type,
+                d.status.value,
+                d.attempts,
+                d.last_status,
+            ]
+            for d in page.items
+        ],
+        empty="no deliveries",
+    )
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}")
 

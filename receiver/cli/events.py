@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from receiver.cli.base import emit_json, with_store
+from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import JobFilter
@@ -56,11 +57,15 @@ def list_(
     if as_json:
         emit_json({"items": [event_json(e) for e in page.items], "next_cursor": page.next_cursor})
         return
-    for e in page.items:
-        click.echo(
-            f"{e.id}\t{e.received_at.isoformat()}\t{e.source}\t{e.type}\t{e.account or '-'}"
-            f"\t{e.status}"
-        )
+    now = utc_now()
+    table(
+        ["ID", "RECEIVED", "SOURCE", "TYPE", "ACCOUNT", "STATUS"],
+        [
+            [e.id, human_time(e.received_at, now), e.source, e.type, e.account, e.status]
+            for e in page.items
+        ],
+        empty="no events",
+    )
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}")
 
@@ -116,8 +121,23 @@ def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: boo
     if as_json:
         emit_json({"items": [job_json(j) for j in page.items], "next_cursor": page.next_cursor})
         return
-    for j in page.items:
-        click.echo(f"{j.id}\t{j.event_id}\t{j.kind}\t{j.status}\t{j.attempts}")
+    now = utc_now()
+    table(
+        ["ID", "EVENT", "KIND", "STATUS", "ATTEMPTS", "NEXT ATTEMPT", "UPDATED"],
+        [
+            [
+                j.id,
+                j.event_id,
+                j.kind,
+                j.status,
+                j.attempts,
+                human_time(j.next_attempt_at, now),
+                human_time(j.updated_at, now),
+            ]
+            for j in page.items
+        ],
+        empty="no jobs",
+    )
 
 
 @jobs.command("retry")

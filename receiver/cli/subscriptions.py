@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import click
 
 from receiver.cli.base import emit_json, load_or_exit, with_store
+from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.delivery import subscriptions as domain
 from receiver.errors import BadRequestError, NotFoundError
@@ -23,12 +25,17 @@ async def _fetch(store: Store, subscription_id: str) -> Subscription:
     return sub
 
 
-def _line(sub: Subscription) -> str:
-    """One tab-separated line (never the URL's query string, which may carry a token)."""
+def _row(sub: Subscription, now: datetime) -> list[str]:
+    """One table row (never the URL's query string, which may carry a token)."""
     url = sub.url.split("?", 1)[0]
-    return (
-        f"{sub.id}\t{sub.status.value}\t{','.join(sub.type_patterns)}\t{sub.account or '*'}\t{url}"
-    )
+    return [
+        sub.id,
+        sub.status.value,
+        ",".join(sub.type_patterns),
+        sub.account or "*",
+        url,
+        human_time(sub.created_at, now),
+    ]
 
 
 @click.group()
@@ -90,8 +97,12 @@ def list_(include_removed: bool, as_json: bool) -> None:
     if as_json:
         emit_json([subscription_json(s) for s in found])
         return
-    for sub in found:
-        click.echo(_line(sub))
+    now = utc_now()
+    table(
+        ["ID", "STATUS", "TYPES", "ACCOUNT", "URL", "CREATED"],
+        [_row(sub, now) for sub in found],
+        empty="no subscriptions",
+    )
 
 
 @subscriptions.command("show")

@@ -269,7 +269,7 @@ def test_accounts_add_needs_a_credential(cli: Cli) -> None:
 
 def test_events_list_on_an_empty_database(cli: Cli) -> None:
     result = cli.ok("events", "list")
-    assert result.stdout == ""
+    assert result.stdout == "no events\n"
     assert cli.json("events", "list") == {"items": [], "next_cursor": None}
 
 
@@ -282,7 +282,7 @@ def test_events_list_bad_filter_is_a_usage_error(cli: Cli) -> None:
 
 
 def test_jobs_list_on_an_empty_database(cli: Cli) -> None:
-    assert cli.ok("jobs", "list").stdout == ""
+    assert cli.ok("jobs", "list").stdout == "no jobs\n"
     assert cli.json("jobs", "list") == {"items": [], "next_cursor": None}
 
 
