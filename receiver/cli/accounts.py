@@ -14,7 +14,7 @@ from receiver.auth.accounts import (
     parse_stedi_account_uuid,
 )
 from receiver.cli.base import emit_json, read_secret_env, with_store
-from receiver.cli.render import human_time, table
+from receiver.cli.render import confirm, fields, human_time, table
 from receiver.clock import utc_now
 from receiver.errors import NotFoundError
 from receiver.intake.stedi import hash_credential
@@ -269,10 +269,42 @@ def list_(as_json: bool) -> None:
     )
 
 
+@accounts.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(name: str, as_json: bool) -> None:
+    """One account: its Stedi ids and credentials (kinds, names and expiry; never a secret)."""
+    account = with_store(lambda store: store.fetch_account(name))
+    if account is None:
+        raise click.ClickException(f"no account named {name!r}")
+    now = utc_now()
+    shown = account_json(account, now)
+    if as_json:
+        emit_json(shown)
+        return
+    del shown["credentials"]  # listed below as a table
+    fields({**shown, "created_at": human_time(account.created_at, now)})
+    table(
+        ["CREDENTIAL", "NAME", "EXPIRES", "VALID"],
+        [
+            [
+                c.kind.value,
+                c.name,
+                human_time(c.expires_at, now),
+                "yes" if c.is_valid_at(now) else "no",
+            ]
+            for c in account.credentials
+        ],
+        empty="no credentials",
+    )
+
+
 @accounts.command("remove")
 @click.argument("name")
-def remove(name: str) -> None:
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove(name: str, yes: bool) -> None:
     """Remove an account; its stored events are kept."""
+    confirm(f"Remove account {name}?", yes=yes, refusal="pass --yes to remove")
     if not with_store(lambda store: store.remove_account(name)):
         raise click.ClickException(f"no account named {name!r}")
     click.echo(f"removed {name}")

@@ -8,7 +8,7 @@ import click
 
 from receiver.auth.clients import new_client, revoke_client, rotate_client
 from receiver.cli.base import emit_json, load_or_exit, with_store
-from receiver.cli.render import human_time, table
+from receiver.cli.render import confirm, fields, human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ConfigError, NotFoundError
 from receiver.models import Client
@@ -90,6 +90,30 @@ def list_(as_json: bool) -> None:
     )
 
 
+@clients.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(name: str, as_json: bool) -> None:
+    """One client, revoked ones too (never its secret hashes)."""
+    client = with_store(lambda store: store.fetch_client_by_name(name))
+    if client is None:
+        raise click.ClickException(f"no client named {name!r}")
+    if as_json:
+        emit_json(client_json(client))
+        return
+    now = utc_now()
+    fields(
+        {
+            **client_json(client),
+            "created_at": human_time(client.created_at, now),
+            "revoked_at": human_time(client.revoked_at, now) if client.revoked_at else None,
+            "previous_secret_expires_at": (
+                human_time(client.previous_expires_at, now) if client.previous_expires_at else None
+            ),
+        }
+    )
+
+
 @clients.command("rotate")
 @click.argument("name")
 @click.option(
@@ -122,8 +146,10 @@ def rotate(name: str, grace_hours: float | None, as_json: bool) -> None:
 
 @clients.command("revoke")
 @click.argument("name")
-def revoke(name: str) -> None:
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def revoke(name: str, yes: bool) -> None:
     """Revoke a client: no new tokens, and its unexpired tokens stop working."""
+    confirm(f"Revoke client {name}?", yes=yes, refusal="pass --yes to revoke")
 
     async def action(store: Store) -> None:
         await store.update_client(revoke_client(await _by_name(store, name), utc_now()))

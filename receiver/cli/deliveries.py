@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from receiver.cli.base import emit_json, with_store
+from receiver.cli.filters import DELIVERY_STATUS
 from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.ops.deliveries import (
-    STATUSES,
     delivery_filter,
     delivery_json,
     delivery_with_attempts,
@@ -25,7 +25,7 @@ def deliveries() -> None:
 
 @deliveries.command("list")
 @click.option("--subscription", help="Only this subscription's deliveries.")
-@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--status", type=DELIVERY_STATUS)
 @click.option("--type", "type_", help="Exact message type.")
 @click.option("--message", help="Only this message's deliveries.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from receiver.cli.base import emit_json, with_store
-from receiver.cli.render import human_time, table
+from receiver.cli.filters import EVENT_STATUS, JOB_STATUS, TIME
+from receiver.cli.render import fields, human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import JobFilter
@@ -23,9 +24,9 @@ def events() -> None:
 @click.option("--source")
 @click.option("--type", "type_")
 @click.option("--account")
-@click.option("--status")
-@click.option("--since", help="ISO-8601 time.")
-@click.option("--until", help="ISO-8601 time.")
+@click.option("--status", type=EVENT_STATUS)
+@click.option("--since", type=TIME, help="ISO-8601 time with a timezone.")
+@click.option("--until", type=TIME, help="ISO-8601 time with a timezone.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--cursor")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -72,7 +73,8 @@ def list_(
 
 @events.command("show")
 @click.argument("event_id")
-def show(event_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the default).")
+def show(event_id: str, as_json: bool) -> None:
     """One event as JSON, with its body exactly as received."""
     event = with_store(lambda store: store.fetch_event(event_id))
     if event is None:
@@ -107,7 +109,7 @@ def jobs() -> None:
 
 
 @jobs.command("list")
-@click.option("--status")
+@click.option("--status", type=JOB_STATUS)
 @click.option("--event-id")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -140,6 +142,30 @@ def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: boo
     )
 
 
+@jobs.command("show")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def jobs_show(job_id: str, as_json: bool) -> None:
+    """One job: its state, attempts, next attempt and last error."""
+    page = with_store(lambda store: store.list_jobs(JobFilter(id=job_id), limit=1, cursor=None))
+    if not page.items:
+        raise click.ClickException(f"no job {job_id}")
+    job = page.items[0]
+    if as_json:
+        emit_json(job_json(job))
+        return
+    now = utc_now()
+    fields(
+        {
+            **job_json(job),
+            "next_attempt_at": human_time(job.next_attempt_at, now),
+            "lease_until": human_time(job.lease_until, now) if job.lease_until else None,
+            "created_at": human_time(job.created_at, now),
+            "updated_at": human_time(job.updated_at, now),
+        }
+    )
+
+
 @jobs.command("retry")
 @click.argument("job_id")
 def jobs_retry(job_id: str) -> None:
@@ -160,11 +186,23 @@ def claims() -> None:
 
 @claims.command("show")
 @click.argument("patient_control_number")
-def claims_show(patient_control_number: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def claims_show(patient_control_number: str, as_json: bool) -> None:
     """What every event said about one claim (277CA acknowledgments, 835 remittances)."""
     entries = with_store(lambda store: store.claim_timeline(patient_control_number))
     if not entries:
         raise click.ClickException("no events mention this claim")
+    if not as_json:
+        now = utc_now()
+        table(
+            ["RECEIVED", "KIND", "EVENT", "TRANSACTION"],
+            [
+                [human_time(e.received_at, now), e.kind, e.event_id, e.transaction_id]
+                for e in entries
+            ],
+            empty="no events mention this claim",
+        )
+        return
     emit_json(
         {
             "patient_control_number": patient_control_number,

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from receiver.cli.base import emit_json, load_or_exit, with_store
-from receiver.cli.render import human_time, table
+from receiver.cli.render import confirm, human_time, table
 from receiver.clock import utc_now
 from receiver.delivery import subscriptions as domain
 from receiver.errors import BadRequestError, NotFoundError
@@ -119,8 +119,10 @@ def show(subscription_id: str, as_json: bool) -> None:
 
 @subscriptions.command("remove")
 @click.argument("subscription_id")
-def remove(subscription_id: str) -> None:
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def remove(subscription_id: str, yes: bool) -> None:
     """Remove a subscription: nothing more is sent; its deliveries stay readable."""
+    confirm(f"Remove subscription {subscription_id}?", yes=yes, refusal="pass --yes to remove")
 
     async def action(store: Store) -> None:
         sub = await _fetch(store, subscription_id)
