@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from receiver.cli import tail
 from receiver.cli.base import emit_json, with_store
 from receiver.cli.filters import EVENT_STATUS, JOB_STATUS, TIME
 from receiver.cli.render import fields, human_time, table
@@ -80,6 +81,13 @@ def show(event_id: str, as_json: bool) -> None:
     if event is None:
         raise click.ClickException(f"no event {event_id}")
     emit_json(event_json(event))
+
+
+@events.command("tail")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per event.")
+def tail_(as_json: bool) -> None:
+    """Follow new events live (the store is polled every second); Ctrl-C stops."""
+    tail.tail(as_json)
 
 
 @events.command("redeliver")

@@ -8,11 +8,14 @@ from typing import Any
 import click
 
 from receiver.cli.base import emit_json, load_or_exit, with_store
-from receiver.cli.render import confirm, human_time, table
+from receiver.cli.render import confirm, fields, human_time, table
 from receiver.clock import utc_now
 from receiver.delivery import subscriptions as domain
+from receiver.delivery.rules import message_body, signature_headers
+from receiver.delivery.sender import Sender, SendResult
 from receiver.errors import BadRequestError, NotFoundError
-from receiver.models import Subscription
+from receiver.ids import new_id
+from receiver.models import OutboundMessage, Subscription, SubscriptionStatus
 from receiver.net.ssrf import system_resolver
 from receiver.ops.subscriptions import subscription_json, with_secret
 from receiver.store.base import Store
@@ -154,6 +157,78 @@ def rotate_secret(subscription_id: str, as_json: bool) -> None:
     click.echo("The secret is shown once; store it now.")
     if sub.previous_expires_at:
         click.echo(f"The old secret also signs until {sub.previous_expires_at.isoformat()}.")
+
+
+@subscriptions.command("test")
+@click.argument("subscription_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def test(subscription_id: str, as_json: bool) -> None:
+    """Send a signed test message (type receiver.test) to the subscription now and print the
+    answer's status code and latency. Nothing is queued: no delivery row is created."""
+    settings = load_or_exit()
+
+    async def action(store: Store) -> tuple[Subscription, str, SendResult]:
+        sub = await _fetch(store, subscription_id)
+        if sub.status is SubscriptionStatus.REMOVED:
+            raise BadRequestError(f"subscription {subscription_id} is removed")
+        now = utc_now()
+        message = test_message(sub, now)
+        body = message_body(message)
+        sender = Sender(
+            allow_insecure=settings.allow_insecure_destinations,
+            resolver=system_resolver,
+            timeout_seconds=settings.delivery_timeout_seconds,
+        )
+        try:
+            result = await sender.post(
+                pool_key=sub.id,
+                url=sub.url,
+                body=body,
+                headers=signature_headers(
+                    message_id=message.id, body=body, secrets=sub.signing_secrets(now), at=now
+                ),
+                now=now,
+            )
+        finally:
+            await sender.aclose()
+        return sub, message.id, result
+
+    sub, message_id, result = with_store(action)
+    answered = result.status_code is not None and 200 <= result.status_code < 300
+    if as_json:
+        emit_json(
+            {
+                "subscription_id": sub.id,
+                "message_id": message_id,
+                "status_code": result.status_code,
+                "latency_ms": result.duration_ms,
+                "error": result.error,
+                "ok": answered,
+            }
+        )
+    else:
+        fields(
+            {
+                "subscription": sub.id,
+                "message_id": message_id,
+                "status_code": result.status_code,
+                "latency": f"{result.duration_ms} ms",
+                "error": result.error,
+            }
+        )
+    if not answered:
+        raise click.ClickException("the test message was not accepted (no 2xx answer)")
+
+
+def test_message(sub: Subscription, now: datetime) -> OutboundMessage:
+    """The `receiver.test` message a `subscriptions test` sends: a fresh id, no PHI."""
+    return OutboundMessage(
+        id=new_id("msg_test"),
+        type="receiver.test",
+        account=sub.account,
+        data={"subscription_id": sub.id, "test": True},
+        created_at=now,
+    )
 
 
 @subscriptions.command("enable")
