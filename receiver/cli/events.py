@@ -133,7 +133,7 @@ def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: boo
         return
     now = utc_now()
     table(
-        ["ID", "EVENT", "KIND", "STATUS", "ATTEMPTS", "NEXT ATTEMPT", "UPDATED"],
+        ["ID", "EVENT", "KIND", "STATUS", "ATTEMPTS", "NEXT ATTEMPT", "UPDATED", "LAST ERROR"],
         [
             [
                 j.id,
@@ -143,6 +143,7 @@ def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: boo
                 j.attempts,
                 human_time(j.next_attempt_at, now),
                 human_time(j.updated_at, now),
+                j.last_error,
             ]
             for j in page.items
         ],
