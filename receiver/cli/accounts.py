@@ -183,6 +183,7 @@ def add(
     help="Env var holding a new Stedi API key (replaces the one receiver sends, at once).",
 )
 @click.option("--grace-hours", default=24.0, show_default=True, help="Old credential stays valid.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def rotate(
     name: str,
     inbound_header: str | None,
@@ -192,6 +193,7 @@ def rotate(
     api_key_env: str | None,
     stedi_account_uuid: str | None,
     grace_hours: float,
+    as_json: bool,
 ) -> None:
     """Add a new inbound credential (the old one of the same kind is accepted for the grace
     period), and/or replace the Stedi API key or set the account's UUID (both at once)."""
@@ -236,6 +238,16 @@ def rotate(
         )
 
     with_store(action)
+    if as_json:
+        emit_json(
+            {
+                "name": name,
+                "previous_credential_expires_at": expires.isoformat() if new else None,
+                "api_key_stored": api_key is not None,
+                "stedi_account_uuid": stedi_account_uuid,
+            }
+        )
+        return
     if new:
         click.echo(f"rotated {name}: previous credential accepted until {expires.isoformat()}")
     if api_key is not None:
@@ -302,9 +314,13 @@ def show(name: str, as_json: bool) -> None:
 @accounts.command("remove")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def remove(name: str, yes: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def remove(name: str, yes: bool, as_json: bool) -> None:
     """Remove an account; its stored events are kept."""
     confirm(f"Remove account {name}?", yes=yes, refusal="pass --yes to remove")
     if not with_store(lambda store: store.remove_account(name)):
         raise click.ClickException(f"no account named {name!r}")
+    if as_json:
+        emit_json({"removed": name})
+        return
     click.echo(f"removed {name}")

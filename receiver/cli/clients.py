@@ -147,7 +147,8 @@ def rotate(name: str, grace_hours: float | None, as_json: bool) -> None:
 @clients.command("revoke")
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def revoke(name: str, yes: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def revoke(name: str, yes: bool, as_json: bool) -> None:
     """Revoke a client: no new tokens, and its unexpired tokens stop working."""
     confirm(f"Revoke client {name}?", yes=yes, refusal="pass --yes to revoke")
 
@@ -155,4 +156,7 @@ def revoke(name: str, yes: bool) -> None:
         await store.update_client(revoke_client(await _by_name(store, name), utc_now()))
 
     with_store(action)
+    if as_json:
+        emit_json({"revoked": name})
+        return
     click.echo(f"revoked {name}")

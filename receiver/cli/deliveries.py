@@ -86,11 +86,15 @@ def show(delivery_id: str, as_json: bool) -> None:
 
 @deliveries.command("retry")
 @click.argument("delivery_id")
-def retry_(delivery_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def retry_(delivery_id: str, as_json: bool) -> None:
     """Send a dead delivery again, with a fresh attempt budget."""
 
     async def action(store: Store) -> None:
         await retry(store, delivery_id, utc_now())
 
     with_store(action)
+    if as_json:
+        emit_json({"requeued": delivery_id})
+        return
     click.echo(f"requeued {delivery_id}")

@@ -177,7 +177,8 @@ def jobs_show(job_id: str, as_json: bool) -> None:
 
 @jobs.command("retry")
 @click.argument("job_id")
-def jobs_retry(job_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def jobs_retry(job_id: str, as_json: bool) -> None:
     """Put a dead job back in the queue (after fixing what killed it, e.g. an API key)."""
 
     async def action(store: Store) -> bool:
@@ -185,6 +186,9 @@ def jobs_retry(job_id: str) -> None:
 
     if not with_store(action):
         raise click.ClickException(f"job {job_id} is not dead (or does not exist)")
+    if as_json:
+        emit_json({"requeued": job_id})
+        return
     click.echo(f"requeued {job_id}")
 
 

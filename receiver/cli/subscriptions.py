@@ -123,7 +123,8 @@ def show(subscription_id: str, as_json: bool) -> None:
 @subscriptions.command("remove")
 @click.argument("subscription_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def remove(subscription_id: str, yes: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def remove(subscription_id: str, yes: bool, as_json: bool) -> None:
     """Remove a subscription: nothing more is sent; its deliveries stay readable."""
     confirm(f"Remove subscription {subscription_id}?", yes=yes, refusal="pass --yes to remove")
 
@@ -134,6 +135,9 @@ def remove(subscription_id: str, yes: bool) -> None:
             await store.update_subscription(removed)
 
     with_store(action)
+    if as_json:
+        emit_json({"removed": subscription_id})
+        return
     click.echo(f"removed {subscription_id}")
 
 
@@ -233,7 +237,8 @@ def test_message(sub: Subscription, now: datetime) -> OutboundMessage:
 
 @subscriptions.command("enable")
 @click.argument("subscription_id")
-def enable(subscription_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def enable(subscription_id: str, as_json: bool) -> None:
     """Re-enable a disabled subscription; what waited for it (deliveries held back or backing
     off) is due at once."""
 
@@ -243,6 +248,9 @@ def enable(subscription_id: str) -> None:
         await store.release_held_deliveries(subscription_id, now=now)
 
     with_store(action)
+    if as_json:
+        emit_json({"enabled": subscription_id})
+        return
     click.echo(f"enabled {subscription_id}")
 
 

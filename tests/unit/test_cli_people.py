@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
+from receiver.cli import main
 from receiver.store.base import PROCESS_JOB
 from receiver.store.sqlite import SqliteStore
 from tests.contract.support import make_event
@@ -150,3 +152,35 @@ def test_remove_asks_on_a_terminal(cli: Cli) -> None:
     code, out = _on_a_terminal(cli, b"y\n", "subscriptions", "remove", sub)
     assert (code, f"removed {sub}" in out) == (0, True), out
     assert cli.json("subscriptions", "show", sub)["status"] == "removed"
+
+
+def _commands(
+    group: click.Group, path: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], click.Command]]:
+    found: list[tuple[tuple[str, ...], click.Command]] = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found += _commands(command, (*path, name))
+        else:
+            found.append(((*path, name), command))
+    return found
+
+
+def test_every_command_that_reads_or_changes_the_store_takes_json() -> None:
+    long_running = {("serve",), ("worker",), ("migrate",), ("demo",)}
+    missing = [
+        " ".join(path)
+        for path, command in _commands(main)
+        if path not in long_running and not any(p.name == "as_json" for p in command.params)
+    ]
+    assert missing == []
+
+
+def test_changes_answer_in_json(cli: Cli) -> None:
+    sub = str(add(cli)["id"])
+    assert cli.json("subscriptions", "enable", sub) == {"enabled": sub}
+    assert cli.json("subscriptions", "remove", sub, "--yes") == {"removed": sub}
+    cli.ok("clients", "create", "optum", "--scope", "events:read")
+    assert cli.json("clients", "revoke", "optum", "--yes") == {"revoked": "optum"}
+    assert add_acme(cli).exit_code == 0
+    assert cli.json("accounts", "remove", "acme", "--yes") == {"removed": "acme"}
