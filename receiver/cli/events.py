@@ -6,7 +6,7 @@ import click
 
 from receiver.cli import tail
 from receiver.cli.base import emit_json, with_store
-from receiver.cli.filters import EVENT_STATUS, JOB_STATUS, TIME
+from receiver.cli.filters import EVENT_STATUS, JOB_STATUS, check_time
 from receiver.cli.render import fields, human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
@@ -26,8 +26,8 @@ def events() -> None:
 @click.option("--type", "type_")
 @click.option("--account")
 @click.option("--status", type=EVENT_STATUS)
-@click.option("--since", type=TIME, help="ISO-8601 time with a timezone.")
-@click.option("--until", type=TIME, help="ISO-8601 time with a timezone.")
+@click.option("--since", callback=check_time, metavar="TIME", help="ISO-8601 time with a timezone.")
+@click.option("--until", callback=check_time, metavar="TIME", help="ISO-8601 time with a timezone.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--cursor")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -21,23 +21,16 @@ def aware_time(raw: str) -> datetime:
     return value.astimezone(UTC)
 
 
-class Time(click.ParamType[str]):
-    """An ISO-8601 time with a timezone, handed on as its UTC ISO form."""
-
-    name = "TIME"
-
-    def convert(
-        self, value: object, param: click.Parameter | None, ctx: click.Context | None
-    ) -> str:
-        try:
-            return aware_time(str(value)).isoformat()
-        except (ValueError, OverflowError):
-            self.fail(
-                f"{value!r} is not an ISO-8601 time with a timezone "
-                "(e.g. 2026-12-02T19:00:00Z or 2026-12-02T14:00:00-05:00)",
-                param,
-                ctx,
-            )
-
-
-TIME = Time()
+def check_time(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An option callback: an ISO-8601 time with a timezone, handed on as its UTC ISO form
+    (a callback rather than a ParamType subclass, which is generic only in recent click)."""
+    if value is None:
+        return None
+    try:
+        return aware_time(value).isoformat()
+    except (ValueError, OverflowError):
+        raise click.BadParameter(
+            f"{value!r} is not an ISO-8601 time with a timezone "
+            "(e.g. 2026-12-02T19:00:00Z or 2026-12-02T14:00:00-05:00)",
+            param=param,
+        ) from None

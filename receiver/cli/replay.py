@@ -9,7 +9,7 @@ import click
 import orjson
 
 from receiver.cli.base import load_or_exit, with_store
-from receiver.cli.filters import TIME
+from receiver.cli.filters import check_time
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import ReplayFilter
@@ -31,9 +31,18 @@ def _run(flt: ReplayFilter, *, limit: int, dry_run: bool) -> dict[str, object]:
 
 @click.command("replay")
 @click.option(
-    "--since", required=True, type=TIME, help="ISO-8601 time with a timezone (inclusive)."
+    "--since",
+    required=True,
+    callback=check_time,
+    metavar="TIME",
+    help="ISO-8601 time with a timezone (inclusive).",
 )
-@click.option("--until", type=TIME, help="ISO-8601 time with a timezone (exclusive; default now).")
+@click.option(
+    "--until",
+    callback=check_time,
+    metavar="TIME",
+    help="ISO-8601 time with a timezone (exclusive; default now).",
+)
 @click.option("--subscription", help="Only this subscription's deliveries.")
 @click.option(
     "--status",
