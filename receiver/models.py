@@ -180,6 +180,7 @@ class JobFilter:
     status: str | None = None
     kind: str | None = None
     event_id: str | None = None
+    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

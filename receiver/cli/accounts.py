@@ -14,6 +14,7 @@ from receiver.auth.accounts import (
     parse_stedi_account_uuid,
 )
 from receiver.cli.base import emit_json, read_secret_env, with_store
+from receiver.cli.render import confirm, fields, human_time, table
 from receiver.clock import utc_now
 from receiver.intake.stedi import hash_credential
 from receiver.models import Account, AccountCredential, CredentialKind
@@ -183,6 +184,7 @@ def add(
     help="Env var holding a new Stedi API key (replaces the one receiver sends, at once).",
 )
 @click.option("--grace-hours", default=24.0, show_default=True, help="Old credential stays valid.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def rotate(
     name: str,
     inbound_header: str | None,
@@ -192,6 +194,7 @@ def rotate(
     api_key_env: str | None,
     stedi_account_uuid: str | None,
     grace_hours: float,
+    as_json: bool,
 ) -> None:
     """Add a new inbound credential (the old one of the same kind is accepted for the grace
     period), and/or replace the Stedi API key or set the account's UUID (both at once)."""
@@ -240,6 +243,16 @@ def rotate(
         await change_account(store, name, change, changed=changed, now=now, actor=cli_actor())
 
     with_store(action)
+    if as_json:
+        emit_json(
+            {
+                "name": name,
+                "previous_credential_expires_at": expires.isoformat() if new else None,
+                "api_key_stored": api_key is not None,
+                "stedi_account_uuid": stedi_account_uuid,
+            }
+        )
+        return
     if new:
         click.echo(f"rotated {name}: previous credential accepted until {expires.isoformat()}")
     if api_key is not None:
@@ -257,18 +270,65 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit_json([account_json(a, now) for a in found])
         return
-    for a in found:
-        kinds = ",".join(sorted({c.kind.value for c in a.credentials if c.is_valid_at(now)}))
-        click.echo(f"{a.name}\t{a.stedi_account_id}\t{kinds}\t{a.stedi_account_uuid or '-'}")
+    table(
+        ["NAME", "STEDI ACCOUNT", "CREDENTIALS", "STEDI UUID", "CREATED"],
+        [
+            [
+                a.name,
+                a.stedi_account_id,
+                ",".join(sorted({c.kind.value for c in a.credentials if c.is_valid_at(now)})),
+                a.stedi_account_uuid,
+                human_time(a.created_at, now),
+            ]
+            for a in found
+        ],
+        empty="no accounts",
+    )
+
+
+@accounts.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(name: str, as_json: bool) -> None:
+    """One account: its Stedi ids and credentials (kinds, names and expiry; never a secret)."""
+    account = with_store(lambda store: store.fetch_account(name))
+    if account is None:
+        raise click.ClickException(f"no account named {name!r}")
+    now = utc_now()
+    shown = account_json(account, now)
+    if as_json:
+        emit_json(shown)
+        return
+    del shown["credentials"]  # listed below as a table
+    fields({**shown, "created_at": human_time(account.created_at, now)})
+    table(
+        ["CREDENTIAL", "NAME", "EXPIRES", "VALID"],
+        [
+            [
+                c.kind.value,
+                c.name,
+                human_time(c.expires_at, now),
+                "yes" if c.is_valid_at(now) else "no",
+            ]
+            for c in account.credentials
+        ],
+        empty="no credentials",
+    )
 
 
 @accounts.command("remove")
 @click.argument("name")
-def remove(name: str) -> None:
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def remove(name: str, yes: bool, as_json: bool) -> None:
     """Remove an account; its stored events are kept."""
+    confirm(f"Remove account {name}?", yes=yes, refusal="pass --yes to remove")
     removed = with_store(
         lambda store: remove_account(store, name, now=utc_now(), actor=cli_actor())
     )
     if not removed:
         raise click.ClickException(f"no account named {name!r}")
+    if as_json:
+        emit_json({"removed": name})
+        return
     click.echo(f"removed {name}")

@@ -8,6 +8,7 @@ import click
 
 from receiver.auth.clients import new_client
 from receiver.cli.base import emit_json, load_or_exit, with_store
+from receiver.cli.render import confirm, fields, human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ConfigError
 from receiver.models import Client
@@ -68,9 +69,45 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit_json([client_json(c) for c in found])
         return
-    for c in found:
-        state = "revoked" if c.revoked_at else "active"
-        click.echo(f"{c.name}\t{c.client_id}\t{state}\t{' '.join(c.scopes)}")
+    now = utc_now()
+    table(
+        ["NAME", "CLIENT ID", "STATE", "SCOPES", "CREATED"],
+        [
+            [
+                c.name,
+                c.client_id,
+                "revoked" if c.revoked_at else "active",
+                " ".join(c.scopes),
+                human_time(c.created_at, now),
+            ]
+            for c in found
+        ],
+        empty="no clients",
+    )
+
+
+@clients.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def show(name: str, as_json: bool) -> None:
+    """One client, revoked ones too (never its secret hashes)."""
+    client = with_store(lambda store: store.fetch_client_by_name(name))
+    if client is None:
+        raise click.ClickException(f"no client named {name!r}")
+    if as_json:
+        emit_json(client_json(client))
+        return
+    now = utc_now()
+    fields(
+        {
+            **client_json(client),
+            "created_at": human_time(client.created_at, now),
+            "revoked_at": human_time(client.revoked_at, now) if client.revoked_at else None,
+            "previous_secret_expires_at": (
+                human_time(client.previous_expires_at, now) if client.previous_expires_at else None
+            ),
+        }
+    )
 
 
 @clients.command("rotate")
@@ -105,11 +142,17 @@ def rotate(name: str, grace_hours: float | None, as_json: bool) -> None:
 
 @clients.command("revoke")
 @click.argument("name")
-def revoke(name: str) -> None:
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def revoke(name: str, yes: bool, as_json: bool) -> None:
     """Revoke a client: no new tokens, and its unexpired tokens stop working."""
+    confirm(f"Revoke client {name}?", yes=yes, refusal="pass --yes to revoke")
 
     async def action(store: Store) -> None:
         await revoke_client_named(store, name, now=utc_now(), actor=cli_actor())
 
     with_store(action)
+    if as_json:
+        emit_json({"revoked": name})
+        return
     click.echo(f"revoked {name}")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from receiver.cli.base import emit_json, with_store
+from receiver.cli.filters import DELIVERY_STATUS
+from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.ops.deliveries import (
-    STATUSES,
     delivery_filter,
     delivery_json,
     delivery_with_attempts,
@@ -25,7 +26,7 @@ def deliveries() -> None:
 
 @deliveries.command("list")
 @click.option("--subscription", help="Only this subscription's deliveries.")
-@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--status", type=DELIVERY_STATUS)
 @click.option("--type", "type_", help="Exact message type.")
 @click.option("--message", help="Only this message's deliveries.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
@@ -52,11 +53,23 @@ def list_(
             {"items": [delivery_json(d) for d in page.items], "next_cursor": page.next_cursor}
         )
         return
-    for d in page.items:
-        click.echo(
-            f"{d.id}\t{d.created_at.isoformat()}\t{d.subscription_id}\t{d.type}\t{d.status.value}"
-            f"\t{d.attempts}\t{d.last_status if d.last_status is not None else '-'}"
-        )
+    now = utc_now()
+    table(
+        ["ID", "CREATED", "SUBSCRIPTION", "TYPE", "STATUS", "ATTEMPTS", "LAST STATUS"],
+        [
+            [
+                d.id,
+                human_time(d.created_at, now),
+                d.subscription_id,
+                d.type,
+                d.status.value,
+                d.attempts,
+                d.last_status,
+            ]
+            for d in page.items
+        ],
+        empty="no deliveries",
+    )
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}")
 
@@ -74,11 +87,15 @@ def show(delivery_id: str, as_json: bool) -> None:
 
 @deliveries.command("retry")
 @click.argument("delivery_id")
-def retry_(delivery_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def retry_(delivery_id: str, as_json: bool) -> None:
     """Send a dead delivery again, with a fresh attempt budget."""
 
     async def action(store: Store) -> None:
         await retry(store, delivery_id, utc_now(), actor=cli_actor())
 
     with_store(action)
+    if as_json:
+        emit_json({"requeued": delivery_id})
+        return
     click.echo(f"requeued {delivery_id}")

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import click
 
+from receiver.cli import tail
 from receiver.cli.base import emit_json, with_store
+from receiver.cli.filters import EVENT_STATUS, JOB_STATUS, check_time
+from receiver.cli.render import fields, human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import JobFilter
@@ -32,9 +35,9 @@ def events() -> None:
 @click.option("--source")
 @click.option("--type", "type_")
 @click.option("--account")
-@click.option("--status")
-@click.option("--since", help="ISO-8601 time.")
-@click.option("--until", help="ISO-8601 time.")
+@click.option("--status", type=EVENT_STATUS)
+@click.option("--since", callback=check_time, metavar="TIME", help="ISO-8601 time with a timezone.")
+@click.option("--until", callback=check_time, metavar="TIME", help="ISO-8601 time with a timezone.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--cursor")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -66,24 +69,36 @@ def list_(
     if as_json:
         emit_json({"items": [event_json(e) for e in page.items], "next_cursor": page.next_cursor})
         return
-    for e in page.items:
-        click.echo(
-            f"{e.id}\t{e.received_at.isoformat()}\t{e.source}\t{e.type}\t{e.account or '-'}"
-            f"\t{e.status}"
-        )
+    now = utc_now()
+    table(
+        ["ID", "RECEIVED", "SOURCE", "TYPE", "ACCOUNT", "STATUS"],
+        [
+            [e.id, human_time(e.received_at, now), e.source, e.type, e.account, e.status]
+            for e in page.items
+        ],
+        empty="no events",
+    )
     if page.next_cursor:
         click.echo(f"more: --cursor {page.next_cursor}")
 
 
 @events.command("show")
 @click.argument("event_id")
-def show(event_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the default).")
+def show(event_id: str, as_json: bool) -> None:
     """One event as JSON, with its body exactly as received."""
     actor = cli_actor()
     event = with_store(lambda store: read_event(store, event_id, now=utc_now(), actor=actor))
     if event is None:
         raise click.ClickException(f"no event {event_id}")
     emit_json(event_json(event))
+
+
+@events.command("tail")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per event.")
+def tail_(as_json: bool) -> None:
+    """Follow new events live (the store is polled every second); Ctrl-C stops."""
+    tail.tail(as_json)
 
 
 @events.command("redeliver")
@@ -113,7 +128,7 @@ def jobs() -> None:
 
 
 @jobs.command("list")
-@click.option("--status")
+@click.option("--status", type=JOB_STATUS)
 @click.option("--event-id")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -127,13 +142,54 @@ def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: boo
     if as_json:
         emit_json({"items": [job_json(j) for j in page.items], "next_cursor": page.next_cursor})
         return
-    for j in page.items:
-        click.echo(f"{j.id}\t{j.event_id}\t{j.kind}\t{j.status}\t{j.attempts}")
+    now = utc_now()
+    table(
+        ["ID", "EVENT", "KIND", "STATUS", "ATTEMPTS", "NEXT ATTEMPT", "UPDATED", "LAST ERROR"],
+        [
+            [
+                j.id,
+                j.event_id,
+                j.kind,
+                j.status,
+                j.attempts,
+                human_time(j.next_attempt_at, now),
+                human_time(j.updated_at, now),
+                j.last_error,
+            ]
+            for j in page.items
+        ],
+        empty="no jobs",
+    )
+
+
+@jobs.command("show")
+@click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def jobs_show(job_id: str, as_json: bool) -> None:
+    """One job: its state, attempts, next attempt and last error."""
+    page = with_store(lambda store: store.list_jobs(JobFilter(id=job_id), limit=1, cursor=None))
+    if not page.items:
+        raise click.ClickException(f"no job {job_id}")
+    job = page.items[0]
+    if as_json:
+        emit_json(job_json(job))
+        return
+    now = utc_now()
+    fields(
+        {
+            **job_json(job),
+            "next_attempt_at": human_time(job.next_attempt_at, now),
+            "lease_until": human_time(job.lease_until, now) if job.lease_until else None,
+            "created_at": human_time(job.created_at, now),
+            "updated_at": human_time(job.updated_at, now),
+        }
+    )
 
 
 @jobs.command("retry")
 @click.argument("job_id")
-def jobs_retry(job_id: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def jobs_retry(job_id: str, as_json: bool) -> None:
     """Put a dead job back in the queue (after fixing what killed it, e.g. an API key)."""
 
     async def action(store: Store) -> bool:
@@ -141,6 +197,9 @@ def jobs_retry(job_id: str) -> None:
 
     if not with_store(action):
         raise click.ClickException(f"job {job_id} is not dead (or does not exist)")
+    if as_json:
+        emit_json({"requeued": job_id})
+        return
     click.echo(f"requeued {job_id}")
 
 
@@ -151,7 +210,8 @@ def claims() -> None:
 
 @claims.command("show")
 @click.argument("patient_control_number")
-def claims_show(patient_control_number: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def claims_show(patient_control_number: str, as_json: bool) -> None:
     """What every event said about one claim (277CA acknowledgments, 835 remittances)."""
     actor = cli_actor()
     entries = with_store(
@@ -159,6 +219,17 @@ def claims_show(patient_control_number: str) -> None:
     )
     if not entries:
         raise click.ClickException("no events mention this claim")
+    if not as_json:
+        now = utc_now()
+        table(
+            ["RECEIVED", "KIND", "EVENT", "TRANSACTION"],
+            [
+                [human_time(e.received_at, now), e.kind, e.event_id, e.transaction_id]
+                for e in entries
+            ],
+            empty="no events mention this claim",
+        )
+        return
     emit_json(
         {
             "patient_control_number": patient_control_number,

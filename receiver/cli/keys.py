@@ -14,6 +14,7 @@ import click
 from receiver.auth.keyring import key_windows, rotated
 from receiver.auth.keys import KeyEntry, load_key_file, new_signing_key, write_key_file
 from receiver.cli.base import emit_json, load_or_exit
+from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ConfigError
 from receiver.settings import Settings
@@ -114,13 +115,21 @@ def _show(path: Path, entries: tuple[KeyEntry, ...], settings: Settings, as_json
         emit_json({"path": str(path), "keys": rows})
         return
     click.echo(f"{path}:")
-    for row in rows:
-        click.echo(
-            f"{row['kid']}\t{row['state']}"
-            f"\tsigns from {row['signs_from'] or 'the start'}"
-            f" until {row['signs_until'] or 'the next rotation'}"
-            f"\tverifies until {row['verifies_until'] or 'its last token expires'}"
-        )
+    windows = key_windows(entries, settings.token_ttl_seconds)
+    table(
+        ["KID", "STATE", "SIGNS FROM", "SIGNS UNTIL", "VERIFIES UNTIL"],
+        [
+            [
+                w.kid,
+                w.state_at(now),
+                human_time(w.signs_from, now) if w.signs_from else "the start",
+                human_time(w.signs_until, now) if w.signs_until else "the next rotation",
+                human_time(w.verifies_until, now) if w.verifies_until else "its last token expires",
+            ]
+            for w in windows
+        ],
+        empty="no keys",
+    )
 
 
 def _when(moment: datetime | None) -> str | None:

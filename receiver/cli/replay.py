@@ -9,6 +9,7 @@ import click
 import orjson
 
 from receiver.cli.base import load_or_exit, with_store
+from receiver.cli.filters import check_time
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import Actor, ReplayFilter
@@ -30,8 +31,19 @@ def _run(flt: ReplayFilter, *, limit: int, dry_run: bool, actor: Actor) -> dict[
 
 
 @click.command("replay")
-@click.option("--since", required=True, help="ISO-8601 time with a timezone (inclusive).")
-@click.option("--until", help="ISO-8601 time with a timezone (exclusive; default now).")
+@click.option(
+    "--since",
+    required=True,
+    callback=check_time,
+    metavar="TIME",
+    help="ISO-8601 time with a timezone (inclusive).",
+)
+@click.option(
+    "--until",
+    callback=check_time,
+    metavar="TIME",
+    help="ISO-8601 time with a timezone (exclusive; default now).",
+)
 @click.option("--subscription", help="Only this subscription's deliveries.")
 @click.option(
     "--status",

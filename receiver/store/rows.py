@@ -306,6 +306,7 @@ def job_conditions(
             ("status = {}", flt.status),
             ("kind = {}", flt.kind),
             ("event_id = {}", flt.event_id),
+            ("id = {}", flt.id),
             ("seq < {}", before_seq),
         ],
         placeholder,

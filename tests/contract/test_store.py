@@ -55,6 +55,17 @@ class TestRecordInbound:
         assert [(j.kind, j.status, j.attempts) for j in jobs.items] == [(PROCESS_JOB, "pending", 0)]
         assert jobs.items[0].next_attempt_at == event.received_at
 
+    async def test_a_job_is_listed_by_its_id_alone(self, store: Store) -> None:
+        for n in (1, 2):
+            await store.record_inbound(make_event(n), PROCESS_JOB)
+        every = await store.list_jobs(JobFilter(), limit=10, cursor=None)
+        assert len(every.items) == 2
+        for job in every.items:
+            found = await store.list_jobs(JobFilter(id=job.id), limit=10, cursor=None)
+            assert found.items == [job]
+        nothing = await store.list_jobs(JobFilter(id="job_nope"), limit=10, cursor=None)
+        assert nothing.items == []
+
     async def test_duplicate_by_any_key_stores_nothing(self, store: Store) -> None:
         first = make_event(1, keys=("stedi:event:a", "stedi:txn:t1:transaction.processed.v2"))
         await store.record_inbound(first, PROCESS_JOB)

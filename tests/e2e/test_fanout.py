@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.e2e.server import Server, run_cli, run_cli_json, spawn_worker
+from tests.e2e.server import Server, run_cli_json, spawn_worker
 from tests.e2e.test_pipeline import (
     MockStediState,
     mock_stedi,
@@ -118,8 +118,8 @@ def test_a_worker_killed_mid_send_is_replaced_and_resends_the_same_id(
         assert second.verified_with == sink.secrets
 
         def delivered() -> bool:
-            out = run_cli(tmp_path, "deliveries", "list", "--status", "delivered", env=env)
-            return bool(out.strip())
+            listed = run_cli_json(tmp_path, "deliveries", "list", "--status", "delivered", env=env)
+            return bool(listed["items"])
 
         wait_until(delivered, "the delivered state")
     finally:

@@ -104,15 +104,15 @@ def test_clients_rotate_grace_defaults_to_the_setting(cli: Cli) -> None:
 
 def test_clients_revoke_shows_revoked_at(cli: Cli) -> None:
     cli.ok("clients", "create", "optum", "--scope", OPTUM_SCOPE)
-    assert "revoked optum" in cli.ok("clients", "revoke", "optum").stdout
+    assert "revoked optum" in cli.ok("clients", "revoke", "optum", "--yes").stdout
     listed = cli.json("clients", "list")
     assert listed[0]["revoked_at"]
     assert "revoked" in cli.ok("clients", "list").stdout
 
 
-@pytest.mark.parametrize("verb", ["revoke", "rotate"])
-def test_clients_unknown_name_is_a_clear_error(cli: Cli, verb: str) -> None:
-    assert_clean_error(cli("clients", verb, "nobody"), 1, "no client named 'nobody'")
+@pytest.mark.parametrize("args", [("revoke", "--yes"), ("rotate",), ("show",)])
+def test_clients_unknown_name_is_a_clear_error(cli: Cli, args: tuple[str, ...]) -> None:
+    assert_clean_error(cli("clients", args[0], "nobody", *args[1:]), 1, "no client named 'nobody'")
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -255,9 +255,9 @@ def test_accounts_rotate_unknown_account(cli: Cli) -> None:
 
 def test_accounts_remove_then_remove_again(cli: Cli) -> None:
     assert add_acme(cli).exit_code == 0
-    assert "removed acme" in cli.ok("accounts", "remove", "acme").stdout
+    assert "removed acme" in cli.ok("accounts", "remove", "acme", "--yes").stdout
     assert cli.json("accounts", "list") == []
-    assert_clean_error(cli("accounts", "remove", "acme"), 1, "no account named 'acme'")
+    assert_clean_error(cli("accounts", "remove", "acme", "--yes"), 1, "no account named 'acme'")
 
 
 def test_accounts_add_needs_a_credential(cli: Cli) -> None:
@@ -269,7 +269,7 @@ def test_accounts_add_needs_a_credential(cli: Cli) -> None:
 
 def test_events_list_on_an_empty_database(cli: Cli) -> None:
     result = cli.ok("events", "list")
-    assert result.stdout == ""
+    assert result.stdout == "no events\n"
     assert cli.json("events", "list") == {"items": [], "next_cursor": None}
 
 
@@ -282,7 +282,7 @@ def test_events_list_bad_filter_is_a_usage_error(cli: Cli) -> None:
 
 
 def test_jobs_list_on_an_empty_database(cli: Cli) -> None:
-    assert cli.ok("jobs", "list").stdout == ""
+    assert cli.ok("jobs", "list").stdout == "no jobs\n"
     assert cli.json("jobs", "list") == {"items": [], "next_cursor": None}
 
 

@@ -70,13 +70,19 @@ class TestStediAccountIds:
         assert added.exit_code == 0, added.output
         (account,) = cli.json("accounts", "list")
         assert (account["stedi_account_id"], account["stedi_account_uuid"]) == (LEGACY_ID, UUID)
-        assert cli.ok("accounts", "list").stdout == f"acme\t{LEGACY_ID}\theader\t{UUID}\n"
+        header, row = cli.ok("accounts", "list").stdout.splitlines()
+        assert header.split() == ["NAME", "STEDI", "ACCOUNT", "CREDENTIALS", "STEDI", "UUID"] + [
+            "CREATED"
+        ]
+        assert row.split()[:4] == ["acme", LEGACY_ID, "header", UUID]
+        assert row.index(UUID) == header.index("STEDI UUID")  # aligned under its header
 
     def test_without_a_uuid_list_shows_none(self, cli: Cli) -> None:
         assert add(cli, "acme", stedi_id=UUID).exit_code == 0
         (account,) = cli.json("accounts", "list")
         assert account["stedi_account_uuid"] is None
-        assert cli.ok("accounts", "list").stdout == f"acme\t{UUID}\theader\t-\n"
+        _header, row = cli.ok("accounts", "list").stdout.splitlines()
+        assert row.split()[:4] == ["acme", UUID, "header", "-"]
 
     @pytest.mark.parametrize(
         "value",

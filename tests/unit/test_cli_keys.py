@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import stat
+from datetime import datetime
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from receiver.auth.keys import load_key_file
 from receiver.cli import main
+from receiver.cli.render import human_time
+from receiver.clock import utc_now
 
 
 def keys(*args: str, **env: str) -> Result:
@@ -34,7 +37,9 @@ def test_generate_rotate_list_show_kids_and_windows_never_keys(tmp_path: Path) -
 
     listed = keys("list", str(path))
     assert listed.exit_code == 0
-    assert f"{new['kid']}\tpending\tsigns from {new['signs_from']}" in listed.stdout
+    switch = human_time(datetime.fromisoformat(new["signs_from"]), utc_now())
+    (pending,) = [line for line in listed.stdout.splitlines() if line.startswith(new["kid"])]
+    assert f"{new['kid']}  pending  {switch.split(' (')[0]}" in pending
     for result in (generated, rotated, listed):
         assert "PRIVATE KEY" not in result.output
 

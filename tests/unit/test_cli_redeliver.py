@@ -62,7 +62,7 @@ def test_redeliver_refusals_are_clean_errors(cli: Cli) -> None:
     assert_clean_error(cli("events", "redeliver", "evt_nope"), 1, "no event evt_nope")
     unknown = cli("events", "redeliver", event_id, "--subscription", "sub_nope")
     assert_clean_error(unknown, 1, "no subscription sub_nope")
-    cli.ok("subscriptions", "remove", sub)
+    cli.ok("subscriptions", "remove", sub, "--yes")
     removed = cli("events", "redeliver", event_id, "--subscription", sub, "--json")
     assert_clean_error(removed, 1, "removed")
 

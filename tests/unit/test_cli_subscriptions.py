@@ -86,7 +86,10 @@ def test_add_honours_allow_insecure_destinations(cli: Cli) -> None:
 
 def test_remove_then_list_all(cli: Cli) -> None:
     kept, gone = add(cli), add(cli)
-    assert f"removed {gone['id']}" in cli.ok("subscriptions", "remove", str(gone["id"])).stdout
+    assert (
+        f"removed {gone['id']}"
+        in cli.ok("subscriptions", "remove", str(gone["id"]), "--yes").stdout
+    )
     assert [s["id"] for s in cli.json("subscriptions", "list")] == [kept["id"]]
     every = cli.json("subscriptions", "list", "--all")
     assert [(s["id"], s["status"]) for s in every] == [
@@ -124,8 +127,10 @@ def test_enable(cli: Cli) -> None:
 
 
 def test_unknown_subscription_is_a_clean_error(cli: Cli) -> None:
-    for command in ("show", "remove", "rotate-secret", "enable"):
-        assert_clean_error(cli("subscriptions", command, "sub_nope"), 1, "sub_nope")
+    for command in (("show",), ("remove", "--yes"), ("rotate-secret",), ("enable",)):
+        assert_clean_error(
+            cli("subscriptions", command[0], "sub_nope", *command[1:]), 1, "sub_nope"
+        )
 
 
 # --- deliveries ------------------------------------------------------------------------------
