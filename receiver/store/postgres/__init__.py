@@ -5,6 +5,7 @@ assembled from one part per concern; `base` holds the pool, transactions and mig
 """
 
 from receiver.store.postgres.directory import PostgresDirectory
+from receiver.store.postgres.enrollment import PostgresEnrollment
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
@@ -14,6 +15,11 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    PostgresIntake, PostgresJobs, PostgresDirectory, PostgresFanout, PostgresNotify
+    PostgresIntake,
+    PostgresJobs,
+    PostgresDirectory,
+    PostgresFanout,
+    PostgresNotify,
+    PostgresEnrollment,
 ):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

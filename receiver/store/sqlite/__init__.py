@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.directory import SqliteDirectory
+from receiver.store.sqlite.enrollment import SqliteEnrollment
 from receiver.store.sqlite.fanout import SqliteFanout
 from receiver.store.sqlite.intake import SqliteIntake
 from receiver.store.sqlite.jobs import SqliteJobs
@@ -17,7 +18,7 @@ from receiver.store.sqlite.jobs import SqliteJobs
 __all__ = ["SqliteStore", "to_text"]
 
 
-class SqliteStore(SqliteIntake, SqliteJobs, SqliteDirectory, SqliteFanout):
+class SqliteStore(SqliteIntake, SqliteJobs, SqliteDirectory, SqliteFanout, SqliteEnrollment):
     """The Store protocol on a local SQLite file."""
 
     async def listen(
