@@ -25,6 +25,7 @@ from receiver.clock import Clock, utc_now
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.delivery.rules import parse_schedule
 from receiver.delivery.sender import Sender
+from receiver.enrollment.poller import EnrollmentPoller
 from receiver.errors import ConfigError, ReceiverError, StoreUnavailableError
 from receiver.followup.reconcile import Reconciler
 from receiver.followup.worker import Worker
@@ -35,8 +36,18 @@ from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.store.base import Store
 from receiver.store.factory import build_store
+from receiver.upstream.optum import OptumClient, OptumDefaults
 from receiver.upstream.stedi import StediClient
-from receiver.web import deliveries, intake, oauth, openapi, ops, replays, subscriptions
+from receiver.web import (
+    deliveries,
+    enrollment,
+    intake,
+    oauth,
+    openapi,
+    ops,
+    replays,
+    subscriptions,
+)
 from receiver.web.errors import http_error, receiver_error
 from receiver.web.middleware import RequestIdMiddleware
 from receiver.web.services import Services
@@ -67,6 +78,8 @@ ROUTES = [
     Route("/replays", replays.create_replay, methods=["POST"]),
     Route("/jobs", ops.list_jobs, methods=["GET"]),
     Route("/claims/{pcn}", ops.claim_timeline, methods=["GET"]),
+    Route("/era-enrollments", enrollment.create_submission, methods=["POST"]),
+    Route("/era-enrollments/{id}", enrollment.show_submission, methods=["GET"]),
     Route("/subscriptions", subscriptions.collection, methods=["GET", "POST"]),
     Route("/subscriptions/{id}", subscriptions.item, methods=["GET", "DELETE"]),
     Route("/subscriptions/{id}/rotate-secret", subscriptions.rotate_secret, methods=["POST"]),
@@ -113,6 +126,13 @@ def build_worker(
         published=published,
     )
     return worker, stedi
+
+
+def build_optum_client(settings: Settings) -> OptumClient:
+    """The Optum client, on the configured hosts (the caller closes it)."""
+    return OptumClient(
+        defaults=OptumDefaults(base_url=settings.optum_base_url, token_url=settings.optum_token_url)
+    )
 
 
 def build_dispatcher(
@@ -186,6 +206,10 @@ async def running_worker(
             interval_seconds=settings.reconcile_interval_seconds,
         )
         tasks.append(loop.create_task(reconciler.run_forever(stop)))
+    optum = build_optum_client(settings)
+    poller = EnrollmentPoller(store=store, client=optum, clock=clock, published=worker_wakeup)
+    era_idle = settings.era_poll_idle_ms / 1000
+    tasks.append(loop.create_task(poller.run_forever(stop, idle_seconds=era_idle)))
     _log.info("worker.started")
     try:
         yield
@@ -197,6 +221,7 @@ async def running_worker(
         for task in tasks:
             await task
         await stedi.aclose()
+        await optum.aclose()
         await sender.aclose()
         _log.info("worker.stopped")
 
@@ -263,6 +288,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         opened = store or build_store(settings)
         await opened.open()
+        optum = build_optum_client(settings)
         try:
             services = Services(
                 settings=settings,
@@ -278,6 +304,7 @@ def create_app(
                     opened, ttl_seconds=settings.directory_cache_seconds, clock=clock
                 ),
                 tokens=TokenCache(settings.token_cache_size),
+                optum=optum,
             )
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
             if freeze_heap:
@@ -295,6 +322,7 @@ def create_app(
             else:
                 yield {"services": services}
         finally:
+            await optum.aclose()
             await opened.close()
 
     return Starlette(

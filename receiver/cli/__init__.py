@@ -9,8 +9,10 @@ from receiver.cli import (
     bench,
     clients,
     deliveries,
+    enrollment,
     events,
     keys,
+    optum,
     replay,
     serve,
     subscriptions,
@@ -36,3 +38,5 @@ main.add_command(deliveries.deliveries)
 main.add_command(replay.replay_)
 main.add_command(keys.keys)
 main.add_command(bench.bench)
+main.add_command(optum.optum)
+main.add_command(enrollment.era_enrollment)

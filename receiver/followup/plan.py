@@ -9,6 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from receiver.delivery.message_id import message_id
+from receiver.enrollment.events import (
+    enrollment_messages,
+    enrollment_subject,
+    is_enrollment_event,
+)
 from receiver.followup.claims import acknowledgment_claims, remittance_claims, submission_claims
 from receiver.followup.x12 import X12Error, parse_interchange, read_271_coverage
 from receiver.models import (
@@ -95,7 +100,7 @@ def message_subject(event: StoredEvent) -> tuple[str, ...]:
     task_id, task_status = event.summary.get("task_id"), event.summary.get("task_status")
     if event.source == Source.OPTUM and isinstance(task_id, str) and isinstance(task_status, str):
         return ("optum-task", task_id, task_status)
-    return ("event", event.id)
+    return enrollment_subject(event) or ("event", event.id)
 
 
 def build_result(
@@ -189,8 +194,9 @@ def build_result(
                 },
             )
         )
-    if event.source == Source.OPTUM:
+    if event.source == Source.OPTUM and not is_enrollment_event(event):
         messages.append((MSG_COVERAGE, _coverage_data(event)))
+    messages.extend(enrollment_messages(event))
 
     about = message_subject(event)
     return JobResult(

@@ -14,6 +14,7 @@ from receiver.net.ssrf import Resolver, system_resolver
 from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.store.base import Store
+from receiver.upstream.optum import OptumClient
 
 
 @dataclass(slots=True)
@@ -31,3 +32,4 @@ class Services:
     resolver: Resolver = system_resolver  # checks subscription URLs resolve to public hosts
     directory: Directory = field(kw_only=True)  # cached client and account lookups
     tokens: TokenCache = field(kw_only=True)  # verified access tokens
+    optum: OptumClient | None = None  # Optum API calls (ERA enrollment)

@@ -22,7 +22,7 @@ from tests.contract.test_store import T0
 pytestmark = pytest.mark.anyio
 
 
-def _connection(name: str = "acme", secret: str = "s3cret") -> StoredConnection:
+def _connection(name: str = "acme", secret: str = "s3cret") -> StoredConnection:  # noqa: S107
     return StoredConnection(
         OptumConnection(name=name, tenant_id="tenant-1", client_id="cid", client_secret=secret),
         created_at=T0,
@@ -106,4 +106,5 @@ async def test_due_submissions_are_claimed_once_and_saved(store: Store) -> None:
     await store.save_era_submission(done)
     again = await store.fetch_era_submission("era_1")
     assert again == done
-    assert again is not None and again.result == {"status": "complete", "accepted": []}
+    assert again is not None
+    assert again.result == {"status": "complete", "accepted": []}
