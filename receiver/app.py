@@ -25,6 +25,7 @@ from receiver.clock import Clock, utc_now
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.delivery.rules import parse_schedule
 from receiver.delivery.sender import Sender
+from receiver.enrollment.discovery import DiscoverySweeper
 from receiver.enrollment.poller import EnrollmentPoller
 from receiver.errors import ConfigError, ReceiverError, StoreUnavailableError
 from receiver.followup.reconcile import Reconciler
@@ -210,6 +211,10 @@ async def running_worker(
     poller = EnrollmentPoller(store=store, client=optum, clock=clock, published=worker_wakeup)
     era_idle = settings.era_poll_idle_ms / 1000
     tasks.append(loop.create_task(poller.run_forever(stop, idle_seconds=era_idle)))
+    if settings.optum_discovery_interval_seconds > 0:
+        sweeper = DiscoverySweeper(store=store, client=optum, clock=clock, published=worker_wakeup)
+        interval = settings.optum_discovery_interval_seconds
+        tasks.append(loop.create_task(sweeper.run_forever(stop, interval_seconds=interval)))
     _log.info("worker.started")
     try:
         yield
