@@ -11,6 +11,7 @@ from receiver.app import build_optum_client
 from receiver.cli.base import emit_json, load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.enrollment.submissions import EraSubmission
+from receiver.logs import configure_logging
 from receiver.ops import enrollment as use
 from receiver.store.base import Store
 
@@ -31,6 +32,7 @@ def submit(file: Path, connection: str, as_json: bool) -> None:
     except orjson.JSONDecodeError:
         raise click.UsageError(f"{file} is not JSON") from None
     settings = load_or_exit()
+    configure_logging(settings.log_format, settings.log_level)  # stderr: stdout is the answer
 
     async def action(store: Store) -> EraSubmission:
         client = build_optum_client(settings)
