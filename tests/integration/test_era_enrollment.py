@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -219,3 +220,72 @@ async def test_a_result_never_found_is_given_up_with_the_reason(
     again = await use.submit(store, client, connection_name="acme", records=RECORDS[:1], now=clock)
     assert again.status is SubmissionStatus.POLLING
     await client.aclose()
+
+
+def test_the_served_app_polls_beside_the_worker_and_publishes_once(
+    start_server: StartServer, optum_url: str, state: MockOptumState
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    server = start_server(
+        run_workers=True,
+        clock=clock,
+        era_poll_idle_ms=20,
+        worker_idle_ms=20,
+        optum_discovery_interval_seconds=0,
+        optum_base_url=optum_url,
+        optum_token_url=optum_url + TOKEN_PATHS[0],
+    )
+    writer, secret = new_client("enroller", ["enrollment:write"], datetime.now(UTC))
+    assert server.store_of is not None
+    store = server.store_of()
+
+    async def seed() -> None:
+        await store.open()
+        try:
+            await store.add_client(writer)
+            await store.add_optum_connection(_connection())
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
+    answer = server.http.post(
+        "/oauth/token", data={"grant_type": "client_credentials"}, auth=(writer.client_id, secret)
+    )
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    submitted = server.http.post(
+        "/era-enrollments", json={"optum": "acme", "records": RECORDS[:1]}, headers=headers
+    ).json()
+
+    async def status() -> SubmissionStatus | None:
+        await store.open()
+        try:
+            found = await store.fetch_era_submission(submitted["id"])
+            return None if found is None else found.status
+        finally:
+            await store.close()
+
+    deadline = time.monotonic() + 20
+    current = asyncio.run(status())
+    while current is SubmissionStatus.POLLING and time.monotonic() < deadline:
+        # Past any backoff (at most an hour, jittered); our own tokens are not used meanwhile.
+        clock.now += timedelta(hours=2)
+        time.sleep(0.1)
+        current = asyncio.run(status())
+    assert current is SubmissionStatus.COMPLETE
+    assert state.polls[submitted["payloadId"]] == 3
+
+    async def messages() -> list[str]:
+        await store.open()
+        try:
+            page = await store.list_messages(limit=50, cursor=None)
+            return [m.type for m in page.items]
+        finally:
+            await store.close()
+
+    published: list[str] = []
+    while time.monotonic() < deadline:
+        published = asyncio.run(messages())
+        if published:
+            break
+        time.sleep(0.05)
+    assert published == ["era_enrollment.completed"]
