@@ -6,6 +6,7 @@ and published once, a restart mid-poll resuming from the store)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -289,3 +290,33 @@ def test_the_served_app_polls_beside_the_worker_and_publishes_once(
             break
         time.sleep(0.05)
     assert published == ["era_enrollment.completed"]
+
+
+@pytest.mark.anyio
+async def test_a_503_is_retried_with_optum_trace_id_kept_and_nothing_secret_logged(
+    store: Store, optum_url: str, state: MockOptumState, captured: io.StringIO
+) -> None:
+    await store.add_optum_connection(_connection())
+    clock = FakeClock(T0)
+    client = _client(optum_url)
+    submitted = await use.submit(
+        store, client, connection_name="acme", records=RECORDS[:1], now=clock
+    )
+    state.script.append((503, {}))
+    poller = EnrollmentPoller(store=store, client=client, clock=clock)
+    clock.now = submitted.next_poll_at or T0
+    after = await poller.poll(submitted)
+    assert after.status is SubmissionStatus.POLLING
+    assert after.trace_id == "133cab33-6839-423e-b554-eeec78c9b3e9"
+    assert after.reason is not None
+    assert "503" in after.reason
+    assert state.polls == {}  # the 503 came before the result was read
+    await client.aclose()
+
+    logs = captured.getvalue()
+    assert "enrollment.polled" in logs
+    for secret in (SECRET, *(token.access_token for token in state.issued)):
+        assert secret not in logs
+    contact = RECORDS[0]["providerContact"]
+    assert contact["contactName"] not in logs
+    assert str(RECORDS[0]["providerIdentifiers"]["npi"]) not in logs
