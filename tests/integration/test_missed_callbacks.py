@@ -4,6 +4,7 @@ a pending task holds the cursor until it finishes, and a late callback is a dupl
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from receiver.models import EventFilter, InboundEvent
 from receiver.store.base import PROCESS_JOB, Store
 from receiver.upstream.optum import OptumClient, OptumConnection, OptumDefaults
 from tests.conftest import FIXTURES
+from tests.integration.conftest import StartServer
+from tests.integration.harness import optum_fixture_headers
 from tests.mocks.optum import TOKEN_PATHS, MockOptumState, make_tasks, serve_mock_optum
 
 pytestmark = pytest.mark.anyio
@@ -107,4 +110,44 @@ def test_the_cursor_stops_at_the_earliest_pending_task_and_never_goes_back() -> 
     assert (
         next_cursor(NOW, [{"status": "pending", "startDateTime": "2026-12-02T09:00:00Z"}], now=NOW)
         == NOW
+    )
+
+
+def test_the_callback_route_and_the_sweep_dedup_each_other(
+    start_server: StartServer, optum_url: str, state: MockOptumState
+) -> None:
+    server = start_server()
+    assert server.store_of is not None
+    store = server.store_of()
+    tasks = state.tasks
+
+    def post_callback(task: dict[str, object]) -> int:
+        headers = optum_fixture_headers(server.token("optum"))
+        headers["x-optum-tenant-id"] = TENANT
+        answer = server.http.post(
+            "/callbacks/optum/coverage-discovery", content=json.dumps(task), headers=headers
+        )
+        return answer.status_code
+
+    assert post_callback(tasks[0]) == 204  # task 0's callback came before the sweep
+
+    async def sweep() -> int:
+        await store.open()
+        client = OptumClient(
+            defaults=OptumDefaults(base_url=optum_url, token_url=optum_url + TOKEN_PATHS[0])
+        )
+        try:
+            if await store.fetch_optum_connection("acme") is None:
+                await store.add_optum_connection(_stored("acme", discover=True))
+            sweeper = DiscoverySweeper(store=store, client=client, clock=lambda: NOW)
+            return await sweeper.run_once()
+        finally:
+            await client.aclose()
+            await store.close()
+
+    assert asyncio.run(sweep()) == 3
+    assert post_callback(tasks[3]) == 204  # task 3's callback, late: a duplicate
+    events = server.events(type=COVERAGE_DISCOVERY_TYPE)
+    assert sorted(e["external_id"] for e in events) == sorted(
+        str(tasks[i]["id"]) for i in (0, 1, 3, 4)
     )
