@@ -24,6 +24,8 @@ from receiver.clock import Clock, utc_now
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.delivery.sender import Sender
 from receiver.eligibility.poller import EligibilityPoller
+from receiver.enrollment.discovery import DiscoverySweeper
+from receiver.enrollment.poller import EnrollmentPoller
 from receiver.errors import ConfigError, ReceiverError, StoreUnavailableError
 from receiver.followup.reconcile import Reconciler
 from receiver.followup.worker import Worker
@@ -35,12 +37,14 @@ from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.store.base import Store
 from receiver.store.factory import build_store
+from receiver.upstream.optum import OptumClient, OptumDefaults
 from receiver.upstream.stedi import StediClient
 from receiver.upstream.stedi_eligibility import StediEligibilityClient
 from receiver.web import (
     audit,
     deliveries,
     eligibility,
+    enrollment,
     intake,
     oauth,
     openapi,
@@ -79,6 +83,8 @@ ROUTES = [
     Route("/replays", replays.create_replay, methods=["POST"]),
     Route("/jobs", ops.list_jobs, methods=["GET"]),
     Route("/claims/{pcn}", ops.claim_timeline, methods=["GET"]),
+    Route("/era-enrollments", enrollment.create_submission, methods=["POST"]),
+    Route("/era-enrollments/{id}", enrollment.show_submission, methods=["GET"]),
     Route("/eligibility/checks", eligibility.create_check, methods=["POST"]),
     Route("/eligibility/batches", eligibility.create_batch, methods=["POST"]),
     Route("/eligibility/batches/{id}", eligibility.show_batch, methods=["GET"]),
@@ -147,6 +153,13 @@ def build_eligibility_client(
         max_in_flight_per_account=settings.eligibility_max_in_flight,
         max_response_bytes=settings.stedi_max_response_bytes,
         metrics=metrics,
+    )
+
+
+def build_optum_client(settings: Settings) -> OptumClient:
+    """The Optum client, on the configured hosts (the caller closes it)."""
+    return OptumClient(
+        defaults=OptumDefaults(base_url=settings.optum_base_url, token_url=settings.optum_token_url)
     )
 
 
@@ -237,6 +250,16 @@ async def running_worker(
         tasks.append(
             loop.create_task(run_retention(store, clock, days=settings.retention_days, stop=stop))
         )
+    optum = build_optum_client(settings)
+    enrollment_poller = EnrollmentPoller(
+        store=store, client=optum, clock=clock, published=worker_wakeup
+    )
+    era_idle = settings.era_poll_idle_ms / 1000
+    tasks.append(loop.create_task(enrollment_poller.run_forever(stop, idle_seconds=era_idle)))
+    if settings.optum_discovery_interval_seconds > 0:
+        sweeper = DiscoverySweeper(store=store, client=optum, clock=clock, published=worker_wakeup)
+        interval = settings.optum_discovery_interval_seconds
+        tasks.append(loop.create_task(sweeper.run_forever(stop, interval_seconds=interval)))
     _log.info("worker.started")
     try:
         yield
@@ -248,6 +271,7 @@ async def running_worker(
         for task in tasks:
             await task
         await stedi.aclose()
+        await optum.aclose()
         await eligibility_client.aclose()
         await sender.aclose()
         _log.info("worker.stopped")
@@ -317,6 +341,7 @@ def create_app(
         await opened.open()
         metrics = Metrics()
         eligibility_client = build_eligibility_client(settings, metrics=metrics)
+        optum = build_optum_client(settings)
         try:
             services = Services(
                 settings=settings,
@@ -332,6 +357,7 @@ def create_app(
                 ),
                 tokens=TokenCache(settings.token_cache_size),
                 eligibility=eligibility_client,
+                optum=optum,
             )
             _log.info("app.started", store="sqlite" if settings.is_sqlite else "postgres")
             if freeze_heap:
@@ -350,6 +376,7 @@ def create_app(
                 yield {"services": services}
         finally:
             await eligibility_client.aclose()
+            await optum.aclose()
             await opened.close()
 
     return Starlette(

@@ -55,6 +55,8 @@ class Settings:
     stedi_max_response_bytes: int = 32 * 1024 * 1024
     worker_idle_ms: int = 1000
     reconcile_interval_seconds: int = 300
+    era_poll_idle_ms: int = 1000
+    optum_discovery_interval_seconds: int = 300
     sqlite_synchronous: str = "FULL"
     sqlite_group_commit_ms: int = 2
     stedi_download_hosts: str = "*.amazonaws.com"
@@ -207,6 +209,7 @@ _INT_MINIMUMS = {
     "eligibility_poll_page_size": 1,
     "eligibility_poll_idle_ms": 1,
     "eligibility_poll_lease_seconds": 1,
+    "era_poll_idle_ms": 1,
 }
 
 

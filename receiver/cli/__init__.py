@@ -12,8 +12,10 @@ from receiver.cli import (
     deliveries,
     demo,
     eligibility,
+    enrollment,
     events,
     keys,
+    optum,
     purge,
     replay,
     reprocess,
@@ -53,3 +55,5 @@ main.add_command(audit.audit)
 main.add_command(purge.purge_)
 events.events.add_command(reprocess.reprocess_one)
 events.jobs.add_command(reprocess.reprocess_dead)
+main.add_command(optum.optum)
+main.add_command(enrollment.era_enrollment)

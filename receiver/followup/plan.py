@@ -11,6 +11,11 @@ from typing import Any
 
 from receiver.delivery.message_id import message_id
 from receiver.eligibility.events import eligibility_messages, eligibility_subject
+from receiver.enrollment.events import (
+    enrollment_messages,
+    enrollment_subject,
+    is_enrollment_event,
+)
 from receiver.followup.claims import acknowledgment_claims, remittance_claims, submission_claims
 from receiver.followup.x12 import X12Error, parse_interchange, read_271_coverage
 from receiver.models import (
@@ -99,7 +104,7 @@ def message_subject(event: StoredEvent) -> tuple[str, ...]:
     task_id, task_status = event.summary.get("task_id"), event.summary.get("task_status")
     if event.source == Source.OPTUM and isinstance(task_id, str) and isinstance(task_status, str):
         return ("optum-task", task_id, task_status)
-    return eligibility_subject(event) or ("event", event.id)
+    return eligibility_subject(event) or enrollment_subject(event) or ("event", event.id)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -204,6 +209,7 @@ def build_result(
         _file_failed_parts(event),
         _coverage_parts(event),
         _Parts(messages=tuple(eligibility_messages(event))),
+        _Parts(messages=tuple(enrollment_messages(event))),
     ]
     about = message_subject(event)
     return JobResult(
@@ -317,7 +323,7 @@ def _file_failed_parts(event: StoredEvent) -> _Parts:
 
 def _coverage_parts(event: StoredEvent) -> _Parts:
     """`coverage_discovery.completed` for an Optum callback."""
-    if event.source != Source.OPTUM:
+    if event.source != Source.OPTUM or is_enrollment_event(event):
         return _Parts()
     return _Parts(messages=((MSG_COVERAGE, _coverage_data(event)),))
 

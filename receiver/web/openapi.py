@@ -370,6 +370,43 @@ def build_document(public_url: str) -> dict[str, Any]:
                 },
             }
         },
+        "/era-enrollments": {
+            "post": {
+                "summary": "Submit ERA enrollment records to Optum (scope enrollment:write)",
+                "security": _BEARER,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["optum", "records"],
+                                "properties": {
+                                    "optum": {"type": "string"},
+                                    "records": {"type": "array", "items": {"type": "object"}},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "202": _json({"type": "object"}, "The local id and Optum's payloadId"),
+                    **_errors(400, 401, 403, 409),
+                    "502": _json(_ERROR, "Optum refused the submission or did not answer"),
+                },
+            }
+        },
+        "/era-enrollments/{id}": {
+            "get": {
+                "summary": "An ERA enrollment submission's status (scope enrollment:write)",
+                "security": _BEARER,
+                "parameters": [_path("id")],
+                "responses": {
+                    "200": _json({"type": "object"}, "Status, poll state and result"),
+                    **_errors(401, 403, 404),
+                },
+            }
+        },
         "/subscriptions": {
             "get": {
                 "summary": "Subscriptions, oldest first, no secrets (scope subscriptions:write)",

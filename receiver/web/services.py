@@ -14,6 +14,7 @@ from receiver.net.ssrf import Resolver, system_resolver
 from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.store.base import Store
+from receiver.upstream.optum import OptumClient
 from receiver.upstream.stedi_eligibility import StediEligibilityClient
 
 
@@ -35,3 +36,4 @@ class Services:
     directory: Directory = field(kw_only=True)  # cached client and account lookups
     tokens: TokenCache = field(kw_only=True)  # verified access tokens
     eligibility: StediEligibilityClient | None = None  # Stedi eligibility calls, per-account bound
+    optum: OptumClient | None = None  # Optum API calls (ERA enrollment)

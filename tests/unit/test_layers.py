@@ -33,18 +33,19 @@ ALLOWED: dict[str, set[str]] = {
     "crypto": set(),
     "auth": {"store"},
     # fan-out matches subscriptions with delivery.rules; the polled stages' value types
-    "store": {"delivery", "eligibility", "enrollment"},
+    "store": {"delivery", "eligibility", "enrollment", "upstream"},  # Optum connection values
     "upstream": {"net"},
     "intake": {"auth"},
     # reconcile records polls; eligibility results publish through the follow-up
-    "followup": {"upstream", "delivery", "store", "net", "intake", "eligibility"},
+    "followup": {"upstream", "delivery", "store", "net", "intake", "eligibility", "enrollment"},
     "delivery": {"store", "net"},
     "eligibility": {"upstream", "store"},
-    "enrollment": {"upstream"},
-    "ops": {"store", "delivery", "intake", "auth", "eligibility", "upstream"},
+    "enrollment": {"upstream", "store", "intake"},  # the sweep records missed callbacks
+    "ops": {"store", "delivery", "intake", "auth", "eligibility", "enrollment", "upstream"},
     "web": {
         "ops",
         "eligibility",
+        "enrollment",
         "intake",
         "auth",
         "store",
@@ -56,6 +57,8 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {
         "app",
         "eligibility",
+        "enrollment",
+        "upstream",
         "ops",
         "auth",
         "store",

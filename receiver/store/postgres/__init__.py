@@ -7,6 +7,7 @@ assembled from one part per concern; `base` holds the pool, transactions and mig
 from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
 from receiver.store.postgres.eligibility import PostgresEligibility
+from receiver.store.postgres.enrollment import PostgresEnrollment
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
@@ -27,5 +28,6 @@ class PostgresStore(
     AuditRows,
     PostgresReprocess,
     PostgresRetention,
+    PostgresEnrollment,
 ):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

@@ -12,6 +12,7 @@ from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.eligibility import SqliteEligibility
+from receiver.store.sqlite.enrollment import SqliteEnrollment
 from receiver.store.sqlite.fanout import SqliteFanout
 from receiver.store.sqlite.intake import SqliteIntake
 from receiver.store.sqlite.jobs import SqliteJobs
@@ -30,6 +31,7 @@ class SqliteStore(
     AuditRows,
     SqliteReprocess,
     SqliteRetention,
+    SqliteEnrollment,
 ):
     """The Store protocol on a local SQLite file."""
 
