@@ -587,6 +587,8 @@ SCHEMAS: dict[str, Schema] = {
     "RedeliverRequest": {
         "type": "object",
         "additionalProperties": False,
+        "required": ["subscription_id"],
+        "description": "Without a body: every subscription's deliveries",
         "properties": {
             "subscription_id": {
                 "type": "string",
