@@ -1,538 +1,712 @@
-"""GET /openapi.json: the OpenAPI 3.1 document of every route, written out by hand."""
+"""GET /openapi.json: the OpenAPI 3.1 document, built from one declarative entry per operation."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from receiver import __version__
+from receiver.auth.clients import SCOPES
+from receiver.models import DeliveryStatus, EventStatus, JobStatus, Source, SubscriptionStatus
+from receiver.ops.events import DEFAULT_LIMIT
+from receiver.ops.replays import REPLAY_STATUSES
+from receiver.store.base import MAX_PAGE
 from receiver.web.deps import ORJSONResponse, services
 
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_OAUTH_ERROR = {"$ref": "#/components/schemas/OAuthError"}
-_ACK = {"$ref": "#/components/schemas/Ack"}
-_SUB = {"$ref": "#/components/schemas/Subscription"}
-_SUB_SECRET = {"$ref": "#/components/schemas/SubscriptionWithSecret"}
-_DELIVERY = {"$ref": "#/components/schemas/DeliveryDetail"}
-_NULLABLE_STRING = {"type": ["string", "null"]}
-_AUDIT_ROW: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "at": {"type": "string", "format": "date-time"},
-        "actor": {"type": "string", "description": "A client id, or cli:<os user>"},
-        "action": {"type": "string"},
-        "target": _NULLABLE_STRING,
-        "filter": {"type": "object"},
-        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-        "request_id": {"type": "string"},
-    },
+Schema = dict[str, Any]
+
+SCOPE_DESCRIPTIONS: Mapping[str, str] = {
+    "callbacks:coverage-discovery": "Send Optum Coverage Discovery callbacks",
+    "events:read": "Read events, jobs, claim timelines and deliveries (PHI)",
+    "events:replay": "Redeliver, replay and retry deliveries",
+    "subscriptions:write": "Add, list, remove, rotate and enable subscriptions",
+    "eligibility:write": "Submit eligibility checks",
+    "enrollment:write": "Submit ERA enrollments",
+    "audit:read": "Read the audit trail",
+}
+
+ERROR_TEXT: Mapping[int, str] = {
+    400: "Malformed request, parameter or body; `detail` says what to fix",
+    401: "Missing or wrong credentials",
+    403: "Authenticated but not allowed (insufficient_scope for a token without the scope)",
+    404: "Not found",
+    409: "Not possible in the resource's current state",
+    413: "Body over the size limit",
+    415: "Body is not JSON",
+    429: "Too many failures; see Retry-After",
+    502: "The upstream (Stedi or Optum) answered with an error; `detail` names its status",
+    503: "Store unavailable; retry",
+    504: "The upstream did not answer within the deadline",
 }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def ref(name: str) -> Schema:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(schema: Schema) -> Schema:
+    """`schema` or null."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def enum_of(values: Sequence[str], description: str = "") -> Schema:
+    """A string from `values`."""
+    schema: Schema = {"type": "string", "enum": list(values)}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+STRING: Schema = {"type": "string"}
+ID: Schema = {"type": "string", "minLength": 1}
+INTEGER: Schema = {"type": "integer"}
+TIME: Schema = {"type": "string", "format": "date-time"}
+OBJECT: Schema = {"type": "object"}
+
+
+def query(name: str, schema: Schema, description: str = "") -> Schema:
+    """An optional query parameter."""
+    param: Schema = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+LIMIT = query(
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT},
+    "Page size",
+)
+CURSOR = query("cursor", STRING, "The `next_cursor` of the previous page")
+SINCE = query("since", TIME, "Inclusive; without a timezone, UTC")
+UNTIL = query("until", TIME, "Exclusive; without a timezone, UTC")
+
+
+def json_response(schema: Schema, description: str) -> Schema:
+    """A response object with a JSON body."""
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "Malformed request or body",
-        401: "Missing or wrong credentials",
-        403: "Authenticated but not allowed",
-        404: "Not found",
-        409: "Not possible in the resource's current state",
-        413: "Body over the size limit",
-        415: "Body is not JSON",
-        429: "Too many failures; see Retry-After",
-        503: "Store unavailable; retry",
-    }
-    return {str(c): _json(_ERROR, text[c]) for c in codes}
+def empty(description: str) -> Schema:
+    """A response object without a body."""
+    return {"description": description}
 
 
-def _query(*names: str) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Operation:
+    """One documented operation: everything build_document needs, and nothing to repeat.
+
+    `scope` puts the operation behind the oauth2 scheme (and documents 401/403); path
+    parameters are read from `path` (strings) unless `params` has one of that name.
+    """
+
+    method: str
+    path: str
+    summary: str
+    responses: Mapping[int, Schema]
+    scope: str | None = None
+    security: Sequence[Mapping[str, Sequence[str]]] | None = None
+    params: Sequence[Schema] = ()
+    body: Schema | None = None
+    body_required: bool = True
+    body_media: str = "application/json"
+    errors: Sequence[int] = ()
+    description: str = field(default="")
+
+
+def _path_params(op: Operation) -> list[Schema]:
+    named = {p["name"] for p in op.params if p.get("in") == "path"}
     return [
-        {"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names
+        {"name": name, "in": "path", "required": True, "schema": ID}
+        for name in re.findall(r"\{(\w+)\}", op.path)
+        if name not in named
     ]
 
 
-def _path(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+def operation_object(op: Operation) -> Schema:
+    """The OpenAPI operation object of one entry."""
+    out: Schema = {"summary": op.summary, "operationId": _operation_id(op)}
+    if op.description:
+        out["description"] = op.description
+    params = _path_params(op) + list(op.params)
+    if params:
+        out["parameters"] = params
+    if op.scope is not None:
+        out["security"] = [{"oauth2": [op.scope]}]
+    elif op.security is not None:
+        out["security"] = [dict(s) for s in op.security]
+    if op.body is not None:
+        out["requestBody"] = {
+            "required": op.body_required,
+            "content": {op.body_media: {"schema": op.body}},
+        }
+    codes = set(op.errors) | ({401, 403} if op.scope is not None else set())
+    responses: Schema = {str(code): dict(resp) for code, resp in sorted(op.responses.items())}
+    for code in sorted(codes):
+        responses[str(code)] = json_response(ref("Error"), ERROR_TEXT[code])
+    out["responses"] = responses
+    return out
 
 
-_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-_REPLAY_BODY: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["since"],
-    "properties": {
-        "since": {
-            "type": "string",
-            "format": "date-time",
-            "description": "Messages published at or after this time (with a timezone)",
+def _operation_id(op: Operation) -> str:
+    words = re.sub(r"[^A-Za-z0-9]+", " ", op.path.replace("{", "by ")).split()
+    return op.method.lower() + "".join(w[:1].upper() + w[1:] for w in words)
+
+
+_INTAKE_ERRORS = (400, 401, 403, 404, 413, 415, 503)
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "POST",
+        "/oauth/token",
+        "Client-credentials token (RFC 6749 §4.4); Basic or form client auth",
+        body_media="application/x-www-form-urlencoded",
+        body=ref("TokenRequest"),
+        security=({"clientBasic": []}, {}),
+        responses={
+            200: json_response(ref("Token"), "Access token"),
+            400: json_response(
+                ref("OAuthError"), "invalid_request, unsupported_grant_type, invalid_scope"
+            ),
+            401: json_response(ref("OAuthError"), "invalid_client"),
+            429: json_response(ref("OAuthError"), "Too many failed attempts for this client"),
         },
-        "until": {
-            "type": "string",
-            "format": "date-time",
-            "description": "Messages published before this time (default: now)",
+    ),
+    Operation(
+        "GET",
+        "/.well-known/jwks.json",
+        "Token verification keys",
+        responses={200: json_response(OBJECT, "JWKS")},
+    ),
+    Operation(
+        "GET",
+        "/.well-known/oauth-authorization-server",
+        "RFC 8414 metadata",
+        responses={200: json_response(OBJECT, "Metadata")},
+    ),
+    Operation(
+        "POST",
+        "/callbacks/optum/coverage-discovery",
+        "Optum Coverage Discovery result",
+        scope="callbacks:coverage-discovery",
+        body=OBJECT,
+        responses={204: empty("Stored (or already stored)")},
+        errors=_INTAKE_ERRORS,
+    ),
+    Operation(
+        "POST",
+        "/webhooks/stedi/{account}",
+        "Stedi webhook (transaction.processed.v2, file.failed.v2, ...)",
+        security=({"stediHeader": []}, {"stediBasic": []}),
+        body=OBJECT,
+        responses={200: json_response(ref("Ack"), "Stored, or a duplicate")},
+        errors=_INTAKE_ERRORS,
+    ),
+    Operation(
+        "POST",
+        "/webhooks/stedi/{account}/event-destinations",
+        "Stedi event destination (Standard Webhooks signature)",
+        body=OBJECT,
+        responses={200: json_response(ref("Ack"), "Stored, or a duplicate")},
+        errors=_INTAKE_ERRORS,
+    ),
+    Operation(
+        "GET",
+        "/events",
+        "Events, newest first",
+        scope="events:read",
+        params=(
+            query("source", enum_of([s.value for s in Source])),
+            query("type", STRING),
+            query("account", STRING),
+            query("status", enum_of([s.value for s in EventStatus])),
+            SINCE,
+            UNTIL,
+            LIMIT,
+            CURSOR,
+        ),
+        responses={200: json_response(ref("EventPage"), "A page")},
+        errors=(400,),
+    ),
+    Operation(
+        "GET",
+        "/events/{id}",
+        "One event with its body exactly as received, and its jobs",
+        scope="events:read",
+        responses={200: json_response(ref("EventDetail"), "The event")},
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/events/{id}/redeliver",
+        "Send the event's published messages again, same webhook-id and body, to the "
+        "subscriptions that had a delivery of them",
+        scope="events:replay",
+        body=ref("RedeliverRequest"),
+        body_required=False,
+        responses={
+            202: json_response(
+                ref("Redelivery"),
+                "Delivered and dead deliveries are pending again; pending and running ones "
+                "were left alone",
+            )
         },
-        "subscription_id": {"type": "string", "description": "Only this subscription's"},
-        "status": {
-            "type": "string",
-            "enum": ["dead", "delivered", "all"],
-            "default": "dead",
-            "description": "Which finished deliveries to resend",
+        errors=(400, 404, 409, 413, 415),
+    ),
+    Operation(
+        "POST",
+        "/replays",
+        "Resend the deliveries of messages published in a time window, same webhook-id and "
+        "body; counts only with dry_run",
+        scope="events:replay",
+        body=ref("ReplayRequest"),
+        responses={
+            200: json_response(
+                ref("ReplayDryRun"), "Dry run: what a replay would requeue; nothing changed"
+            ),
+            202: json_response(
+                ref("Replay"),
+                "The matching deliveries are pending again; pending and running ones were "
+                "left alone",
+            ),
         },
-        "dry_run": {"type": "boolean", "default": False, "description": "Only count"},
-    },
+        errors=(400, 404, 409, 413, 415),
+    ),
+    Operation(
+        "GET",
+        "/jobs",
+        "Follow-up jobs, newest first",
+        scope="events:read",
+        params=(
+            query("status", enum_of([s.value for s in JobStatus])),
+            query("kind", STRING),
+            query("event_id", STRING),
+            LIMIT,
+            CURSOR,
+        ),
+        responses={200: json_response(ref("JobPage"), "A page")},
+        errors=(400,),
+    ),
+    Operation(
+        "GET",
+        "/claims/{pcn}",
+        "A claim's timeline by patient control number",
+        scope="events:read",
+        responses={200: json_response(ref("ClaimTimeline"), "837, 277CA and 835 entries")},
+        errors=(404,),
+    ),
+    Operation(
+        "GET",
+        "/subscriptions",
+        "Subscriptions, oldest first, no secrets",
+        scope="subscriptions:write",
+        params=(query("include_removed", {"type": "boolean", "default": False}),),
+        responses={200: json_response(ref("SubscriptionList"), "Subscriptions")},
+        errors=(400,),
+    ),
+    Operation(
+        "POST",
+        "/subscriptions",
+        "Add a subscription; its whsec_ secret is in this answer only",
+        scope="subscriptions:write",
+        body=ref("NewSubscription"),
+        responses={201: json_response(ref("SubscriptionWithSecret"), "Created")},
+        errors=(400, 404, 413, 415),
+    ),
+    Operation(
+        "GET",
+        "/subscriptions/{id}",
+        "One subscription, removed ones too",
+        scope="subscriptions:write",
+        responses={200: json_response(ref("Subscription"), "The subscription")},
+        errors=(404,),
+    ),
+    Operation(
+        "DELETE",
+        "/subscriptions/{id}",
+        "Remove a subscription; its deliveries stay readable",
+        scope="subscriptions:write",
+        responses={204: empty("Removed")},
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/subscriptions/{id}/rotate-secret",
+        "New signing secret; the old one also signs for the grace period",
+        scope="subscriptions:write",
+        responses={200: json_response(ref("SubscriptionWithSecret"), "The new secret, once")},
+        errors=(404, 409),
+    ),
+    Operation(
+        "POST",
+        "/subscriptions/{id}/enable",
+        "Re-enable a disabled subscription",
+        scope="subscriptions:write",
+        responses={200: json_response(ref("Subscription"), "The subscription, active")},
+        errors=(404, 409),
+    ),
+    Operation(
+        "GET",
+        "/deliveries",
+        "Deliveries, newest first",
+        scope="events:read",
+        params=(
+            query("subscription", STRING, "A subscription id"),
+            query("status", enum_of([s.value for s in DeliveryStatus])),
+            query("type", STRING, "A message type"),
+            query("message", STRING, "A message id"),
+            LIMIT,
+            CURSOR,
+        ),
+        responses={200: json_response(ref("DeliveryPage"), "A page of deliveries")},
+        errors=(400,),
+    ),
+    Operation(
+        "GET",
+        "/deliveries/{id}",
+        "One delivery with its attempts",
+        scope="events:read",
+        responses={200: json_response(ref("DeliveryDetail"), "The delivery and its attempts")},
+        errors=(404,),
+    ),
+    Operation(
+        "POST",
+        "/deliveries/{id}/retry",
+        "Send a dead delivery again, with a fresh attempt budget",
+        scope="events:replay",
+        responses={202: json_response(ref("Retry"), "Pending again")},
+        errors=(404, 409),
+    ),
+    Operation(
+        "GET", "/healthz", "Liveness", responses={200: json_response(ref("Health"), "Alive")}
+    ),
+    Operation(
+        "GET",
+        "/readyz",
+        "Readiness: the store answers",
+        responses={
+            200: json_response(ref("Health"), "Ready"),
+            503: json_response(ref("Health"), "Store unavailable"),
+        },
+    ),
+    Operation(
+        "GET",
+        "/metrics",
+        "Prometheus metrics",
+        responses={200: {"description": "Text exposition", "content": {"text/plain": {}}}},
+    ),
+    Operation(
+        "POST",
+        "/events/{id}/reprocess",
+        "Run an event's follow-up again: fetch again, publish again (same content, same "
+        "webhook-id)",
+        scope="events:replay",
+        responses={202: json_response(OBJECT, "A reprocess job is queued")},
+        errors=(404, 409, 503),
+    ),
+    Operation(
+        "GET",
+        "/audit",
+        "The audit trail, newest first: every ops action and read of PHI",
+        scope="audit:read",
+        params=[query("actor", ID), query("action", ID), SINCE, UNTIL, LIMIT, CURSOR],
+        responses={200: json_response(OBJECT, "A page of audit rows (`items`, `next_cursor`)")},
+        errors=(400, 503),
+    ),
+    Operation(
+        "POST",
+        "/eligibility/checks",
+        "Real-time Stedi eligibility check: Stedi's request plus `account`; the answer is "
+        "stored and published",
+        scope="eligibility:write",
+        body=OBJECT,
+        responses={200: json_response(OBJECT, "Stedi's eligibility response")},
+        errors=(400, 404, 409, 413, 415, 502, 503, 504),
+    ),
+    Operation(
+        "POST",
+        "/eligibility/batches",
+        "Batch eligibility checks `{account, items}`, validated whole, split into Stedi "
+        "batches and polled",
+        scope="eligibility:write",
+        body=OBJECT,
+        responses={202: json_response(OBJECT, "The local id and Stedi's batch ids")},
+        errors=(400, 404, 409, 413, 415, 502, 503, 504),
+    ),
+    Operation(
+        "GET",
+        "/eligibility/batches/{id}",
+        "A batch submission's progress",
+        scope="eligibility:write",
+        responses={200: json_response(OBJECT, "Batches, results stored of expected")},
+        errors=(404, 503),
+    ),
+    Operation(
+        "POST",
+        "/era-enrollments",
+        "Submit ERA enrollment records to Optum `{optum, records}`",
+        scope="enrollment:write",
+        body=OBJECT,
+        responses={202: json_response(OBJECT, "The local id and Optum's payloadId")},
+        errors=(400, 404, 409, 413, 415, 502, 503),
+    ),
+    Operation(
+        "GET",
+        "/era-enrollments/{id}",
+        "An ERA enrollment submission's status, poll state and, once final, its result",
+        scope="enrollment:write",
+        responses={200: json_response(OBJECT, "Status, poll state and result")},
+        errors=(404, 503),
+    ),
+    Operation(
+        "GET", "/openapi.json", "This document", responses={200: json_response(OBJECT, "OpenAPI")}
+    ),
+)
+
+
+def _object(
+    properties: Mapping[str, Schema], *, optional: Sequence[str] = (), description: str = ""
+) -> Schema:
+    """A closed object: every property required unless named in `optional`."""
+    schema: Schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [name for name in properties if name not in optional],
+        "properties": dict(properties),
+    }
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _page(item: str) -> Schema:
+    return _object({"items": {"type": "array", "items": ref(item)}, "next_cursor": nullable(ID)})
+
+
+_EVENT: dict[str, Schema] = {
+    "id": ID,
+    "source": enum_of([s.value for s in Source]),
+    "type": STRING,
+    "account": nullable(STRING),
+    "external_id": STRING,
+    "status": enum_of([s.value for s in EventStatus]),
+    "received_at": TIME,
+    "transaction_id": nullable(STRING),
+    "transaction_set": nullable(STRING),
+    "direction": nullable(STRING),
+    "summary": OBJECT,
+    "headers": {"type": "object", "additionalProperties": STRING},
 }
-_INTAKE_ERRORS = _errors(400, 401, 404, 403, 413, 415, 503)
+_SUBSCRIPTION: dict[str, Schema] = {
+    "id": ID,
+    "url": STRING,
+    "types": {"type": "array", "items": STRING},
+    "account": nullable(STRING),
+    "description": STRING,
+    "status": enum_of([s.value for s in SubscriptionStatus]),
+    "disabled_reason": nullable(STRING),
+    "failing_since": nullable(TIME),
+    "created_at": TIME,
+    "updated_at": TIME,
+}
+_DELIVERY: dict[str, Schema] = {
+    "id": ID,
+    "message_id": ID,
+    "subscription_id": ID,
+    "type": STRING,
+    "account": nullable(STRING),
+    "status": enum_of([s.value for s in DeliveryStatus]),
+    "attempts": {"type": "integer", "minimum": 0, "description": "How many attempts so far"},
+    "next_attempt_at": TIME,
+    "last_status": nullable(INTEGER),
+    "last_error": nullable(STRING),
+    "created_at": TIME,
+    "updated_at": TIME,
+}
+_COUNT: Schema = {"type": "integer", "minimum": 0}
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": _object(
+        {"error": STRING, "detail": STRING},
+        description="The one error shape of every route but the token endpoint",
+    ),
+    "OAuthError": _object({"error": STRING, "error_description": STRING}),
+    "Ack": _object({"status": enum_of(["accepted", "duplicate"]), "event_id": ID}),
+    "TokenRequest": {
+        "type": "object",
+        "required": ["grant_type"],
+        "properties": {
+            "grant_type": {"const": "client_credentials"},
+            "scope": {"type": "string", "description": "Space-separated scopes"},
+            "client_id": STRING,
+            "client_secret": STRING,
+        },
+    },
+    "Token": _object(
+        {
+            "access_token": STRING,
+            "token_type": {"const": "Bearer"},
+            "expires_in": INTEGER,
+            "scope": STRING,
+        }
+    ),
+    "Health": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": enum_of(["ok", "ready", "unavailable"]), "detail": STRING},
+    },
+    "Event": _object(_EVENT),
+    "Job": _object(
+        {
+            "id": ID,
+            "event_id": ID,
+            "kind": STRING,
+            "status": enum_of([s.value for s in JobStatus]),
+            "attempts": _COUNT,
+            "next_attempt_at": TIME,
+            "lease_until": nullable(TIME),
+            "last_error": nullable(STRING),
+            "created_at": TIME,
+            "updated_at": TIME,
+        }
+    ),
+    "EventDetail": _object(
+        {
+            **_EVENT,
+            "body": {"type": "string", "description": "The request body exactly as received"},
+            "jobs": {"type": "array", "items": ref("Job")},
+        }
+    ),
+    "EventPage": _page("Event"),
+    "JobPage": _page("Job"),
+    "TimelineEntry": _object(
+        {
+            "kind": enum_of(["submitted", "acknowledgment", "remittance"]),
+            "event_id": ID,
+            "transaction_id": nullable(STRING),
+            "received_at": TIME,
+            "data": OBJECT,
+        }
+    ),
+    "ClaimTimeline": _object(
+        {
+            "patient_control_number": STRING,
+            "timeline": {"type": "array", "items": ref("TimelineEntry"), "minItems": 1},
+        }
+    ),
+    "NewSubscription": {
+        "type": "object",
+        "required": ["url", "types"],
+        "additionalProperties": False,
+        "properties": {
+            "url": {"type": "string", "maxLength": 2000},
+            "types": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 20,
+                "items": {"type": "string", "examples": ["claim.*"]},
+            },
+            "account": nullable(STRING),
+            "description": {"type": "string", "maxLength": 500},
+        },
+    },
+    "Subscription": _object(_SUBSCRIPTION),
+    "SubscriptionWithSecret": _object(
+        {
+            **_SUBSCRIPTION,
+            "secret": {"type": "string", "pattern": "^whsec_"},
+            "previous_secret_expires_at": nullable(TIME),
+        }
+    ),
+    "SubscriptionList": _object({"items": {"type": "array", "items": ref("Subscription")}}),
+    "Delivery": _object(_DELIVERY),
+    "DeliveryPage": _page("Delivery"),
+    "Attempt": _object(
+        {
+            "attempt": {"type": "integer", "minimum": 1},
+            "started_at": TIME,
+            "duration_ms": _COUNT,
+            "status_code": nullable(INTEGER),
+            "response_excerpt": nullable(STRING),
+            "error": nullable(STRING),
+        }
+    ),
+    "DeliveryDetail": _object(
+        {
+            **_DELIVERY,
+            "attempt_count": _COUNT,
+            "attempts": {
+                "type": "array",
+                "items": ref("Attempt"),
+                "description": "Every attempt, oldest first (`attempt_count` is the count)",
+            },
+        }
+    ),
+    "Retry": _object({"id": ID, "status": {"const": "pending"}}),
+    "RedeliverRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["subscription_id"],
+        "description": "Without a body: every subscription's deliveries",
+        "properties": {
+            "subscription_id": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Only this subscription's deliveries",
+            }
+        },
+    },
+    "Redelivery": _object({"event_id": ID, "requeued": _COUNT, "already_pending": _COUNT}),
+    "ReplayRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["since"],
+        "properties": {
+            "since": {
+                **TIME,
+                "description": "Messages published at or after this time (with a timezone)",
+            },
+            "until": {
+                **TIME,
+                "description": "Messages published before this time (default: now); later "
+                "than since",
+            },
+            "subscription_id": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Only this subscription's",
+            },
+            "status": {
+                **enum_of(list(REPLAY_STATUSES)),
+                "default": "dead",
+                "description": "Which finished deliveries to resend",
+            },
+            "dry_run": {"type": "boolean", "default": False, "description": "Only count"},
+        },
+    },
+    "Replay": _object({"requeued": _COUNT, "already_pending": _COUNT}),
+    "ReplayDryRun": _object(
+        {
+            "dry_run": {"const": True},
+            "would_requeue": _COUNT,
+            "already_pending": _COUNT,
+            "over_limit": {"type": "boolean"},
+        }
+    ),
+}
 
 
 def build_document(public_url: str) -> dict[str, Any]:
     """The OpenAPI document, with `public_url` as the server."""
-    paths: dict[str, Any] = {
-        "/oauth/token": {
-            "post": {
-                "summary": "Client-credentials token (RFC 6749 §4.4); Basic or form client auth",
-                "requestBody": {
-                    "content": {
-                        "application/x-www-form-urlencoded": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["grant_type"],
-                                "properties": {
-                                    "grant_type": {"const": "client_credentials"},
-                                    "scope": {"type": "string"},
-                                    "client_id": {"type": "string"},
-                                    "client_secret": {"type": "string"},
-                                },
-                            }
-                        }
-                    }
-                },
-                "responses": {
-                    "200": _json({"$ref": "#/components/schemas/Token"}, "Access token"),
-                    "400": _json(
-                        _OAUTH_ERROR, "invalid_request, unsupported_grant_type, invalid_scope"
-                    ),
-                    "401": _json(_OAUTH_ERROR, "invalid_client"),
-                    "429": _json(_OAUTH_ERROR, "Too many failed attempts for this client"),
-                },
-            }
-        },
-        "/.well-known/jwks.json": {
-            "get": {
-                "summary": "Token verification keys",
-                "responses": {"200": _json({"type": "object"}, "JWKS")},
-            }
-        },
-        "/.well-known/oauth-authorization-server": {
-            "get": {
-                "summary": "RFC 8414 metadata",
-                "responses": {"200": _json({"type": "object"}, "Metadata")},
-            }
-        },
-        "/callbacks/optum/coverage-discovery": {
-            "post": {
-                "summary": "Optum Coverage Discovery result (scope callbacks:coverage-discovery)",
-                "security": _BEARER,
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {
-                    "204": {"description": "Stored (or already stored)"},
-                    **_INTAKE_ERRORS,
-                },
-            }
-        },
-        "/webhooks/stedi/{account}": {
-            "post": {
-                "summary": "Stedi webhook (transaction.processed.v2, file.failed.v2, ...)",
-                "parameters": [_path("account")],
-                "security": [{"stediHeader": []}, {"stediBasic": []}],
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {"200": _json(_ACK, "Stored, or a duplicate"), **_INTAKE_ERRORS},
-            }
-        },
-        "/webhooks/stedi/{account}/event-destinations": {
-            "post": {
-                "summary": "Stedi event destination (Standard Webhooks signature)",
-                "parameters": [_path("account")],
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {"200": _json(_ACK, "Stored, or a duplicate"), **_INTAKE_ERRORS},
-            }
-        },
-        "/events": {
-            "get": {
-                "summary": "Events, newest first (scope events:read)",
-                "security": _BEARER,
-                "parameters": _query(
-                    "source", "type", "account", "status", "since", "until", "limit", "cursor"
-                ),
-                "responses": {
-                    "200": _json({"$ref": "#/components/schemas/Page"}, "A page"),
-                    **_errors(400, 401, 403),
-                },
-            }
-        },
-        "/events/{id}": {
-            "get": {
-                "summary": "One event with its body exactly as received (scope events:read)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {
-                    "200": _json({"type": "object"}, "The event"),
-                    **_errors(401, 403, 404),
-                },
-            }
-        },
-        "/events/{id}/reprocess": {
-            "post": {
-                "summary": "Run the event's follow-up again: fetch its document again and send "
-                "its messages again; same content keeps the same message ids, so subscribers "
-                "dedupe (scope events:replay)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {
-                    "202": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "event_id": {"type": "string"},
-                                "queued": {
-                                    "type": "boolean",
-                                    "description": "False: a reprocess of it is still pending",
-                                },
-                            },
-                        },
-                        "A reprocess job is queued",
-                    ),
-                    **_errors(401, 403, 404),
-                },
-            }
-        },
-        "/events/{id}/redeliver": {
-            "post": {
-                "summary": "Send the event's published messages again, same webhook-id and body, "
-                "to the subscriptions that had a delivery of them (scope events:replay)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "additionalProperties": False,
-                                "properties": {
-                                    "subscription_id": {
-                                        "type": "string",
-                                        "description": "Only this subscription's deliveries",
-                                    }
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "202": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "event_id": {"type": "string"},
-                                "requeued": {"type": "integer"},
-                                "already_pending": {"type": "integer"},
-                            },
-                        },
-                        "Delivered and dead deliveries are pending again; pending and running "
-                        "ones were left alone",
-                    ),
-                    **_errors(400, 401, 403, 404, 409, 413, 415),
-                },
-            }
-        },
-        "/replays": {
-            "post": {
-                "summary": "Resend the deliveries of messages published in a time window, same "
-                "webhook-id and body; counts only with dry_run (scope events:replay)",
-                "security": _BEARER,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": _REPLAY_BODY}},
-                },
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "dry_run": {"type": "boolean"},
-                                "would_requeue": {"type": "integer"},
-                                "already_pending": {"type": "integer"},
-                                "over_limit": {"type": "boolean"},
-                            },
-                        },
-                        "Dry run: what a replay would requeue; nothing was changed",
-                    ),
-                    "202": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "requeued": {"type": "integer"},
-                                "already_pending": {"type": "integer"},
-                            },
-                        },
-                        "The matching deliveries are pending again; pending and running ones "
-                        "were left alone",
-                    ),
-                    **_errors(400, 401, 403, 404, 409, 413, 415),
-                },
-            }
-        },
-        "/jobs": {
-            "get": {
-                "summary": "Follow-up jobs, newest first (scope events:read)",
-                "security": _BEARER,
-                "parameters": _query("status", "kind", "event_id", "limit", "cursor"),
-                "responses": {
-                    "200": _json({"$ref": "#/components/schemas/Page"}, "A page"),
-                    **_errors(400, 401, 403),
-                },
-            }
-        },
-        "/claims/{pcn}": {
-            "get": {
-                "summary": "A claim's timeline by patient control number (scope events:read)",
-                "security": _BEARER,
-                "parameters": [_path("pcn")],
-                "responses": {
-                    "200": _json({"type": "object"}, "837, 277CA and 835 entries in order"),
-                    **_errors(401, 403, 404),
-                },
-            }
-        },
-        "/eligibility/checks": {
-            "post": {
-                "summary": "Real-time Stedi eligibility check: Stedi's request plus `account` "
-                "(scope eligibility:write); the answer is stored and published",
-                "security": _BEARER,
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {
-                    "200": _json({"type": "object"}, "Stedi's eligibility response"),
-                    **_errors(400, 401, 403, 404, 409, 413, 415, 503),
-                    "502": _json(_ERROR, "Stedi answered with an error"),
-                    "504": _json(_ERROR, "Stedi did not answer within the deadline"),
-                },
-            }
-        },
-        "/eligibility/batches": {
-            "post": {
-                "summary": "Batch eligibility checks `{account, items}`, validated whole, split "
-                "into Stedi batches and polled (scope eligibility:write)",
-                "security": _BEARER,
-                "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {
-                    "202": _json({"type": "object"}, "Local id and Stedi batch ids"),
-                    **_errors(400, 401, 403, 404, 409, 413, 415, 503),
-                    "502": _json(_ERROR, "Stedi refused a batch"),
-                    "504": _json(_ERROR, "Stedi did not answer in time"),
-                },
-            }
-        },
-        "/eligibility/batches/{id}": {
-            "get": {
-                "summary": "A batch submission's progress (scope eligibility:write)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {
-                    "200": _json({"type": "object"}, "Batches, results stored of expected"),
-                    **_errors(401, 403, 404),
-                },
-            }
-        },
-        "/audit": {
-            "get": {
-                "summary": "The audit trail, newest first: every ops action and read of PHI "
-                "(scope audit:read)",
-                "security": _BEARER,
-                "parameters": _query("actor", "action", "since", "until", "limit", "cursor"),
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "items": {"type": "array", "items": _AUDIT_ROW},
-                                "next_cursor": _NULLABLE_STRING,
-                            },
-                        },
-                        "A page of audit rows",
-                    ),
-                    **_errors(400, 401, 403),
-                },
-            }
-        },
-        "/era-enrollments": {
-            "post": {
-                "summary": "Submit ERA enrollment records to Optum (scope enrollment:write)",
-                "security": _BEARER,
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["optum", "records"],
-                                "properties": {
-                                    "optum": {"type": "string"},
-                                    "records": {"type": "array", "items": {"type": "object"}},
-                                },
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "202": _json({"type": "object"}, "The local id and Optum's payloadId"),
-                    **_errors(400, 401, 403, 409),
-                    "502": _json(_ERROR, "Optum refused the submission or did not answer"),
-                },
-            }
-        },
-        "/era-enrollments/{id}": {
-            "get": {
-                "summary": "An ERA enrollment submission's status (scope enrollment:write)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {
-                    "200": _json({"type": "object"}, "Status, poll state and result"),
-                    **_errors(401, 403, 404),
-                },
-            }
-        },
-        "/subscriptions": {
-            "get": {
-                "summary": "Subscriptions, oldest first, no secrets (scope subscriptions:write)",
-                "security": _BEARER,
-                "parameters": _query("include_removed"),
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {"items": {"type": "array", "items": _SUB}},
-                        },
-                        "Subscriptions",
-                    ),
-                    **_errors(400, 401, 403),
-                },
-            },
-            "post": {
-                "summary": "Add a subscription; its whsec_ secret is in this answer only "
-                "(scope subscriptions:write)",
-                "security": _BEARER,
-                "requestBody": {
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/NewSubscription"}
-                        }
-                    }
-                },
-                "responses": {
-                    "201": _json(_SUB_SECRET, "Created"),
-                    **_errors(400, 401, 403, 413, 415),
-                },
-            },
-        },
-        "/subscriptions/{id}": {
-            "get": {
-                "summary": "One subscription, removed ones too (scope subscriptions:write)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {"200": _json(_SUB, "The subscription"), **_errors(401, 403, 404)},
-            },
-            "delete": {
-                "summary": "Remove a subscription; its deliveries stay readable "
-                "(scope subscriptions:write)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {"204": {"description": "Removed"}, **_errors(401, 403, 404)},
-            },
-        },
-        "/subscriptions/{id}/rotate-secret": {
-            "post": {
-                "summary": "New signing secret; the old one also signs for the grace period "
-                "(scope subscriptions:write)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {
-                    "200": _json(_SUB_SECRET, "The new secret, shown once"),
-                    **_errors(401, 403, 404, 409),
-                },
-            }
-        },
-        "/subscriptions/{id}/enable": {
-            "post": {
-                "summary": "Re-enable a disabled subscription (scope subscriptions:write)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {
-                    "200": _json(_SUB, "The subscription, active"),
-                    **_errors(401, 403, 404, 409),
-                },
-            }
-        },
-        "/deliveries": {
-            "get": {
-                "summary": "Deliveries, newest first (scope events:read)",
-                "security": _BEARER,
-                "parameters": _query(
-                    "subscription", "status", "type", "message", "limit", "cursor"
-                ),
-                "responses": {
-                    "200": _json({"$ref": "#/components/schemas/Page"}, "A page of deliveries"),
-                    **_errors(400, 401, 403),
-                },
-            }
-        },
-        "/deliveries/{id}": {
-            "get": {
-                "summary": "One delivery with its attempts (scope events:read)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {
-                    "200": _json(_DELIVERY, "The delivery and its attempts, oldest first"),
-                    **_errors(401, 403, 404),
-                },
-            }
-        },
-        "/deliveries/{id}/retry": {
-            "post": {
-                "summary": "Send a dead delivery again, with a fresh attempt budget "
-                "(scope events:replay)",
-                "security": _BEARER,
-                "parameters": [_path("id")],
-                "responses": {
-                    "202": _json({"type": "object"}, "Pending again"),
-                    **_errors(401, 403, 404, 409),
-                },
-            }
-        },
-        "/healthz": {
-            "get": {"summary": "Liveness", "responses": {"200": {"description": "Alive"}}}
-        },
-        "/readyz": {
-            "get": {
-                "summary": "Readiness: the store answers",
-                "responses": {"200": {"description": "Ready"}, **_errors(503)},
-            }
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics",
-                "responses": {"200": {"description": "Text exposition"}},
-            }
-        },
-        "/openapi.json": {
-            "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI"}}}
-        },
-    }
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method.lower()] = operation_object(op)
     return {
         "openapi": "3.1.0",
         "info": {"title": "receiver", "version": __version__},
@@ -540,131 +714,21 @@ def build_document(public_url: str) -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "oauth2": {
+                    "type": "oauth2",
+                    "description": "Tokens from POST /oauth/token, sent as a Bearer token",
+                    "flows": {
+                        "clientCredentials": {
+                            "tokenUrl": f"{public_url.rstrip('/')}/oauth/token",
+                            "scopes": {s: SCOPE_DESCRIPTIONS[s] for s in sorted(SCOPES)},
+                        }
+                    },
+                },
+                "clientBasic": {"type": "http", "scheme": "basic"},
                 "stediHeader": {"type": "apiKey", "in": "header", "name": "x-api-key"},
                 "stediBasic": {"type": "http", "scheme": "basic"},
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["error", "detail"],
-                    "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
-                },
-                "OAuthError": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {"type": "string"},
-                        "error_description": {"type": "string"},
-                    },
-                },
-                "Ack": {
-                    "type": "object",
-                    "properties": {
-                        "status": {"enum": ["accepted", "duplicate"]},
-                        "event_id": {"type": "string"},
-                    },
-                },
-                "Token": {
-                    "type": "object",
-                    "properties": {
-                        "access_token": {"type": "string"},
-                        "token_type": {"const": "Bearer"},
-                        "expires_in": {"type": "integer"},
-                        "scope": {"type": "string"},
-                    },
-                },
-                "NewSubscription": {
-                    "type": "object",
-                    "required": ["url", "types"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "url": {"type": "string", "maxLength": 2000},
-                        "types": {
-                            "type": "array",
-                            "minItems": 1,
-                            "maxItems": 20,
-                            "items": {"type": "string", "examples": ["claim.*"]},
-                        },
-                        "account": _NULLABLE_STRING,
-                        "description": {"type": "string", "maxLength": 500},
-                    },
-                },
-                "Subscription": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "url": {"type": "string"},
-                        "types": {"type": "array", "items": {"type": "string"}},
-                        "account": _NULLABLE_STRING,
-                        "description": {"type": "string"},
-                        "status": {"enum": ["active", "disabled", "removed"]},
-                        "disabled_reason": _NULLABLE_STRING,
-                        "failing_since": _NULLABLE_STRING,
-                        "created_at": {"type": "string"},
-                        "updated_at": {"type": "string"},
-                    },
-                },
-                "SubscriptionWithSecret": {
-                    "allOf": [
-                        _SUB,
-                        {
-                            "type": "object",
-                            "properties": {
-                                "secret": {"type": "string", "pattern": "^whsec_"},
-                                "previous_secret_expires_at": _NULLABLE_STRING,
-                            },
-                        },
-                    ]
-                },
-                "Delivery": {
-                    "type": "object",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "message_id": {"type": "string"},
-                        "subscription_id": {"type": "string"},
-                        "type": {"type": "string"},
-                        "account": _NULLABLE_STRING,
-                        "status": {"enum": ["pending", "running", "delivered", "dead"]},
-                        "attempts": {"type": "integer"},
-                        "next_attempt_at": {"type": "string"},
-                        "last_status": {"type": ["integer", "null"]},
-                        "last_error": _NULLABLE_STRING,
-                        "created_at": {"type": "string"},
-                        "updated_at": {"type": "string"},
-                    },
-                },
-                "DeliveryDetail": {
-                    "type": "object",
-                    "description": "A Delivery's fields, except that `attempts` lists every "
-                    "attempt (oldest first) and `attempt_count` holds the count.",
-                    "properties": {
-                        "attempt_count": {"type": "integer"},
-                        "attempts_since_requeue": {"type": "integer"},
-                        "attempts": {
-                            "type": "array",
-                            "items": {
-                                "type": "object",
-                                "properties": {
-                                    "attempt": {"type": "integer"},
-                                    "started_at": {"type": "string"},
-                                    "duration_ms": {"type": "integer"},
-                                    "status_code": {"type": ["integer", "null"]},
-                                    "response_excerpt": _NULLABLE_STRING,
-                                    "error": _NULLABLE_STRING,
-                                },
-                            },
-                        },
-                    },
-                },
-                "Page": {
-                    "type": "object",
-                    "properties": {
-                        "items": {"type": "array"},
-                        "next_cursor": {"type": ["string", "null"]},
-                    },
-                },
-            },
+            "schemas": SCHEMAS,
         },
     }
 
