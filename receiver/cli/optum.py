@@ -9,6 +9,7 @@ from datetime import datetime
 import click
 
 from receiver.cli.base import emit_json, read_secret_env, with_store
+from receiver.cli.render import confirm
 from receiver.clock import utc_now
 from receiver.enrollment.submissions import StoredConnection
 from receiver.errors import NotFoundError
@@ -152,9 +153,11 @@ def list_(as_json: bool) -> None:
 
 @optum.command("remove")
 @click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def remove(name: str, as_json: bool) -> None:
+def remove(name: str, yes: bool, as_json: bool) -> None:
     """Remove a connection; its submissions still polling are given up."""
+    confirm(f"Remove Optum connection {name}?", yes=yes, refusal="pass --yes to remove")
 
     async def action(store: Store) -> bool:
         return await store.remove_optum_connection(name)

@@ -94,8 +94,9 @@ def test_connections_never_show_their_secret(cli: Cli) -> None:
     )
     assert missing.exit_code == 2
     assert "UNSET_ID" in missing.output
-    assert cli.json("optum", "remove", "acme") == {"name": "acme", "removed": True}
-    assert cli("optum", "remove", "acme").exit_code == 1
+    assert cli("optum", "remove", "acme").exit_code == 1  # not a terminal, no --yes
+    assert cli.json("optum", "remove", "acme", "--yes") == {"name": "acme", "removed": True}
+    assert cli("optum", "remove", "acme", "--yes").exit_code == 1
 
 
 def test_submit_names_bad_records_then_submits_polls_and_refuses_them_again(

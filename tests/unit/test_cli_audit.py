@@ -33,7 +33,7 @@ def rows(cli: Cli, *args: str) -> list[dict[str, Any]]:
 def test_every_cli_action_and_phi_read_leaves_a_row(cli: Cli) -> None:
     client = cli.json("clients", "create", "optum", "--scope", OPTUM_SCOPE)
     cli.ok("clients", "rotate", "optum")
-    cli.ok("clients", "revoke", "optum")
+    cli.ok("clients", "revoke", "optum", "--yes")
     assert add_acme(cli).exit_code == 0
     cli.ok("accounts", "rotate", "acme", "--api-key-env", "KEY", env={"KEY": "stedi-key-1"})
     sub = str(add(cli, "--account", "acme")["id"])
@@ -51,8 +51,8 @@ def test_every_cli_action_and_phi_read_leaves_a_row(cli: Cli) -> None:
         ("subscriptions", "enable", sub),
         ("events", "show", event_id),
         ("claims", "show", PCN),
-        ("subscriptions", "remove", sub),
-        ("accounts", "remove", "acme"),
+        ("subscriptions", "remove", sub, "--yes"),
+        ("accounts", "remove", "acme", "--yes"),
     ):
         cli.ok(*args)
 
@@ -91,7 +91,7 @@ def test_list_filters_plain_output_and_empty_listing(cli: Cli) -> None:
     assert cli.ok("audit", "list").stdout.strip() == "no audit rows match"
     cli.ok("clients", "create", "optum", "--scope", OPTUM_SCOPE)
     cli.ok("clients", "create", "ops", "--scope", "events:read")
-    cli.ok("clients", "revoke", "ops")
+    cli.ok("clients", "revoke", "ops", "--yes")
     assert [r["action"] for r in rows(cli, "--action", "client.create")] == ["client.create"] * 2
     assert len(rows(cli, "--actor", ME)) == 3
     assert rows(cli, "--actor", "cli:someone-else") == []
