@@ -32,7 +32,7 @@ from receiver.policy import RetryPolicy, parse_schedule
 from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.store.base import Store
-from receiver.store.factory import build_store
+from receiver.store.sealing import build_sealed_store
 from receiver.upstream.stedi import StediClient
 from receiver.web import deliveries, intake, oauth, openapi, ops, replays, subscriptions
 from receiver.web.errors import http_error, receiver_error
@@ -259,7 +259,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        opened = store or build_store(settings)
+        opened = store or build_sealed_store(settings)
         await opened.open()
         try:
             services = Services(

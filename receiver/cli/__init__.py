@@ -8,6 +8,7 @@ from receiver.cli import (
     accounts,
     bench,
     clients,
+    datakeys,
     deliveries,
     demo,
     events,
@@ -42,5 +43,6 @@ main.add_command(subscriptions.subscriptions)
 main.add_command(deliveries.deliveries)
 main.add_command(replay.replay_)
 main.add_command(keys.keys)
+datakeys.register(keys.keys)
 main.add_command(bench.bench)
 main.add_command(demo.demo)

@@ -41,13 +41,14 @@ from receiver.models import (
     Subscription,
     TimelineEntry,
 )
+from receiver.store.datakeys_port import DataKeyStore
 
 PROCESS_JOB = "process"
 MAX_PAGE = 500
 MAX_ERROR_CHARS = 1000
 
 
-class Store(Protocol):
+class Store(DataKeyStore, Protocol):
     """Durable state: inbound events with their jobs, OAuth clients, Stedi accounts."""
 
     async def open(self) -> None:

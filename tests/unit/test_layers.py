@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "net": set(),
     "crypto": set(),
     "auth": {"store"},
-    "store": {"delivery"},  # fan-out matches subscriptions with delivery.rules
+    "store": {"delivery", "crypto"},  # fan-out matches with delivery.rules; sealed.py seals
     "upstream": {"net"},
     "intake": {"auth"},
     "followup": {"upstream", "delivery", "store", "net", "intake"},  # reconcile records polls

@@ -4,6 +4,7 @@ Driver and network errors become StoreUnavailableError at this boundary. The ada
 assembled from one part per concern; `base` holds the pool, transactions and migrations.
 """
 
+from receiver.store.postgres.datakeys import PostgresDataKeys
 from receiver.store.postgres.directory import PostgresDirectory
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
@@ -14,6 +15,11 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    PostgresIntake, PostgresJobs, PostgresDirectory, PostgresFanout, PostgresNotify
+    PostgresIntake,
+    PostgresJobs,
+    PostgresDirectory,
+    PostgresFanout,
+    PostgresNotify,
+    PostgresDataKeys,
 ):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""
