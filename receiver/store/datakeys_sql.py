@@ -37,11 +37,7 @@ SEALED_COLUMNS: tuple[SealedColumn, ...] = (
     ),
     SealedColumn("messages", "outbound_messages", "data", "json", ("id",)),
     SealedColumn(
-        "attempt_excerpts",
-        "delivery_attempts",
-        "response_excerpt",
-        "text",
-        ("delivery_id", "attempt"),
+        "attempt_excerpts", "delivery_attempts", "response_excerpt", "text", ("delivery_id",)
     ),
     SealedColumn("subscription_secrets", "subscriptions", "secret", "text", ("id",)),
     SealedColumn(

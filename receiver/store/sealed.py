@@ -421,9 +421,8 @@ class SealedStore:
         """Seal the response excerpt, then finish."""
         ring = await self._fresh()
         attempt = outcome.attempt
-        where = aad(
-            "delivery_attempts", "response_excerpt", attempt.delivery_id, str(attempt.attempt)
-        )
+        # Bound to the delivery only: the store numbers the attempt itself.
+        where = aad("delivery_attempts", "response_excerpt", delivery_id)
         sealed = replace(
             outcome,
             attempt=replace(
@@ -539,7 +538,7 @@ def _open_message(ring: Keyring, message: OutboundMessage) -> OutboundMessage:
 
 
 def _open_attempt(ring: Keyring, attempt: DeliveryAttempt) -> DeliveryAttempt:
-    where = aad("delivery_attempts", "response_excerpt", attempt.delivery_id, str(attempt.attempt))
+    where = aad("delivery_attempts", "response_excerpt", attempt.delivery_id)
     return replace(attempt, response_excerpt=open_text(ring, attempt.response_excerpt, where))
 
 
