@@ -10,12 +10,15 @@ a `receiver keys rotate-data-key` reaches every running process.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
+
+import structlog
 
 from receiver.crypto import (
     KekSet,
@@ -61,6 +64,7 @@ from receiver.store.datakeys_port import RawValue, StoredDataKey
 from receiver.store.sealed_values import aad, open_json, open_text, seal_json, seal_text
 
 T = TypeVar("T")
+_log = structlog.get_logger("receiver.store.sealed")
 KEY_REFRESH_SECONDS = 60.0
 
 
@@ -402,18 +406,17 @@ class SealedStore:
         found = await self.inner.claim_due_deliveries(
             now=now, lease_seconds=lease_seconds, limit=limit, per_subscription=per_subscription
         )
-
-        def decode(ring: Keyring) -> list[ClaimedDelivery]:
-            return [
-                replace(
-                    c,
-                    message=_open_message(ring, c.message),
-                    subscription=_open_subscription(ring, c.subscription),
+        opened: list[ClaimedDelivery] = []
+        for item in found:
+            try:
+                opened.append(await self._opened(functools.partial(_open_claimed, claimed=item)))
+            except DecryptionError as exc:
+                # Left leased, so retried once its lease lapses, never sent nor lost; the
+                # others claimed with it go out meanwhile.
+                _log.error(
+                    "store.delivery_undecryptable", delivery_id=item.delivery.id, key_id=exc.key_id
                 )
-                for c in found
-            ]
-
-        return await self._opened(decode)
+        return opened
 
     async def finish_delivery(
         self, delivery_id: str, *, now: datetime, lease_until: datetime, outcome: AttemptOutcome
@@ -499,6 +502,14 @@ class SealedStore:
     ) -> bool:
         """Delegated (raw)."""
         return await self.inner.replace_sealed(column, seq=seq, old=old, new=new, key=key)
+
+
+def _open_claimed(ring: Keyring, claimed: ClaimedDelivery) -> ClaimedDelivery:
+    return replace(
+        claimed,
+        message=_open_message(ring, claimed.message),
+        subscription=_open_subscription(ring, claimed.subscription),
+    )
 
 
 def _open_event(ring: Keyring, event: StoredEvent) -> StoredEvent:

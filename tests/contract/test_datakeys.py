@@ -10,7 +10,7 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from receiver.crypto import KekSet, new_kek, sealed_key_id, wrap
+from receiver.crypto import KekSet, Keyring, new_kek, sealed_key_id, wrap
 from receiver.crypto.datakey import new_data_key
 from receiver.errors import DecryptionError
 from receiver.models import (
@@ -18,6 +18,7 @@ from receiver.models import (
     AccountCredential,
     ClaimEntry,
     CredentialKind,
+    DeliveryFilter,
     DeliveryStatus,
     Document,
     JobResult,
@@ -27,6 +28,7 @@ from receiver.store.datakeys_port import StoredDataKey
 from receiver.store.datakeys_sql import SEALED_COLUMNS
 from receiver.store.reencrypt import reencrypt
 from receiver.store.sealed import SealedStore
+from receiver.store.sealed_values import aad, seal_json
 from tests.contract.fanout_support import claim, finish, msg, outcome, subscription
 from tests.contract.support import NOW, T0, claimed_job, complete, make_event as event
 
@@ -213,3 +215,32 @@ async def test_kek_rotation_rewraps_keys_only_and_a_missing_kek_is_a_clear_error
     only_new = SealedStore(raw, KekSet((new,)))
     await only_new.load_keys()
     await assert_all_readable(only_new, ids)
+
+
+async def test_a_message_sealed_with_a_key_not_stored_is_left_leased_the_rest_go_out(
+    store: Store,
+) -> None:
+    raw = inner_of(store)
+    sealed = SealedStore(raw, keks_of(store))
+    await sealed.load_keys()
+    sub = subscription()
+    await sealed.add_subscription(sub)
+    good, bad = msg("claim.a"), msg("claim.b")
+    job = await claimed_job(sealed, 11)
+    assert await complete(sealed, job, JobResult(messages=(good, bad)))
+    # Reseal `bad` with a data key the table does not hold (a restore that lost a key).
+    (row,) = [
+        r for r in await raw.scan_sealed("messages", after_seq=0, limit=100) if r.ids == (bad.id,)
+    ]
+    foreign_key = new_data_key(T0)
+    foreign = Keyring([foreign_key], current_id=foreign_key.id)
+    where = aad("outbound_messages", "data", bad.id)
+    new = orjson.dumps(seal_json(foreign, bad.data, where)).decode()
+    assert await raw.replace_sealed("messages", seq=row.seq, old=row.value, new=new)
+
+    claimed = await claim(sealed)
+    assert [c.message.id for c in claimed if c.subscription.id == sub.id] == [good.id]
+    with pytest.raises(DecryptionError, match=f"data key {foreign_key.id}, which is not loaded"):
+        await sealed.list_messages(limit=10, cursor=None)
+    still = await sealed.list_deliveries(DeliveryFilter(message_id=bad.id), limit=5, cursor=None)
+    assert [d.status for d in still.items] == [DeliveryStatus.RUNNING]  # leased, not lost
