@@ -146,12 +146,13 @@ def rotate_secret(subscription_id: str, as_json: bool) -> None:
 @subscriptions.command("enable")
 @click.argument("subscription_id")
 def enable(subscription_id: str) -> None:
-    """Re-enable a disabled subscription; its held-back deliveries are sent again."""
+    """Re-enable a disabled subscription; what waited for it (deliveries held back or backing
+    off) is due at once."""
 
     async def action(store: Store) -> None:
-        await store.update_subscription(
-            domain.enable(await _fetch(store, subscription_id), utc_now())
-        )
+        now = utc_now()
+        await store.update_subscription(domain.enable(await _fetch(store, subscription_id), now))
+        await store.release_held_deliveries(subscription_id, now=now)
 
     with_store(action)
     click.echo(f"enabled {subscription_id}")

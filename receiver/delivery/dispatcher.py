@@ -14,7 +14,7 @@ from receiver.delivery.sender import Sender, SendResult
 from receiver.metrics import Metrics
 from receiver.models import AttemptOutcome, ClaimedDelivery, DeliveryAttempt, DeliveryStatus
 from receiver.pump import Wakeup, pump
-from receiver.store.base import Store
+from receiver.store.ports import DeliveryQueue
 
 _log = structlog.get_logger("receiver.delivery.dispatcher")
 
@@ -29,7 +29,7 @@ class Dispatcher:
     def __init__(
         self,
         *,
-        store: Store,
+        store: DeliveryQueue,
         sender: Sender,
         clock: Clock,
         schedule: Sequence[float],

@@ -20,7 +20,8 @@ from receiver.intake.stedi import (
     x12_summary,
 )
 from receiver.models import Account, InboundEvent, Source
-from receiver.store.base import PROCESS_JOB, Store
+from receiver.store.base import PROCESS_JOB
+from receiver.store.ports import ReconcileStore
 from receiver.upstream.stedi import StediClient, UpstreamError, iso_z
 
 _log = structlog.get_logger("receiver.followup.reconcile")
@@ -114,7 +115,7 @@ class Reconciler:
     def __init__(
         self,
         *,
-        store: Store,
+        store: ReconcileStore,
         stedi: StediClient,
         clock: Clock,
         interval_seconds: int,

@@ -24,7 +24,8 @@ from receiver.metrics import Metrics
 from receiver.models import Job, JobResult, StoredEvent
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
-from receiver.store.base import PROCESS_JOB, Store
+from receiver.store.base import PROCESS_JOB
+from receiver.store.ports import FollowUpStore
 from receiver.upstream.stedi import StediClient, TransactionArtifact, UpstreamError
 
 _log = structlog.get_logger("receiver.followup.worker")
@@ -36,7 +37,7 @@ class Worker:
     def __init__(
         self,
         *,
-        store: Store,
+        store: FollowUpStore,
         stedi: StediClient,
         policy: RetryPolicy,
         clock: Clock,

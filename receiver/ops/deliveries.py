@@ -15,7 +15,7 @@ from receiver.models import (
     RequeueCounts,
     SubscriptionStatus,
 )
-from receiver.store.base import Store
+from receiver.store.ports import DeliveryOps
 
 REDELIVER_FIELDS = frozenset({"subscription_id"})
 STATUSES = tuple(s.value for s in DeliveryStatus)
@@ -64,21 +64,23 @@ def delivery_filter(query: Any) -> DeliveryFilter:
     )
 
 
-async def delivery_with_attempts(store: Store, delivery_id: str) -> dict[str, Any] | None:
-    """A delivery's JSON with `attempts` as the list of attempts, oldest first (the count is
-    `attempt_count`); None if there is no such delivery."""
+async def delivery_with_attempts(store: DeliveryOps, delivery_id: str) -> dict[str, Any] | None:
+    """A delivery's JSON with `attempts` as the list of attempts, oldest first, `attempt_count`
+    their number, and `attempts_since_requeue` those counted against its current attempt
+    budget (a retry or redelivery starts a new one); None if there is no such delivery."""
     delivery = await store.fetch_delivery(delivery_id)
     if delivery is None:
         return None
     attempts = await store.list_attempts(delivery.id)
     return {
         **delivery_json(delivery),
-        "attempt_count": delivery.attempts,  # `attempts` below is the list itself
-        "attempts": [attempt_json(a) for a in attempts],
+        "attempt_count": len(attempts),
+        "attempts_since_requeue": delivery.attempts,
+        "attempts": [attempt_json(a) for a in attempts],  # replaces the plain count
     }
 
 
-async def retry(store: Store, delivery_id: str, now: datetime) -> None:
+async def retry(store: DeliveryOps, delivery_id: str, now: datetime) -> None:
     """Put a dead delivery back in the queue with a fresh attempt budget.
 
     NotFoundError if unknown; ConflictError if it is not dead or its subscription is removed.
@@ -96,7 +98,7 @@ async def retry(store: Store, delivery_id: str, now: datetime) -> None:
 
 
 async def redeliver(
-    store: Store, event_id: str, now: datetime, subscription_id: str | None = None
+    store: DeliveryOps, event_id: str, now: datetime, subscription_id: str | None = None
 ) -> dict[str, Any]:
     """Put an event's delivered and dead deliveries (one subscription's, if given) back in
     the queue; the answer's JSON: `event_id`, `requeued`, `already_pending`.

@@ -11,7 +11,7 @@ from receiver.errors import BadRequestError
 from receiver.intake.body import parse_json_object
 from receiver.models import DeliveryStatus, ReplayCounts, ReplayFilter
 from receiver.ops.events import parse_time
-from receiver.store.base import Store
+from receiver.store.ports import ReplayLog
 
 REPLAY_FIELDS = frozenset({"since", "until", "subscription_id", "status", "dry_run"})
 
@@ -104,7 +104,7 @@ def replay_json(counts: ReplayCounts, *, dry_run: bool) -> dict[str, Any]:
 
 
 async def replay(
-    store: Store, flt: ReplayFilter, *, now: datetime, limit: int, dry_run: bool
+    store: ReplayLog, flt: ReplayFilter, *, now: datetime, limit: int, dry_run: bool
 ) -> dict[str, Any]:
     """Run (or preview) a replay; the answer's JSON (see `replay_json`)."""
     counts = await store.requeue_deliveries(flt, now=now, limit=limit, dry_run=dry_run)

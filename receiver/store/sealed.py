@@ -399,6 +399,10 @@ class SealedStore:
         """Seal, then replace."""
         await self.inner.update_subscription(_seal_subscription(await self._fresh(), subscription))
 
+    async def release_held_deliveries(self, subscription_id: str, *, now: datetime) -> None:
+        """Delegated."""
+        await self.inner.release_held_deliveries(subscription_id, now=now)
+
     async def claim_due_deliveries(
         self, *, now: datetime, lease_seconds: int, limit: int, per_subscription: int
     ) -> list[ClaimedDelivery]:

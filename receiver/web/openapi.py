@@ -505,6 +505,7 @@ def build_document(public_url: str) -> dict[str, Any]:
                     "attempt (oldest first) and `attempt_count` holds the count.",
                     "properties": {
                         "attempt_count": {"type": "integer"},
+                        "attempts_since_requeue": {"type": "integer"},
                         "attempts": {
                             "type": "array",
                             "items": {

@@ -115,8 +115,9 @@ async def enable_subscription(request: Request) -> Response:
     svc = services(request)
     enabled = domain.enable(await _fetch(request), svc.clock())
     await svc.store.update_subscription(enabled)
+    await svc.store.release_held_deliveries(enabled.id, now=svc.clock())
     _log.info("subscription.enabled", subscription_id=enabled.id)
-    svc.dispatch_wakeup.notify()  # its held-back deliveries may be due
+    svc.dispatch_wakeup.notify()  # its held-back deliveries are due
     return ORJSONResponse(subscription_json(enabled))
 
 

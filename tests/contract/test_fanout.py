@@ -14,6 +14,8 @@ from receiver.errors import ConflictError, NotFoundError
 from receiver.models import (
     DeliveryFilter,
     DeliveryStatus,
+    Document,
+    JobResult,
     RequeueCounts,
     SubscriptionStatus,
 )
@@ -31,7 +33,7 @@ from tests.contract.fanout_support import (
     settle,
     subscription,
 )
-from tests.contract.support import NOW, claimed_job
+from tests.contract.support import NOW, claimed_job, complete, event_status
 
 pytestmark = pytest.mark.anyio
 
@@ -90,6 +92,28 @@ class TestDeliveriesCreated:
         )
         assert [d.type for d in only.items] == ["claim.acknowledgment.received"]
 
+    async def test_a_result_without_messages_owes_nothing(self, store: Store) -> None:
+        # Both adapters fan out on every completion with a result; with no messages stored
+        # for the event that plans nothing, and deliveries owed before are left as they are.
+        everything = subscription(("*",))
+        await store.add_subscription(everything)
+        earlier = msg("claim.acknowledgment.received")
+        await publish(store, earlier)
+        silent = await publish(store)
+        job = await claimed_job(store, next(_EVENT_NUMBERS))
+        assert await complete(
+            store,
+            job,
+            JobResult(documents=(Document(kind="835", transaction_id="txn-quiet", body=b"{}"),)),
+        )
+
+        page = await store.list_deliveries(DeliveryFilter(), limit=50, cursor=None)
+        assert [(d.message_id, d.subscription_id) for d in page.items] == [
+            (earlier.id, everything.id)
+        ]
+        assert await event_status(store, silent) == "processed"
+        assert await event_status(store, job.event_id) == "processed"
+
     async def test_no_subscription_means_no_delivery(self, store: Store) -> None:
         await publish(store, msg("claim.file.failed"))
         assert (await store.list_deliveries(DeliveryFilter(), limit=5, cursor=None)).items == []
@@ -143,6 +167,26 @@ class TestClaim:
         assert await claim(store) == []
         await store.update_subscription(sub)
         assert len(await claim(store)) == 1
+
+    async def test_releasing_held_deliveries_makes_backing_off_ones_due_now(
+        self, store: Store
+    ) -> None:
+        """Enabling a subscription sends what waited at once, not at the end of its backoff."""
+        sub, other = subscription(("*",)), subscription(("*",))
+        await store.add_subscription(sub)
+        await store.add_subscription(other)
+        await publish(store, msg("a.b"))
+        first = await claim(store)
+        far = LATER + timedelta(hours=10)
+        for item in first:
+            assert await finish(
+                store, item, outcome(DeliveryStatus.PENDING, code=500, retry_at=far)
+            )
+        assert await claim(store, now=LATER + timedelta(minutes=1)) == []
+        await store.release_held_deliveries(sub.id, now=LATER + timedelta(minutes=1))
+        (released,) = await claim(store, now=LATER + timedelta(minutes=1))
+        assert released.delivery.subscription_id == sub.id  # the other still backs off
+        assert await delivery_of(store, other.id, "a.b") is not None
 
     async def test_concurrent_claimers_never_share(self, store: Store) -> None:
         for _ in range(3):

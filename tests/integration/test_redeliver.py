@@ -68,9 +68,10 @@ def test_the_sink_gets_the_same_message_again(
     detail = delivery_detail(server, auth, ack.id)
     assert (detail["status"], detail["attempt_count"], len(detail["attempts"])) == (
         "pending",
-        0,
+        1,
         1,
     )
+    assert detail["attempts_since_requeue"] == 0
     dispatch(server)
 
     assert len(sink.state.received) == 2
@@ -80,7 +81,11 @@ def test_the_sink_gets_the_same_message_again(
     assert again.verified_with == (sink.secret,)  # the standardwebhooks library agrees
     assert first.verified_with == (sink.secret,)
     detail = delivery_detail(server, auth, ack.id)
-    assert (detail["status"], detail["attempt_count"]) == ("delivered", 1)
+    assert (detail["status"], detail["attempt_count"], detail["attempts_since_requeue"]) == (
+        "delivered",
+        2,
+        1,
+    )
     assert [(a["attempt"], a["status_code"]) for a in detail["attempts"]] == [(1, 200), (2, 200)]
 
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]

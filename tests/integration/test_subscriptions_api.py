@@ -348,7 +348,8 @@ def test_deliveries_list_filter_show_and_retry(server: LiveServer, auth: dict[st
     assert retried.status_code == 202, retried.text
     assert retried.json() == {"id": seeded.dead, "status": "pending"}
     after = server.http.get(f"/deliveries/{seeded.dead}", headers=auth).json()
-    assert (after["status"], after["attempt_count"], len(after["attempts"])) == ("pending", 0, 1)
+    assert (after["status"], after["attempt_count"], len(after["attempts"])) == ("pending", 1, 1)
+    assert after["attempts_since_requeue"] == 0
     again = server.http.post(f"/deliveries/{seeded.dead}/retry", headers=auth)
     bad(again, 409, "conflict", "pending")
     pending = server.http.post(f"/deliveries/{seeded.pending}/retry", headers=auth)

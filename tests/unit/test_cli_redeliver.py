@@ -34,7 +34,11 @@ def test_redeliver_requeues_finished_deliveries_and_counts_pending_ones(cli: Cli
     counts = cli.json("events", "redeliver", event_id)
     assert counts == {"event_id": event_id, "requeued": 1, "already_pending": 1}
     shown = cli.json("deliveries", "show", dead)
-    assert (shown["status"], shown["attempt_count"]) == ("pending", 0)
+    assert (shown["status"], shown["attempts_since_requeue"], shown["attempt_count"]) == (
+        "pending",
+        0,
+        1,
+    )
     assert [a["status_code"] for a in shown["attempts"]] == [500]  # the history is kept
     plain = cli.ok("events", "redeliver", event_id).stdout
     assert plain.strip() == f"requeued 0 deliveries of {event_id}; 2 already pending"

@@ -51,7 +51,8 @@ def test_yes_replays_after_printing_the_counts(cli: Cli) -> None:
         "requeued 1 deliveries; 1 already pending",
     ]
     shown = cli.json("deliveries", "show", seed.dead)
-    assert (shown["status"], shown["attempt_count"]) == ("pending", 0)
+    assert (shown["status"], shown["attempts_since_requeue"]) == ("pending", 0)
+    assert shown["attempt_count"] == len(shown["attempts"])
     assert [a["status_code"] for a in shown["attempts"]] == [500]  # the history is kept
 
 

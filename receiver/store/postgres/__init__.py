@@ -4,8 +4,8 @@ Driver and network errors become StoreUnavailableError at this boundary. The ada
 assembled from one part per concern; `base` holds the pool, transactions and migrations.
 """
 
+from receiver.store.directory import DirectoryRows
 from receiver.store.postgres.datakeys import PostgresDataKeys
-from receiver.store.postgres.directory import PostgresDirectory
 from receiver.store.postgres.fanout import PostgresFanout
 from receiver.store.postgres.intake import PostgresIntake
 from receiver.store.postgres.jobs import PostgresJobs
@@ -15,11 +15,6 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    PostgresIntake,
-    PostgresJobs,
-    PostgresDirectory,
-    PostgresFanout,
-    PostgresNotify,
-    PostgresDataKeys,
+    PostgresIntake, PostgresJobs, DirectoryRows, PostgresFanout, PostgresNotify, PostgresDataKeys
 ):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +13,7 @@ import asyncpg
 
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.store.migrations import load_migrations, split_statements
+from receiver.store.sql import SqlCalls, Statement, numbered
 
 # pg_advisory_xact_lock key serialising migrations across replicas ("rcvrmigr" as ASCII).
 _MIGRATION_LOCK = 0x726376726D696772
@@ -30,10 +31,6 @@ class Duplicate(Exception):
     """Raised inside the intake transaction to roll it back when a dedup key is taken."""
 
 
-def placeholder(i: int) -> str:
-    return f"${i}"
-
-
 def rowcount(status: str) -> int:
     """The row count from a command status such as `UPDATE 1` or `DELETE 0`."""
     try:
@@ -42,7 +39,17 @@ def rowcount(status: str) -> int:
         return 0
 
 
-class PostgresBase:
+async def run_statements(conn: Any, statements: Sequence[Statement]) -> bool:
+    """Run a write's statements in order on `conn` (in its transaction); False, with the rest
+    left unrun, as soon as a guard changes no row (guards come first)."""
+    for statement in statements:
+        count = rowcount(await conn.execute(numbered(statement.sql), *statement.params))
+        if statement.guard and count == 0:
+            return False
+    return True
+
+
+class PostgresBase(SqlCalls):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""
 
     migrated_at_open: list[str] = []  # replaced by open(), never mutated
@@ -165,6 +172,22 @@ class PostgresBase:
     async def _fetch(self, sql: str, *params: object) -> list[Any]:
         async with self._connection() as conn:
             return list(await conn.fetch(sql, *params))
+
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """Every row of one `?`-style read (SQL written once for both adapters)."""
+        return await self._fetch(numbered(sql), *params)
+
+    async def _write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """One `?`-style statement in its own transaction; the rows it changed."""
+        return await self._execute(numbered(sql), *params)
+
+    async def _run(self, statements: Sequence[Statement], *, wake: str | None = None) -> bool:
+        """In one transaction; the NOTIFY for `wake` goes out with the commit."""
+        async with self._transaction() as conn:
+            done = await run_statements(conn, statements)
+            if done and wake is not None:
+                await conn.execute("SELECT pg_notify($1, '')", self.channel(wake))
+            return done
 
     async def _fetchrow(self, sql: str, *params: object) -> Any:
         async with self._connection() as conn:

@@ -7,19 +7,15 @@ import orjson
 from receiver.errors import StoreUnavailableError
 from receiver.ids import new_id
 from receiver.models import (
-    EventFilter,
     InboundEvent,
     JobStatus,
-    Page,
     RecordResult,
-    StoredEvent,
 )
-from receiver.store import rows
-from receiver.store.base import check_limit, decode_cursor
-from receiver.store.postgres.base import Duplicate, PostgresBase, placeholder
+from receiver.store.event_reads import EventReads
+from receiver.store.postgres.base import Duplicate, PostgresBase
 
 
-class PostgresIntake(PostgresBase):
+class PostgresIntake(PostgresBase, EventReads):
     """Intake on PostgreSQL: record an inbound event with its job, read events back."""
 
     # -- intake --------------------------------------------------------------------------------
@@ -82,27 +78,3 @@ class PostgresIntake(PostgresBase):
                 raise StoreUnavailableError("dedup key conflict could not be resolved") from None
             return RecordResult(event_id=row["event_id"], created=False)
         return RecordResult(event_id=event.id, created=True)
-
-    async def fetch_event(self, event_id: str, *, with_body: bool = True) -> StoredEvent | None:
-        """One event by id."""
-        columns = rows.EVENT_COLUMNS + (", body" if with_body else "")
-        row = await self._fetchrow(
-            f"SELECT {columns} FROM inbound_events WHERE id = $1",  # noqa: S608
-            event_id,
-        )
-        if row is None:
-            return None
-        return rows.event_from_row(row, bytes(row["body"]) if with_body else None)
-
-    async def list_events(
-        self, flt: EventFilter, *, limit: int, cursor: str | None
-    ) -> Page[StoredEvent]:
-        """Newest first, cursor on `seq`."""
-        where, params = rows.event_conditions(flt, decode_cursor(cursor), placeholder)
-        found = await self._fetch(
-            f"SELECT {rows.EVENT_COLUMNS} FROM inbound_events{where} "  # noqa: S608
-            f"ORDER BY seq DESC LIMIT {placeholder(len(params) + 1)}",
-            *params,
-            check_limit(limit) + 1,
-        )
-        return rows.page_of(found, limit, rows.event_from_row)

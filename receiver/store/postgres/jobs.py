@@ -7,35 +7,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from receiver.models import (
-    Document,
-    EventStatus,
     Job,
-    JobFilter,
     JobResult,
     JobStatus,
-    OutboundMessage,
-    Page,
-    TimelineEntry,
 )
-from receiver.store import fanout_rows, rows
-from receiver.store.base import check_limit, decode_cursor
-from receiver.store.job_verbs import FinishJobVerbs
-from receiver.store.postgres.base import PostgresBase, placeholder
+from receiver.store import fanout_rows, job_sql, rows
+from receiver.store.job_reads import JobReads
+from receiver.store.postgres.base import PostgresBase, run_statements
+from receiver.store.sql import Statement, numbered
 
 
-class PostgresJobs(PostgresBase, FinishJobVerbs):
+class PostgresJobs(PostgresBase, JobReads):
     """The job queue on PostgreSQL: claim (SKIP LOCKED) with a lease, finish, retry, kill."""
-
-    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
-        """Newest first, cursor on `seq`."""
-        where, params = rows.job_conditions(flt, decode_cursor(cursor), placeholder)
-        found = await self._fetch(
-            f"SELECT {rows.JOB_COLUMNS} FROM jobs{where} "  # noqa: S608
-            f"ORDER BY seq DESC LIMIT {placeholder(len(params) + 1)}",
-            *params,
-            check_limit(limit) + 1,
-        )
-        return rows.page_of(found, limit, rows.job_from_row)
 
     # -- job queue -----------------------------------------------------------------------------
     async def claim_due_jobs(
@@ -73,110 +56,66 @@ class PostgresJobs(PostgresBase, FinishJobVerbs):
         jobs.sort(key=lambda job: job.next_attempt_at)
         return jobs
 
-    def _mark(self, n: int) -> str:
-        """`$4` on: `_finish_job` binds the job id, its status and its lease as $1-$3."""
-        return f"${n + 3}"
+    async def complete_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        result: JobResult | None = None,
+    ) -> bool:
+        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
+        return await self._finish_job(
+            job_id, job_sql.complete(job_id, now=now, lease_until=lease_until), result, now
+        )
+
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            job_sql.retry(
+                job_id,
+                now=now,
+                lease_until=lease_until,
+                next_attempt_at=next_attempt_at,
+                error=error,
+            ),
+        )
+
+    async def kill_job(
+        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
+    ) -> bool:
+        """Dead, attempts + 1, event failed; guarded by the lease."""
+        return await self._finish_job(
+            job_id, job_sql.kill(job_id, now=now, lease_until=lease_until, error=error)
+        )
 
     async def _finish_job(
         self,
         job_id: str,
-        lease_until: datetime,
-        assignments: str,
-        params: Sequence[object],
-        event_status: EventStatus | None,
+        statements: Sequence[Statement],
         result: JobResult | None = None,
         now: datetime | None = None,
     ) -> bool:
-        """Apply `assignments` (placeholders from $4 on) to a job still running under
-        exactly `lease_until`, set its event's status and store `result` (stamped `now`),
-        in one transaction."""
+        """Run a job's guarded ending and store `result` (stamped `now`), in one transaction;
+        workers waiting on deliveries are told when the result had messages."""
         async with self._transaction() as conn:
-            event_id = await conn.fetchval(
-                f"UPDATE jobs SET {assignments} "  # noqa: S608
-                "WHERE id = $1 AND status = $2 AND lease_until = $3 RETURNING event_id",
-                job_id,
-                JobStatus.RUNNING.value,
-                lease_until,
-                *params,
-            )
-            if event_id is None:
+            if not await run_statements(conn, statements):
                 return False
-            if event_status is not None:
-                await conn.execute(
-                    "UPDATE inbound_events SET status = $1 WHERE id = $2",
-                    event_status.value,
-                    event_id,
-                )
             if result is not None and now is not None:
-                account = await conn.fetchval(
-                    "SELECT account FROM inbound_events WHERE id = $1", event_id
-                )
-                await _store_result(conn, result, event_id, account, now)
+                row = await conn.fetchrow(numbered(job_sql.EVENT_OF_JOB), job_id)
+                await _store_result(conn, result, row["event_id"], row["account"], now)
                 if result.messages:
                     await conn.execute("SELECT pg_notify($1, '')", self.channel("deliveries"))
             return True
-
-    async def fetch_documents(self, event_id: str) -> list[Document]:
-        """By kind."""
-        found = await self._fetch(
-            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
-            "WHERE event_id = $1 ORDER BY kind",
-            event_id,
-        )
-        return [rows.document_from_row(row) for row in found]
-
-    async def fetch_transaction_document(
-        self, account: str | None, transaction_id: str, kind: str
-    ) -> Document | None:
-        """By the (account, transaction_id, kind) unique index."""
-        row = await self._fetchrow(
-            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
-            "WHERE account = $1 AND transaction_id = $2 AND kind = $3",
-            account or "",
-            transaction_id,
-            kind,
-        )
-        return None if row is None else rows.document_from_row(row)
-
-    async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
-        """Oldest event first, then insertion order."""
-        found = await self._fetch(
-            f"SELECT {rows.TIMELINE_COLUMNS} FROM claim_entries c "  # noqa: S608
-            "JOIN inbound_events e ON e.id = c.event_id "
-            "WHERE c.patient_control_number = $1 ORDER BY e.received_at, c.seq",
-            patient_control_number,
-        )
-        return [rows.timeline_from_row(row) for row in found]
-
-    async def list_messages(self, *, limit: int, cursor: str | None) -> Page[OutboundMessage]:
-        """Newest first, cursor on `seq`."""
-        where, params = rows.where_clause([("seq < {}", decode_cursor(cursor))], placeholder)
-        found = await self._fetch(
-            f"SELECT {rows.MESSAGE_COLUMNS} FROM outbound_messages{where} "  # noqa: S608
-            f"ORDER BY seq DESC LIMIT {placeholder(len(params) + 1)}",
-            *params,
-            check_limit(limit) + 1,
-        )
-        return rows.page_of(found, limit, rows.message_from_row)
-
-    async def count_jobs_by_status(self) -> dict[str, int]:
-        """One GROUP BY over the jobs table."""
-        found = await self._fetch("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
-        return {row["status"]: int(row["n"]) for row in found}
-
-    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
-        """Dead -> pending, due now (and workers told)."""
-        count = await self._execute(
-            "UPDATE jobs SET status = $1, next_attempt_at = $2, lease_until = NULL, "
-            "updated_at = $2 WHERE id = $3 AND status = $4",
-            JobStatus.PENDING.value,
-            now,
-            job_id,
-            JobStatus.DEAD.value,
-        )
-        if count:
-            await self._execute("SELECT pg_notify($1, '')", self.channel("jobs"))
-        return count > 0
 
 
 async def _store_result(
@@ -211,19 +150,11 @@ async def _store_result(
 
 async def _fan_out(conn: Any, event_id: str, now: datetime) -> None:
     """Owe each of the event's messages to every subscription (not removed) that wants it."""
-    messages = await conn.fetch(
-        "SELECT id, type, account FROM outbound_messages WHERE event_id = $1", event_id
-    )
+    messages = await conn.fetch(numbered(job_sql.MESSAGES_OF_EVENT), event_id)
     subscriptions = [
         fanout_rows.subscription_from_row(row)
-        for row in await conn.fetch(
-            f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
-            "WHERE status <> 'removed'"
-        )
+        for row in await conn.fetch(job_sql.LIVE_SUBSCRIPTIONS)
     ]
     planned = fanout_rows.plan_deliveries(messages, subscriptions, now)
     if planned:
-        await conn.executemany(
-            fanout_rows.INSERT_DELIVERY.format(", ".join(f"${i}" for i in range(1, 10))),
-            planned,
-        )
+        await conn.executemany(numbered(job_sql.INSERT_DELIVERY), planned)

@@ -8,9 +8,9 @@ is assembled from one part per concern; `base` holds the connections and plumbin
 
 from collections.abc import Awaitable, Callable
 
+from receiver.store.directory import DirectoryRows
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.datakeys import SqliteDataKeys
-from receiver.store.sqlite.directory import SqliteDirectory
 from receiver.store.sqlite.fanout import SqliteFanout
 from receiver.store.sqlite.intake import SqliteIntake
 from receiver.store.sqlite.jobs import SqliteJobs
@@ -18,7 +18,7 @@ from receiver.store.sqlite.jobs import SqliteJobs
 __all__ = ["SqliteStore", "to_text"]
 
 
-class SqliteStore(SqliteIntake, SqliteJobs, SqliteDirectory, SqliteFanout, SqliteDataKeys):
+class SqliteStore(SqliteIntake, SqliteJobs, DirectoryRows, SqliteFanout, SqliteDataKeys):
     """The Store protocol on a local SQLite file."""
 
     async def listen(

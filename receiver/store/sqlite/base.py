@@ -27,6 +27,7 @@ import structlog
 
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.store.migrations import load_migrations, split_statements
+from receiver.store.sql import SqlCalls, Statement
 from receiver.store.sqlite.batch import GroupCommitStats, GroupCommitter
 
 T = TypeVar("T")
@@ -99,11 +100,17 @@ def fetch_rows(
     return list(cur.fetchall())
 
 
-def placeholder(_: int) -> str:
-    return "?"
+def run_statements(conn: sqlite3.Connection, statements: Sequence[Statement]) -> bool:
+    """On the writer thread, in its transaction: a write's statements in order; False, with
+    the rest left unrun, as soon as a guard changes no row (guards come first)."""
+    for statement in statements:
+        cur = conn.execute(statement.sql, [param(p) for p in statement.params])
+        if statement.guard and cur.rowcount == 0:
+            return False
+    return True
 
 
-class SqliteBase:
+class SqliteBase(SqlCalls):
     """The Store protocol on a local SQLite file."""
 
     migrated_at_open: list[str] = []  # replaced by open(), never mutated
@@ -311,6 +318,20 @@ class SqliteBase:
         async with self._read() as conn:
             found = await conn.execute_fetchall(sql, [param(p) for p in params])
             return list(found)  # type: ignore[arg-type]
+
+    async def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        """Every row of one `?`-style read (SQL written once for both adapters)."""
+        return await self._fetchall(sql, params)
+
+    async def _write(self, sql: str, params: Sequence[object] = ()) -> int:
+        """One `?`-style statement in its own transaction on the writer; the rows it changed."""
+        async with self._transaction() as conn:
+            cur = await conn.execute(sql, [param(p) for p in params])
+            return cur.rowcount
+
+    async def _run(self, statements: Sequence[Statement], *, wake: str | None = None) -> bool:
+        """In one group-committed write; SQLite cannot `wake` other processes (they poll)."""
+        return await self._write_grouped(lambda conn: run_statements(conn, statements))
 
     async def _fetchone(self, sql: str, params: Sequence[object] = ()) -> dict[str, Any] | None:
         found = await self._fetchall(sql, params)

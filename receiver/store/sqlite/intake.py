@@ -9,19 +9,15 @@ import orjson
 
 from receiver.ids import new_id
 from receiver.models import (
-    EventFilter,
     InboundEvent,
     JobStatus,
-    Page,
     RecordResult,
-    StoredEvent,
 )
-from receiver.store import rows
-from receiver.store.base import check_limit, decode_cursor
-from receiver.store.sqlite.base import SqliteBase, placeholder, to_text
+from receiver.store.event_reads import EventReads
+from receiver.store.sqlite.base import SqliteBase, to_text
 
 
-class SqliteIntake(SqliteBase):
+class SqliteIntake(SqliteBase, EventReads):
     """Intake on SQLite: record an inbound event with its job, read events back."""
 
     # -- intake --------------------------------------------------------------------------------
@@ -56,29 +52,6 @@ class SqliteIntake(SqliteBase):
         return await self._write_grouped(
             partial(_insert_inbound, list(event.dedup_keys), event_row, job_row)
         )
-
-    async def fetch_event(self, event_id: str, *, with_body: bool = True) -> StoredEvent | None:
-        """One event by id."""
-        columns = rows.EVENT_COLUMNS + (", body" if with_body else "")
-        row = await self._fetchone(
-            f"SELECT {columns} FROM inbound_events WHERE id = ?",  # noqa: S608
-            (event_id,),
-        )
-        if row is None:
-            return None
-        return rows.event_from_row(row, bytes(row["body"]) if with_body else None)
-
-    async def list_events(
-        self, flt: EventFilter, *, limit: int, cursor: str | None
-    ) -> Page[StoredEvent]:
-        """Newest first, cursor on `seq`."""
-        where, params = rows.event_conditions(flt, decode_cursor(cursor), placeholder)
-        found = await self._fetchall(
-            f"SELECT {rows.EVENT_COLUMNS} FROM inbound_events{where} "  # noqa: S608
-            "ORDER BY seq DESC LIMIT ?",
-            [*params, check_limit(limit) + 1],
-        )
-        return rows.page_of(found, limit, rows.event_from_row)
 
 
 def _insert_inbound(

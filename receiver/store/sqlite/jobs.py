@@ -1,4 +1,4 @@
-"""The job queue on SQLite: claim with a lease, finish, retry, kill, revive; job results."""
+"""The job queue on SQLite: claim with a lease, finish, retry, kill; job results."""
 
 from __future__ import annotations
 
@@ -8,33 +8,24 @@ from datetime import datetime, timedelta
 
 from receiver.errors import StoreUnavailableError
 from receiver.models import (
-    Document,
-    EventStatus,
     Job,
-    JobFilter,
     JobResult,
     JobStatus,
-    OutboundMessage,
-    Page,
-    TimelineEntry,
 )
-from receiver.store import fanout_rows, rows
-from receiver.store.base import check_limit, decode_cursor
-from receiver.store.job_verbs import FinishJobVerbs
-from receiver.store.sqlite.base import SqliteBase, fetch_rows, param, placeholder, to_text
+from receiver.store import fanout_rows, job_sql, rows
+from receiver.store.job_reads import JobReads
+from receiver.store.sql import Statement
+from receiver.store.sqlite.base import (
+    SqliteBase,
+    fetch_rows,
+    param,
+    run_statements,
+    to_text,
+)
 
 
-class SqliteJobs(SqliteBase, FinishJobVerbs):
-    """The job queue on SQLite: claim with a lease, finish, retry, kill, revive; job results."""
-
-    async def list_jobs(self, flt: JobFilter, *, limit: int, cursor: str | None) -> Page[Job]:
-        """Newest first, cursor on `seq`."""
-        where, params = rows.job_conditions(flt, decode_cursor(cursor), placeholder)
-        found = await self._fetchall(
-            f"SELECT {rows.JOB_COLUMNS} FROM jobs{where} ORDER BY seq DESC LIMIT ?",  # noqa: S608
-            [*params, check_limit(limit) + 1],
-        )
-        return rows.page_of(found, limit, rows.job_from_row)
+class SqliteJobs(SqliteBase, JobReads):
+    """The job queue on SQLite: claim with a lease, finish, retry, kill; job results."""
 
     # -- job queue -----------------------------------------------------------------------------
     async def claim_due_jobs(
@@ -89,118 +80,68 @@ class SqliteJobs(SqliteBase, FinishJobVerbs):
 
         return await self._write_grouped(claim)
 
-    def _mark(self, n: int) -> str:
-        """SQLite binds the assignments' parameters in order: `?`."""
-        return "?"
+    async def complete_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        result: JobResult | None = None,
+    ) -> bool:
+        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
+        return await self._finish_job(
+            job_id, job_sql.complete(job_id, now=now, lease_until=lease_until), result, now
+        )
+
+    async def retry_job(
+        self,
+        job_id: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        next_attempt_at: datetime,
+        error: str,
+    ) -> bool:
+        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
+        return await self._finish_job(
+            job_id,
+            job_sql.retry(
+                job_id,
+                now=now,
+                lease_until=lease_until,
+                next_attempt_at=next_attempt_at,
+                error=error,
+            ),
+        )
+
+    async def kill_job(
+        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
+    ) -> bool:
+        """Dead, attempts + 1, event failed; guarded by the lease."""
+        return await self._finish_job(
+            job_id, job_sql.kill(job_id, now=now, lease_until=lease_until, error=error)
+        )
 
     async def _finish_job(
         self,
         job_id: str,
-        lease_until: datetime,
-        assignments: str,
-        params: Sequence[object],
-        event_status: EventStatus | None,
+        statements: Sequence[Statement],
         result: JobResult | None = None,
         now: datetime | None = None,
     ) -> bool:
-        """Apply `assignments` to a job still running under exactly `lease_until`, set its
-        event's status and store `result` (stamped `now`), in one write."""
+        """Run a job's guarded ending and store `result` (stamped `now`), in one write."""
 
         def finish(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                f"UPDATE jobs SET {assignments} "  # noqa: S608
-                "WHERE id = ? AND status = ? AND lease_until = ?",
-                [
-                    *(param(p) for p in params),
-                    job_id,
-                    JobStatus.RUNNING.value,
-                    to_text(lease_until),
-                ],
-            )
-            if cur.rowcount == 0:
+            if not run_statements(conn, statements):
                 return False
-            if event_status is not None:
-                conn.execute(
-                    "UPDATE inbound_events SET status = ? "
-                    "WHERE id = (SELECT event_id FROM jobs WHERE id = ?)",
-                    (event_status.value, job_id),
-                )
             if result is not None and now is not None:
-                found = conn.execute(
-                    "SELECT j.event_id, e.account FROM jobs j "
-                    "JOIN inbound_events e ON e.id = j.event_id WHERE j.id = ?",
-                    (job_id,),
-                ).fetchone()
-                if found is None:  # the UPDATE above matched it: cannot happen
+                found = conn.execute(job_sql.EVENT_OF_JOB, (job_id,)).fetchone()
+                if found is None:  # the guard above matched it: cannot happen
                     raise StoreUnavailableError(f"job {job_id} vanished mid-transaction")
                 _store_result(conn, result, found[0], found[1], now)
             return True
 
         return await self._write_grouped(finish)
-
-    async def fetch_documents(self, event_id: str) -> list[Document]:
-        """By kind."""
-        found = await self._fetchall(
-            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
-            "WHERE event_id = ? ORDER BY kind",
-            (event_id,),
-        )
-        return [rows.document_from_row(row) for row in found]
-
-    async def fetch_transaction_document(
-        self, account: str | None, transaction_id: str, kind: str
-    ) -> Document | None:
-        """By the (account, transaction_id, kind) unique index."""
-        row = await self._fetchone(
-            f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
-            "WHERE account = ? AND transaction_id = ? AND kind = ?",
-            (account or "", transaction_id, kind),
-        )
-        return None if row is None else rows.document_from_row(row)
-
-    async def claim_timeline(self, patient_control_number: str) -> list[TimelineEntry]:
-        """Oldest event first, then insertion order."""
-        found = await self._fetchall(
-            f"SELECT {rows.TIMELINE_COLUMNS} FROM claim_entries c "  # noqa: S608
-            "JOIN inbound_events e ON e.id = c.event_id "
-            "WHERE c.patient_control_number = ? ORDER BY e.received_at, c.seq",
-            (patient_control_number,),
-        )
-        return [rows.timeline_from_row(row) for row in found]
-
-    async def list_messages(self, *, limit: int, cursor: str | None) -> Page[OutboundMessage]:
-        """Newest first, cursor on `seq`."""
-        where, params = rows.where_clause([("seq < {}", decode_cursor(cursor))], placeholder)
-        found = await self._fetchall(
-            f"SELECT {rows.MESSAGE_COLUMNS} FROM outbound_messages{where} "  # noqa: S608
-            "ORDER BY seq DESC LIMIT ?",
-            [*params, check_limit(limit) + 1],
-        )
-        return rows.page_of(found, limit, rows.message_from_row)
-
-    async def count_jobs_by_status(self) -> dict[str, int]:
-        """One GROUP BY over the jobs table."""
-        found = await self._fetchall("SELECT status, COUNT(*) AS n FROM jobs GROUP BY status")
-        return {row["status"]: row["n"] for row in found}
-
-    async def revive_job(self, job_id: str, *, now: datetime) -> bool:
-        """Dead -> pending, due now."""
-
-        def revive(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                "UPDATE jobs SET status = ?, next_attempt_at = ?, lease_until = NULL, "
-                "updated_at = ? WHERE id = ? AND status = ?",
-                (
-                    JobStatus.PENDING.value,
-                    to_text(now),
-                    to_text(now),
-                    job_id,
-                    JobStatus.DEAD.value,
-                ),
-            )
-            return cur.rowcount > 0
-
-        return await self._write_grouped(revive)
 
 
 def _store_result(
@@ -233,25 +174,16 @@ def _store_result(
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [tuple(param(v) for v in p) for p in rows.message_params(result, event_id)],
         )
-        _fan_out(conn, event_id, now)
+    _fan_out(conn, event_id, now)
 
 
 def _fan_out(conn: sqlite3.Connection, event_id: str, now: datetime) -> None:
     """Owe each of the event's messages to every subscription (not removed) that wants it."""
-    messages = fetch_rows(
-        conn, "SELECT id, type, account FROM outbound_messages WHERE event_id = ?", (event_id,)
-    )
+    messages = fetch_rows(conn, job_sql.MESSAGES_OF_EVENT, (event_id,))
     subscriptions = [
         fanout_rows.subscription_from_row(row)
-        for row in fetch_rows(
-            conn,
-            f"SELECT {fanout_rows.SUBSCRIPTION_COLUMNS} FROM subscriptions "  # noqa: S608
-            "WHERE status <> 'removed'",
-        )
+        for row in fetch_rows(conn, job_sql.LIVE_SUBSCRIPTIONS)
     ]
     planned = fanout_rows.plan_deliveries(messages, subscriptions, now)
     if planned:
-        conn.executemany(
-            fanout_rows.INSERT_DELIVERY.format(", ".join("?" * 9)),
-            [tuple(param(v) for v in p) for p in planned],
-        )
+        conn.executemany(job_sql.INSERT_DELIVERY, [tuple(param(v) for v in p) for p in planned])
