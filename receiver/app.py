@@ -36,7 +36,7 @@ from receiver.policy import RetryPolicy, parse_schedule
 from receiver.pump import Wakeup
 from receiver.settings import Settings
 from receiver.store.base import Store
-from receiver.store.factory import build_store
+from receiver.store.sealing import build_sealed_store
 from receiver.upstream.optum import OptumClient, OptumDefaults
 from receiver.upstream.stedi import StediClient
 from receiver.upstream.stedi_eligibility import StediEligibilityClient
@@ -337,7 +337,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        opened = store or build_store(settings)
+        opened = store or build_sealed_store(settings)
         await opened.open()
         metrics = Metrics()
         eligibility_client = build_eligibility_client(settings, metrics=metrics)

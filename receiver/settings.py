@@ -39,6 +39,7 @@ class Settings:
     log_level: str = "info"
     allow_insecure_destinations: bool = False
     signing_key_path: str = ""
+    encryption_key_path: str = ""
     signing_key_reload_seconds: int = 10
     signing_key_rotation_delay_seconds: int = 900
     max_body_bytes: int = 1024 * 1024
@@ -100,6 +101,14 @@ class Settings:
             return Path(self.signing_key_path)
         base = self.sqlite_path.parent if self.is_sqlite else Path()
         return base / "receiver-signing-key.pem"
+
+    @property
+    def resolved_encryption_key_path(self) -> Path:
+        """Where the key-encryption key file lives: configured, or beside the SQLite file."""
+        if self.encryption_key_path:
+            return Path(self.encryption_key_path)
+        base = self.sqlite_path.parent if self.is_sqlite else Path()
+        return base / "receiver-encryption.key"
 
 
 def _parse_bool(name: str, raw: str) -> bool:

@@ -60,11 +60,22 @@ async def open_postgres_store() -> Store:
     return store
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "sealed-sqlite"]
+)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An open, empty store of each adapter kind."""
+    """An open, empty store of each adapter kind, and SQLite behind encryption at rest (the
+    contract holds through SealedStore too)."""
     if request.param == "sqlite":
         opened: Store = SqliteStore(tmp_path / "receiver.db")
+        await opened.open()
+    elif request.param == "sealed-sqlite":
+        if getattr(request.module, "ADAPTER_ONLY", False):
+            pytest.skip("runs raw SQL on an adapter's own database")
+        from receiver.crypto import KekSet, new_kek
+        from receiver.store.sealed import SealedStore
+
+        opened = SealedStore(SqliteStore(tmp_path / "receiver.db"), KekSet((new_kek(),)))
         await opened.open()
     else:
         require_postgres()

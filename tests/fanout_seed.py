@@ -1,4 +1,4 @@
-"""Put deliveries in a SQLite file through the store's own verbs, for API and CLI tests:
+"""Put deliveries in a SQLite file through the (sealed) store's own verbs, for API and CLI tests:
 a job finished with messages creates them, a claim and an attempt outcome move them on."""
 
 from __future__ import annotations
@@ -8,8 +8,10 @@ import dataclasses
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from receiver.crypto import load_or_create_kek
 from receiver.ids import new_id
 from receiver.models import (
+    Account,
     AttemptOutcome,
     DeliveryAttempt,
     DeliveryStatus,
@@ -21,7 +23,15 @@ from receiver.models import (
     SubscriptionStatus,
 )
 from receiver.store.base import PROCESS_JOB
+from receiver.store.sealed import SealedStore
 from receiver.store.sqlite import SqliteStore
+
+
+def sealed_store(path: Path) -> SealedStore:
+    """The SQLite file's store as receiver opens it: behind the key beside the database."""
+    return SealedStore(
+        SqliteStore(path), load_or_create_kek(path.parent / "receiver-encryption.key")
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +44,7 @@ class Seeded:
 
 
 async def _seed(path: Path, subscription_id: str) -> Seeded:
-    store = SqliteStore(path)
+    store = sealed_store(path)
     await store.open()
     try:
         now = datetime.now(UTC)
@@ -99,7 +109,7 @@ def seed_deliveries(path: Path, subscription_id: str) -> Seeded:
 
 
 async def _update(path: Path, subscription_id: str, **changes: object) -> None:
-    store = SqliteStore(path)
+    store = sealed_store(path)
     await store.open()
     try:
         sub = await store.fetch_subscription(subscription_id)
@@ -126,12 +136,28 @@ def fetch_subscription(path: Path, subscription_id: str) -> Subscription:
     """A subscription as stored (with its secrets)."""
 
     async def run() -> Subscription:
-        store = SqliteStore(path)
+        store = sealed_store(path)
         await store.open()
         try:
             sub = await store.fetch_subscription(subscription_id)
             assert sub is not None
             return sub
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def fetch_account(path: Path, name: str) -> Account:
+    """An account as the worker reads it (with its API key, opened)."""
+
+    async def run() -> Account:
+        store = sealed_store(path)
+        await store.open()
+        try:
+            account = await store.fetch_account(name)
+            assert account is not None
+            return account
         finally:
             await store.close()
 

@@ -9,6 +9,7 @@ from receiver.cli import (
     audit,
     bench,
     clients,
+    datakeys,
     deliveries,
     demo,
     eligibility,
@@ -48,6 +49,7 @@ main.add_command(subscriptions.subscriptions)
 main.add_command(deliveries.deliveries)
 main.add_command(replay.replay_)
 main.add_command(keys.keys)
+datakeys.register(keys.keys)
 main.add_command(bench.bench)
 main.add_command(demo.demo)
 main.add_command(eligibility.eligibility)

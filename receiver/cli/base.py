@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 import click
 import orjson
 
+from receiver.crypto import KekSet
 from receiver.errors import ConfigError, ReceiverError
 from receiver.settings import Settings, load_settings
 from receiver.store.base import Store
-from receiver.store.factory import build_store
+from receiver.store.sealing import build_sealed_store, load_encryption_keys
 
 T = TypeVar("T")
 
@@ -50,9 +51,10 @@ def with_store(action: Callable[[Store], Awaitable[T]], *, create: bool = False)
     settings = load_or_exit()
     if not create:
         refuse_missing_database(settings)
+    keks = encryption_keys_or_exit(settings)
 
     async def run() -> T:
-        store = build_store(settings)
+        store = build_sealed_store(settings, keks)
         await store.open()
         try:
             return await action(store)
@@ -63,6 +65,14 @@ def with_store(action: Callable[[Store], Awaitable[T]], *, create: bool = False)
         return asyncio.run(run())
     except ReceiverError as exc:
         raise click.ClickException(exc.detail) from None
+
+
+def encryption_keys_or_exit(settings: Settings) -> KekSet:
+    """The key-encryption keys, or a one-line message and exit code 2 (missing or unsafe)."""
+    try:
+        return load_encryption_keys(settings)
+    except ConfigError as exc:
+        raise click.UsageError(f"configuration: {exc.detail}") from None
 
 
 def emit_json(value: Any) -> None:

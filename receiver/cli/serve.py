@@ -11,13 +11,13 @@ import structlog
 import uvicorn
 
 from receiver.app import build_key_ring, create_app, freeze_startup_heap, running_worker
-from receiver.cli.base import load_or_exit, with_store
+from receiver.cli.base import encryption_keys_or_exit, load_or_exit, with_store
 from receiver.clock import utc_now
 from receiver.errors import ConfigError, ReceiverError
 from receiver.logs import configure_logging
 from receiver.settings import Settings
 from receiver.store.base import Store
-from receiver.store.factory import build_store
+from receiver.store.sealing import build_sealed_store, load_encryption_keys
 from receiver.web.protocol import ConnectionLimits, limited_protocol
 
 
@@ -32,6 +32,7 @@ def serve(host: str, port: int, no_workers: bool) -> None:
     configure_logging(settings.log_format, settings.log_level, final=True)
     try:
         keys = build_key_ring(settings)
+        load_encryption_keys(settings)  # a missing or unsafe KEK file: exit 2, before serving
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc.detail}") from None
     where = settings.sqlite_path if settings.is_sqlite else "postgresql"
@@ -111,9 +112,10 @@ def worker() -> None:
     until interrupted."""
     settings = load_or_exit()
     configure_logging(settings.log_format, settings.log_level, final=True)
+    keks = encryption_keys_or_exit(settings)
 
     async def run() -> None:
-        store = build_store(settings)
+        store = build_sealed_store(settings, keks)
         await store.open()
         try:
             async with running_worker(settings, store, utc_now):

@@ -15,6 +15,7 @@ import base64
 from typing import Protocol
 
 from receiver.errors import BadRequestError
+from receiver.store.datakeys_port import DataKeyStore
 from receiver.store.ports import (
     AuditTrail,
     DeliveryLog,
@@ -52,6 +53,7 @@ class Store(
     AuditTrail,
     ReprocessQueue,
     Retention,
+    DataKeyStore,
     Protocol,
 ):
     """Durable state: inbound events with their jobs, OAuth clients, Stedi accounts,

@@ -20,6 +20,7 @@ from receiver.store.sqlite import SqliteStore
 from tests.conftest import POSTGRES_DSN
 
 pytestmark = pytest.mark.anyio
+ADAPTER_ONLY = True  # raw SQL on the adapter's database: not run through SealedStore
 
 MIGRATION = "0009_account_uuid_scoped_dedup"
 T0 = datetime(2026, 3, 14, 15, 0, tzinfo=UTC)

@@ -142,11 +142,25 @@ def key_path() -> PurePosixPath:
     return PurePosixPath(compose()["x-receiver"]["environment"]["RECEIVER_SIGNING_KEY_PATH"])
 
 
+def signing_volume() -> dict[str, Any]:
+    (volume,) = [v for v in service("web")["volumes"] if v["source"] == "./secrets"]
+    assert isinstance(volume, dict)
+    return volume
+
+
+KEK_VOLUME = {
+    "type": "bind",
+    "source": "./kek",
+    "target": "/run/secrets/receiver-kek",
+    "read_only": True,
+}
+
+
 class TestSigningKey:
     def test_web_mounts_the_key_folder_where_the_setting_points(self) -> None:
         """The folder, read-only: `keys rotate` replaces the file, which a bind mount of the
         file itself (compose `secrets`) would never show a running replica."""
-        (volume,) = service("web")["volumes"]
+        volume = signing_volume()
         assert volume == {
             "type": "bind",
             "source": "./secrets",
@@ -155,13 +169,13 @@ class TestSigningKey:
         }
         assert "secrets" not in compose()
 
-    def test_the_worker_mounts_no_key(self) -> None:
+    def test_the_worker_mounts_no_signing_key(self) -> None:
         """`receiver worker` issues and verifies no tokens (tests/e2e/test_postgres_wakeup.py
-        runs one with no key file)."""
-        assert "volumes" not in service("worker")
+        runs one with no signing key file): it mounts the KEK's folder only."""
+        assert service("worker")["volumes"] == [KEK_VOLUME]
 
     def test_key_file_stays_out_of_git(self) -> None:
-        (volume,) = service("web")["volumes"]
+        volume = signing_volume()
         key = f"deploy/{volume['source'].removeprefix('./')}/{key_path().name}"
         assert (REPO / key).parent.is_dir()
         if shutil.which("git") is None:
@@ -220,3 +234,25 @@ class TestProxy:
         assert ipaddress.ip_address(proxy_address) in ipaddress.ip_network(subnet["subnet"])
         trusted = service("web")["environment"]["RECEIVER_FORWARDED_ALLOW_IPS"]
         assert trusted == proxy_address
+
+
+class TestEncryptionKey:
+    @pytest.mark.parametrize("name", RECEIVER_SERVICES)
+    def test_every_receiver_service_mounts_the_kek_folder_where_the_setting_points(
+        self, name: str
+    ) -> None:
+        """Each opens the database, so each reads the key-encryption key (docs/encryption.md)."""
+        path = PurePosixPath(service(name)["environment"]["RECEIVER_ENCRYPTION_KEY_PATH"])
+        assert KEK_VOLUME in service(name)["volumes"]
+        assert str(path.parent) == KEK_VOLUME["target"]
+
+    def test_kek_file_stays_out_of_git(self) -> None:
+        path = PurePosixPath(compose()["x-receiver"]["environment"]["RECEIVER_ENCRYPTION_KEY_PATH"])
+        key = f"deploy/kek/{path.name}"
+        assert (REPO / key).parent.is_dir()
+        if shutil.which("git") is None:
+            pytest.skip("git is not installed")
+        done = subprocess.run(["git", "check-ignore", "--quiet", key], cwd=REPO, check=False)
+        if done.returncode == 128:
+            pytest.skip("not a git work tree")
+        assert done.returncode == 0, "git would track the key-encryption key"

@@ -29,6 +29,7 @@ from receiver.auth.keys import (
     render_key_file,
 )
 from receiver.clock import utc_now
+from receiver.crypto.kekfile import unsafe_mode
 from receiver.errors import ConfigError
 from receiver.settings import Settings
 from receiver.upstream.stedi import StediClient
@@ -315,7 +316,11 @@ print(json.dumps([entry.key.kid for entry in load_key_file(path)]))
 
 
 def key_secret_volume() -> dict[str, Any]:
-    (volume,) = [v for v in web()["spec"]["template"]["spec"]["volumes"] if "secret" in v]
+    (volume,) = [
+        v
+        for v in web()["spec"]["template"]["spec"]["volumes"]
+        if v.get("secret", {}).get("secretName") == "receiver-signing-keys"
+    ]
     assert isinstance(volume, dict)
     return volume
 
@@ -353,12 +358,12 @@ class TestSigningKey:
         assert mode & stat.S_IRGRP
         assert mode_problem(stat.S_IFREG | mode, 0, uid) is None
 
-    def test_the_worker_mounts_no_key(self) -> None:
+    def test_the_worker_mounts_no_signing_key(self) -> None:
         """`receiver worker` issues and verifies no tokens; tests/e2e/test_postgres_wakeup.py
-        runs one with no key file at all."""
+        runs one with no signing key file at all (it reads only the KEK, below)."""
         spec = find("Deployment", "receiver-worker")["spec"]["template"]["spec"]
-        assert [v for v in spec["volumes"] if "secret" in v] == []
-        assert "fsGroup" not in spec["securityContext"]
+        secrets = [v["secret"]["secretName"] for v in spec["volumes"] if "secret" in v]
+        assert secrets == ["receiver-kek"]
 
     def test_the_secret_volume_file_loads_for_the_pod_user(self) -> None:
         """A key file owned by root, group and mode as the web pod's volume gives it, behind
@@ -398,3 +403,29 @@ class TestSigningKey:
         volume.publish({name: after})
         assert (tmp_path / name).lstat().st_ino == link  # the path the setting names is untouched
         assert list(ring.at(utc_now()).verifying) == kids
+
+
+class TestEncryptionKey:
+    @pytest.mark.parametrize("where", [where for where, _ in pod_specs()])
+    def test_every_pod_mounts_the_kek_where_the_setting_points(self, where: str) -> None:
+        """Web, worker and the Jobs all open the database, so all read the key-encryption key
+        (docs/encryption.md): the Secret whole, read-only, at RECEIVER_ENCRYPTION_KEY_PATH's
+        folder, readable through the fsGroup as receiver's rule allows of a root-owned file."""
+        spec = dict(pod_specs())[where]
+        path = PurePosixPath(config()["RECEIVER_ENCRYPTION_KEY_PATH"])
+        (volume,) = [
+            v for v in spec["volumes"] if v.get("secret", {}).get("secretName") == "receiver-kek"
+        ]
+        assert volume["secret"]["items"] == [{"key": path.name, "path": path.name}]
+        uid, gid = image_user()
+        assert spec["securityContext"]["fsGroup"] == gid
+        assert (
+            unsafe_mode(stat.S_IFREG | volume["secret"]["defaultMode"], owner=0, euid=uid) is None
+        )
+        for container in spec["containers"]:
+            (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+            assert mount == {
+                "name": volume["name"],
+                "mountPath": str(path.parent),
+                "readOnly": True,
+            }

@@ -31,8 +31,9 @@ CODE_SPAN = re.compile(r"`([^`\n]+)`")
 # kubectl's `deploy/NAME`.
 REPO_PATH = re.compile(r"^(?:deploy|docs|receiver|tests)/(?:[\w.-]+/)*(?:[\w-]*\.[\w.-]+)?$")
 LINK = re.compile(r"\]\(([^)#\s]+)\)")
-# Made by whoever deploys (see the compose file), kept out of git by deploy/secrets/.gitignore.
-USER_MADE = ("deploy/secrets/",)
+# Made by whoever deploys (see the compose file), kept out of git by deploy/secrets/.gitignore
+# and deploy/kek/.gitignore.
+USER_MADE = ("deploy/secrets/", "deploy/kek/")
 
 
 def ids(path: Path) -> str:

@@ -51,11 +51,14 @@ def run_cli_json(cwd: Path, *args: str, env: dict[str, str] | None = None) -> An
 
 
 def shared_key(directory: Path) -> dict[str, str]:
-    """A key file made with `receiver keys generate` in `directory`, as the settings every
-    replica (every `serve` on PostgreSQL) is given: `{"RECEIVER_SIGNING_KEY_PATH": path}`."""
+    """A signing key file made with `receiver keys generate` and a key-encryption key file made
+    with `receiver keys create-kek` in `directory`, as the settings every process on
+    PostgreSQL is given (`serve` reads both; `worker` needs only the KEK)."""
     path = directory / "signing-keys.pem"
     run_cli(directory, "keys", "generate", str(path))
-    return {"RECEIVER_SIGNING_KEY_PATH": str(path)}
+    kek = directory / "receiver-encryption.key"
+    run_cli(directory, "keys", "create-kek", str(kek))
+    return {"RECEIVER_SIGNING_KEY_PATH": str(path), "RECEIVER_ENCRYPTION_KEY_PATH": str(kek)}
 
 
 class Server:

@@ -30,6 +30,7 @@ from receiver.intake.stedi import hash_credential
 from receiver.models import Account, AccountCredential, Client, CredentialKind
 from receiver.settings import Settings, load_settings
 from receiver.store.base import Store
+from receiver.store.sealing import build_sealed_store
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import fixture_bytes
 
@@ -174,7 +175,8 @@ class LiveServer:
     _thread: threading.Thread
     _sock: socket.socket
     _tokens: dict[tuple[str, str | None], str] = field(default_factory=dict)
-    # A new, unopened store on the server's database (for tests that read rows back).
+    # A new, unopened store on the server's database, as the app opens it (for tests that
+    # read rows back).
     store_of: Callable[[], Store] | None = None
 
     @property
@@ -293,7 +295,6 @@ def start_live_server(
             raise RuntimeError("the app did not start under uvicorn")
         time.sleep(0.005)
     http = httpx.Client(base_url=base_url, timeout=10)
-    sqlite_path = settings.sqlite_path
     return LiveServer(
         base_url=base_url,
         settings=settings,
@@ -303,5 +304,5 @@ def start_live_server(
         _server=server,
         _thread=thread,
         _sock=sock,
-        store_of=(lambda: SqliteStore(sqlite_path)) if store is None else None,
+        store_of=(lambda: build_sealed_store(settings)) if store is None else None,
     )

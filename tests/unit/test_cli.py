@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fanout_seed import fetch_account
 from tests.unit.cli_support import (
     INBOUND_SECRET,
     Cli,
@@ -236,7 +237,8 @@ def test_accounts_rotate_replaces_the_stedi_api_key(cli: Cli) -> None:
     (account,) = cli.json("accounts", "list")
     assert account["has_api_key"] is True
     assert len(account["credentials"]) == 1  # the inbound credential is untouched
-    assert b"new-stedi-key-123" in cli.db_bytes()  # what the worker will send from now on
+    assert b"new-stedi-key-123" not in cli.db_bytes()  # sealed at rest (docs/encryption.md)
+    assert fetch_account(cli.db, "acme").api_key == "new-stedi-key-123"  # what the worker sends
 
 
 def test_accounts_rotate_needs_something_to_rotate(cli: Cli) -> None:

@@ -35,18 +35,12 @@ SETUP_COMMANDS = [
     "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest",
 ]
 
-# docs/encryption.md describes work that is not wired yet: its setting and its `receiver keys`
-# commands do not exist. It is checked for links only, and the README does not link it, until
-# RECEIVER_ENCRYPTION_KEY_PATH is a setting (test_encryption_page_is_still_unwired).
-UNWIRED_PAGE = DOCS / "encryption.md"
-UNWIRED_SETTING = PREFIX + "ENCRYPTION_KEY_PATH"
 # Read by tests/conftest.py, not by receiver: documented for whoever runs the tests.
 TEST_VARIABLES = frozenset({PREFIX + "TEST_POSTGRES_DSN", PREFIX + "REQUIRE_POSTGRES"})
 
 PAGES = sorted([README, *DOCS.glob("*.md")])
-WIRED_PAGES = [page for page in PAGES if page != UNWIRED_PAGE]
 # tests/deploy/test_names.py checks the commands docs/running-replicas.md names.
-COMMAND_PAGES = [page for page in WIRED_PAGES if page != DOCS_PAGE]
+COMMAND_PAGES = [page for page in PAGES if page != DOCS_PAGE]
 
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 SHELL_FENCES = frozenset({"", "sh", "shell", "bash", "console"})
@@ -153,22 +147,12 @@ def metric_names() -> set[str]:
 @pytest.mark.parametrize("path", PAGES, ids=ids)
 def test_every_receiver_variable_is_a_setting(path: Path) -> None:
     named = set(SETTING_NAME.findall(path.read_text()))
-    awaited = {UNWIRED_SETTING} if path == UNWIRED_PAGE else set()
-    assert named - SETTING_NAMES - TEST_VARIABLES - awaited == set()
+    assert named - SETTING_NAMES - TEST_VARIABLES == set()
 
 
 def test_test_variables_are_read_by_the_tests() -> None:
     conftest = (REPO / "tests" / "conftest.py").read_text()
     assert [name for name in sorted(TEST_VARIABLES) if name not in conftest] == []
-
-
-def test_encryption_page_is_still_unwired() -> None:
-    """Once this setting exists, check docs/encryption.md like every other page (drop
-    UNWIRED_PAGE) and link it from the README."""
-    assert UNWIRED_SETTING not in SETTING_NAMES, (
-        f"{UNWIRED_SETTING} is a setting now: check docs/encryption.md in tests/unit/test_docs.py"
-    )
-    assert "docs/encryption.md" not in README.read_text()
 
 
 def test_configuration_documents_every_setting_with_its_default() -> None:
@@ -228,7 +212,7 @@ def test_commands_are_read_as_prose_writes_them() -> None:
     assert check_named_command(["replay", "--since", "T", "--dry-runn"]) != []
 
 
-@pytest.mark.parametrize("path", WIRED_PAGES, ids=ids)
+@pytest.mark.parametrize("path", PAGES, ids=ids)
 def test_every_route_named_exists(path: Path) -> None:
     assert routes_named(path) - app_routes() == set()
 
@@ -237,7 +221,7 @@ def test_api_page_names_every_route() -> None:
     assert app_routes() - routes_named(API) == set()
 
 
-@pytest.mark.parametrize("path", WIRED_PAGES, ids=ids)
+@pytest.mark.parametrize("path", PAGES, ids=ids)
 def test_every_metric_named_exists(path: Path) -> None:
     assert set(METRIC.findall(path.read_text())) - metric_names() == set()
 
@@ -277,5 +261,5 @@ def test_readme_starts_with_the_set_up_commands() -> None:
 
 def test_readme_links_every_wired_page() -> None:
     text = README.read_text()
-    pages = [page for page in DOCS.glob("*.md") if page != UNWIRED_PAGE]
+    pages = list(DOCS.glob("*.md"))
     assert [ids(p) for p in pages if f"]({ids(p)})" not in text] == []

@@ -32,8 +32,9 @@ ALLOWED: dict[str, set[str]] = {
     "net": set(),
     "crypto": set(),
     "auth": {"store"},
-    # fan-out matches subscriptions with delivery.rules; the polled stages' value types
-    "store": {"delivery", "eligibility", "enrollment", "upstream"},  # Optum connection values
+    # fan-out matches with delivery.rules; the polled stages' value types; Optum connection
+    # values; sealed.py seals with crypto/
+    "store": {"delivery", "eligibility", "enrollment", "upstream", "crypto"},
     "upstream": {"net"},
     "intake": {"auth"},
     # reconcile records polls; eligibility results publish through the follow-up

@@ -7,6 +7,7 @@ import inspect
 
 from receiver.store import ports
 from receiver.store.base import Store
+from receiver.store.datakeys_port import DataKeyStore
 from receiver.store.postgres import PostgresStore
 from receiver.store.sqlite import SqliteStore
 
@@ -21,11 +22,13 @@ def _all(protocol: type) -> set[str]:
 
 
 def _ports() -> list[type]:
+    """The ports of receiver.store.ports, and the feature ports kept in their own modules
+    (receiver/store/<area>_port.py)."""
     return [
         value
         for value in vars(ports).values()
         if isinstance(value, type) and value.__module__ == ports.__name__
-    ]
+    ] + [DataKeyStore]
 
 
 def test_each_method_is_declared_by_exactly_one_port() -> None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
 from receiver.store.sqlite.base import to_text
+from receiver.store.sqlite.datakeys import SqliteDataKeys
 from receiver.store.sqlite.eligibility import SqliteEligibility
 from receiver.store.sqlite.enrollment import SqliteEnrollment
 from receiver.store.sqlite.fanout import SqliteFanout
@@ -32,6 +33,7 @@ class SqliteStore(
     SqliteReprocess,
     SqliteRetention,
     SqliteEnrollment,
+    SqliteDataKeys,
 ):
     """The Store protocol on a local SQLite file."""
 

@@ -1,0 +1,170 @@
+"""`receiver keys create-kek|rotate-kek|rewrap|rotate-data-key|data-keys|reencrypt`: the keys
+of encryption at rest. Only key ids, counts and times are ever printed, never a key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from receiver.cli.base import (
+    emit_json,
+    encryption_keys_or_exit,
+    load_or_exit,
+    refuse_missing_database,
+)
+from receiver.crypto import create_kek, rotate_kek
+from receiver.errors import ConfigError, ReceiverError
+from receiver.store.reencrypt import ColumnCount, reencrypt
+from receiver.store.sealed import SealedStore
+from receiver.store.sealing import build_sealed_store
+
+T = TypeVar("T")
+_JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def with_sealed_store(action: Callable[[SealedStore], Awaitable[T]]) -> T:
+    """Open the configured store behind its encryption, run `action`, close it."""
+    settings = load_or_exit()
+    refuse_missing_database(settings)
+    keks = encryption_keys_or_exit(settings)
+
+    async def run() -> T:
+        store = build_sealed_store(settings, keks)
+        await store.open()
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(run())
+    except ReceiverError as exc:
+        raise click.ClickException(exc.detail) from None
+
+
+@click.command("create-kek")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def create_kek_(path: Path) -> None:
+    """Create a key-encryption key file (mode 0600) holding one new key; never overwrites."""
+    try:
+        keks = create_kek(path)
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{path}: key-encryption key {keks.current.kid}")
+
+
+@click.command("rotate-kek")
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def rotate_kek_(path: Path | None) -> None:
+    """Put a new current key first in the KEK file, keeping the older ones; then restart and
+    run `receiver keys rewrap`. PATH defaults to RECEIVER_ENCRYPTION_KEY_PATH."""
+    target = path or load_or_exit().resolved_encryption_key_path
+    try:
+        keks = rotate_kek(target)
+    except ConfigError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"{target}: current key-encryption key {keks.current.kid}")
+    click.echo(f"older keys kept: {', '.join(keks.ids[1:])}")
+    click.echo("restart every process, then run `receiver keys rewrap`")
+
+
+@click.command("rewrap")
+def rewrap() -> None:
+    """Rewrap every data key under the current key-encryption key (no value is rewritten)."""
+    done = with_sealed_store(lambda store: store.rewrap_data_keys())
+    click.echo(f"rewrapped {len(done)} data keys" + (f": {', '.join(done)}" if done else ""))
+
+
+@click.command("rotate-data-key")
+def rotate_data_key() -> None:
+    """Start a new data key: every process seals new values with it within a minute."""
+    key = with_sealed_store(lambda store: store.rotate_data_key())
+    click.echo(f"new data key {key.wrapped.dek_id}, wrapped by {key.wrapped.kek_id}")
+    click.echo("older rows: `receiver keys reencrypt --dry-run`, then `receiver keys reencrypt`")
+
+
+@click.command("data-keys")
+@_JSON
+def data_keys(as_json: bool) -> None:
+    """List the stored data keys: id, purpose, wrapping KEK id, created, current."""
+
+    async def action(store: SealedStore) -> list[dict[str, object]]:
+        current = store.ring.current_id
+        return [
+            {
+                "id": k.wrapped.dek_id,
+                "purpose": k.purpose,
+                "kek_id": k.wrapped.kek_id,
+                "created_at": k.wrapped.created_at.isoformat(),
+                "current": k.wrapped.dek_id == current,
+            }
+            for k in await store.list_data_keys()
+        ]
+
+    rows = with_sealed_store(action)
+    if as_json:
+        emit_json({"data_keys": rows})
+        return
+    for row in rows:
+        mark = "\tcurrent" if row["current"] else ""
+        click.echo(
+            f"{row['id']}\t{row['purpose']}\twrapped by {row['kek_id']}\t{row['created_at']}{mark}"
+        )
+
+
+@click.command("reencrypt")
+@click.option("--dry-run", is_flag=True, help="Count the rows to rewrite; change nothing.")
+@click.option(
+    "--batch-size",
+    default=500,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Rows read per batch (each row is rewritten in a short write of its own).",
+)
+@_JSON
+def reencrypt_(dry_run: bool, batch_size: int, as_json: bool) -> None:
+    """Seal rows still in the clear and reseal rows sealed with older data keys."""
+
+    def progress(count: ColumnCount) -> None:
+        if not as_json:
+            click.echo(
+                f"{count.column}: {count.scanned} scanned, {count.stale} to rewrite"
+                + ("" if dry_run else f", {count.rewritten} rewritten"),
+                err=True,
+            )
+
+    counts = with_sealed_store(
+        lambda store: reencrypt(store, batch_size=batch_size, dry_run=dry_run, progress=progress)
+    )
+    rows = [
+        {
+            "column": c.column,
+            "scanned": c.scanned,
+            "stale": c.stale,
+            "rewritten": c.rewritten,
+            "changed_meanwhile": c.changed_meanwhile,
+        }
+        for c in counts
+    ]
+    if as_json:
+        emit_json({"dry_run": dry_run, "columns": rows})
+        return
+    stale = sum(c.stale for c in counts)
+    done = sum(c.rewritten for c in counts)
+    left = sum(c.changed_meanwhile for c in counts)
+    if dry_run:
+        click.echo(f"{stale} values to rewrite (dry run: nothing changed)")
+    else:
+        click.echo(
+            f"{done} values rewritten" + (f", {left} changed meanwhile: run again" if left else "")
+        )
+
+
+def register(group: click.Group) -> None:
+    """Add these commands to `receiver keys`."""
+    for command in (create_kek_, rotate_kek_, rewrap, rotate_data_key, data_keys, reencrypt_):
+        group.add_command(command)
