@@ -37,6 +37,8 @@ from receiver.models import (
     Account,
     AccountCredential,
     AttemptOutcome,
+    AuditAction,
+    AuditEntry,
     ClaimedDelivery,
     ClaimEntry,
     Client,
@@ -167,6 +169,13 @@ class SealedStore(SealedOptum, PassThrough):
 
     async def _opened_submissions(self, found: Sequence[EraSubmission]) -> list[EraSubmission]:
         return await self._opened(lambda ring: [open_submission(ring, s) for s in found])
+
+    async def append_audit(self, entry: AuditEntry) -> None:
+        """Append, a claim read's target (a patient control number, a HIPAA identifier) as
+        its blind index: the trail shows which reads were of the same claim, not the number."""
+        if entry.action == AuditAction.CLAIM_READ.value and entry.target:
+            entry = replace(entry, target="pcn-index:" + self.pcn_index(entry.target))
+        await self.inner.append_audit(entry)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @property

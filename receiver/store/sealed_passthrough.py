@@ -26,10 +26,6 @@ class PassThrough:
     inner: Store
 
     # -- AuditTrail ----------------------------------------------------------
-    async def append_audit(self, entry: AuditEntry) -> None:
-        """Delegated: nothing in it is sealed."""
-        return await self.inner.append_audit(entry)
-
     async def list_audit(
         self, flt: AuditFilter, *, limit: int, cursor: str | None
     ) -> Page[AuditEntry]:

@@ -11,16 +11,19 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from receiver.crypto import create_kek, load_kek
+from receiver.enrollment.submissions import StoredConnection
 from receiver.models import ClaimEntry, Document, JobFilter, JobResult, OutboundMessage
 from receiver.store.base import Store
 from receiver.store.postgres import PostgresStore
 from receiver.store.sealed import SealedStore
+from receiver.upstream.optum import OptumConnection
 from tests.conftest import POSTGRES_DSN, fixture_bytes, require_postgres
 from tests.integration.harness import (
     WHSEC,
@@ -38,6 +41,7 @@ CLAIM_CANARY = "CANARY-CLAIM-77d0b1"
 MESSAGE_CANARY = "CANARY-MESSAGE-3f9e20"
 PCN = "CANARY-PCN-190a6c"
 API_KEY = "CANARY-STEDI-KEY-c81f02"
+OPTUM_SECRET = "CANARY-OPTUM-SECRET-6d2a93"
 REPORT = b'{"report": "' + REPORT_CANARY.encode() + b'",  "spacing" : "kept exactly" }'
 HOOK_URL = "https://93.184.216.34/hooks/in"
 
@@ -216,12 +220,22 @@ def test_canaries_are_sealed_at_rest_and_read_back_intact(rig: Rig) -> None:
         (job,) = (await store.list_jobs(JobFilter(event_id=event_id), limit=5, cursor=None)).items
         assert job.status == "done"
 
+    async def add_optum(store: SealedStore) -> None:
+        connection = OptumConnection(
+            name="optum", tenant_id="t-1", client_id="c-1", client_secret=OPTUM_SECRET
+        )
+        await store.add_optum_connection(StoredConnection(connection, datetime.now(UTC)))
+        found = await store.fetch_optum_connection("optum")
+        assert found is not None
+        assert found.connection.client_secret == OPTUM_SECRET
+
+    on(rig, add_optum)
     on(rig, read_back)
 
     stored = rig.database_bytes()
     assert event_id.encode() in stored  # the search does see the rows: ids stay clear
     canaries = [BODY_CANARY, HEADER_CANARY, REPORT_CANARY, CLAIM_CANARY, MESSAGE_CANARY]
-    for canary in [*canaries, PCN, API_KEY, secret, secret.removeprefix("whsec_")]:
+    for canary in [*canaries, PCN, API_KEY, OPTUM_SECRET, secret, secret.removeprefix("whsec_")]:
         assert canary.encode() not in stored, canary
 
     # Seeded before encryption, the destination secret was sealed when the account was
