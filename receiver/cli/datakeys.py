@@ -48,18 +48,23 @@ def with_sealed_store(action: Callable[[SealedStore], Awaitable[T]]) -> T:
 
 @click.command("create-kek")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-def create_kek_(path: Path) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def create_kek_(path: Path, as_json: bool) -> None:
     """Create a key-encryption key file (mode 0600) holding one new key; never overwrites."""
     try:
         keks = create_kek(path)
     except ConfigError as exc:
         raise click.ClickException(exc.detail) from None
+    if as_json:
+        emit_json({"path": str(path), "kek_id": keks.current.kid})
+        return
     click.echo(f"{path}: key-encryption key {keks.current.kid}")
 
 
 @click.command("rotate-kek")
 @click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
-def rotate_kek_(path: Path | None) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rotate_kek_(path: Path | None, as_json: bool) -> None:
     """Put a new current key first in the KEK file, keeping the older ones; then restart and
     run `receiver keys rewrap`. PATH defaults to RECEIVER_ENCRYPTION_KEY_PATH."""
     target = path or load_or_exit().resolved_encryption_key_path
@@ -67,22 +72,33 @@ def rotate_kek_(path: Path | None) -> None:
         keks = rotate_kek(target)
     except ConfigError as exc:
         raise click.ClickException(exc.detail) from None
+    if as_json:
+        emit_json({"path": str(target), "kek_id": keks.current.kid, "older": keks.ids[1:]})
+        return
     click.echo(f"{target}: current key-encryption key {keks.current.kid}")
     click.echo(f"older keys kept: {', '.join(keks.ids[1:])}")
     click.echo("restart every process, then run `receiver keys rewrap`")
 
 
 @click.command("rewrap")
-def rewrap() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rewrap(as_json: bool) -> None:
     """Rewrap every data key under the current key-encryption key (no value is rewritten)."""
     done = with_sealed_store(lambda store: store.rewrap_data_keys())
+    if as_json:
+        emit_json({"rewrapped": done})
+        return
     click.echo(f"rewrapped {len(done)} data keys" + (f": {', '.join(done)}" if done else ""))
 
 
 @click.command("rotate-data-key")
-def rotate_data_key() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def rotate_data_key(as_json: bool) -> None:
     """Start a new data key: every process seals new values with it within a minute."""
     key = with_sealed_store(lambda store: store.rotate_data_key())
+    if as_json:
+        emit_json({"dek_id": key.wrapped.dek_id, "kek_id": key.wrapped.kek_id})
+        return
     click.echo(f"new data key {key.wrapped.dek_id}, wrapped by {key.wrapped.kek_id}")
     click.echo("older rows: `receiver keys reencrypt --dry-run`, then `receiver keys reencrypt`")
 

@@ -13,6 +13,7 @@ from receiver.errors import BadRequestError
 from receiver.ids import new_id
 from receiver.models import AuditEntry, AuditFilter
 from receiver.store.base import Store
+from receiver.store.sealed import SealedStore
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import POSTGRES_DSN
 from tests.contract.support import T0
@@ -82,8 +83,9 @@ async def test_the_table_refuses_update_and_delete(store: Store) -> None:
         "UPDATE audit_log SET actor = 'someone else'",
         "DELETE FROM audit_log",
     )
-    if isinstance(store, SqliteStore):
-        conn = sqlite3.connect(store.path, timeout=5)
+    raw = store.inner if isinstance(store, SealedStore) else store  # the adapter's own tables
+    if isinstance(raw, SqliteStore):
+        conn = sqlite3.connect(raw.path, timeout=5)
         try:
             for sql in statements:
                 with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -91,7 +93,7 @@ async def test_the_table_refuses_update_and_delete(store: Store) -> None:
         finally:
             conn.close()
     else:
-        schema = store.schema  # type: ignore[attr-defined]
+        schema = raw.schema  # type: ignore[attr-defined]
         pg = await asyncpg.connect(POSTGRES_DSN, server_settings={"search_path": schema})
         try:
             for sql in (*statements, "TRUNCATE audit_log"):
