@@ -19,6 +19,7 @@ from receiver.crypto import KekSet
 from receiver.errors import ConfigError, ReceiverError
 from receiver.settings import Settings, load_settings
 from receiver.store.base import Store
+from receiver.store.sealed import SealedStore
 from receiver.store.sealing import build_sealed_store, load_encryption_keys
 
 T = TypeVar("T")
@@ -48,6 +49,12 @@ def refuse_missing_database(settings: Settings) -> None:
 def with_store(action: Callable[[Store], Awaitable[T]], *, create: bool = False) -> T:
     """Open the configured store, run `action`, close it; store errors become messages. An
     SQLite file that does not exist is created only when `create` is set."""
+    return with_sealed_store(action, create=create)
+
+
+def with_sealed_store(action: Callable[[SealedStore], Awaitable[T]], *, create: bool = False) -> T:
+    """`with_store` for the commands that manage the encryption itself (data keys, reencrypt):
+    every CLI store is the configured store behind its encryption."""
     settings = load_or_exit()
     if not create:
         refuse_missing_database(settings)

@@ -3,8 +3,6 @@ of encryption at rest. Only key ids, counts and times are ever printed, never a 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,38 +10,16 @@ import click
 
 from receiver.cli.base import (
     emit_json,
-    encryption_keys_or_exit,
     load_or_exit,
-    refuse_missing_database,
+    with_sealed_store,
 )
 from receiver.crypto import create_kek, rotate_kek
-from receiver.errors import ConfigError, ReceiverError
+from receiver.errors import ConfigError
 from receiver.store.reencrypt import ColumnCount, reencrypt
 from receiver.store.sealed import SealedStore
-from receiver.store.sealing import build_sealed_store
 
 T = TypeVar("T")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-
-
-def with_sealed_store(action: Callable[[SealedStore], Awaitable[T]]) -> T:
-    """Open the configured store behind its encryption, run `action`, close it."""
-    settings = load_or_exit()
-    refuse_missing_database(settings)
-    keks = encryption_keys_or_exit(settings)
-
-    async def run() -> T:
-        store = build_sealed_store(settings, keks)
-        await store.open()
-        try:
-            return await action(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(run())
-    except ReceiverError as exc:
-        raise click.ClickException(exc.detail) from None
 
 
 @click.command("create-kek")
