@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -368,28 +369,51 @@ class StediClient:
     ) -> Fetched:
         """GET `url`; its status, headers and body, read up to `max_response_bytes` (a larger
         body is a permanent UpstreamError: retrying would fetch it again)."""
-        started = time.perf_counter()
-        status = "error"
-        http = client or self._http
-        try:
-            async with http.stream(
-                "GET", url, headers=headers, extensions=extensions or {}
-            ) as response:
-                status = str(response.status_code)
-                body = await _read_capped(response, self._max_response_bytes)
-                return Fetched(response.status_code, response.headers, body)
-        except httpx.TimeoutException:
-            status = "timeout"
-            raise UpstreamError(FailureKind.TRANSIENT, status=None, reason="timeout") from None
-        except httpx.TransportError as exc:
-            reason = f"connection error: {type(exc).__name__}"
-            raise UpstreamError(FailureKind.TRANSIENT, status=None, reason=reason) from None
-        finally:
-            if self._metrics is not None:
-                self._metrics.upstream_requests.labels(endpoint, status).inc()
-                self._metrics.upstream_seconds.labels(endpoint).observe(
-                    time.perf_counter() - started
-                )
+        return await exchange(
+            client or self._http,
+            "GET",
+            url,
+            endpoint=endpoint,
+            metrics=self._metrics,
+            max_response_bytes=self._max_response_bytes,
+            too_large_hint=(" (RECEIVER_STEDI_MAX_RESPONSE_BYTES: raise it, then jobs retry)"),
+            headers=headers,
+            extensions=extensions or {},
+        )
+
+
+async def exchange(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    endpoint: str,
+    metrics: Metrics | None,
+    max_response_bytes: int,
+    too_large_hint: str = "",
+    **options: Any,
+) -> Fetched:
+    """One request to Stedi (or a download host): its status, headers and body, read up to
+    `max_response_bytes` (a larger body is a permanent UpstreamError whose reason ends with
+    `too_large_hint`: retrying would fetch it again). Timeouts and connection errors are
+    transient UpstreamErrors; each call is counted and timed under `endpoint`."""
+    started = time.perf_counter()
+    status = "error"
+    try:
+        async with http.stream(method, url, **options) as response:
+            status = str(response.status_code)
+            body = await _read_capped(response, max_response_bytes, too_large_hint)
+            return Fetched(response.status_code, response.headers, body)
+    except httpx.TimeoutException:
+        status = "timeout"
+        raise UpstreamError(FailureKind.TRANSIENT, status=None, reason="timeout") from None
+    except httpx.TransportError as exc:
+        reason = f"connection error: {type(exc).__name__}"
+        raise UpstreamError(FailureKind.TRANSIENT, status=None, reason=reason) from None
+    finally:
+        if metrics is not None:
+            metrics.upstream_requests.labels(endpoint, status).inc()
+            metrics.upstream_seconds.labels(endpoint).observe(time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -401,27 +425,24 @@ class Fetched:
     content: bytes
 
 
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+async def _read_capped(response: httpx.Response, limit: int, hint: str) -> bytes:
     """The body of `response`, or a permanent UpstreamError once it passes `limit` bytes
     (judged by Content-Length when there is one, else while reading)."""
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(response.status_code, limit)
+        raise _too_large(response.status_code, limit, hint)
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.aiter_bytes():
         size += len(chunk)
         if size > limit:
-            raise _too_large(response.status_code, limit)
+            raise _too_large(response.status_code, limit, hint)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large(status: int, limit: int) -> UpstreamError:
-    reason = (
-        f"response larger than {limit} bytes (RECEIVER_STEDI_MAX_RESPONSE_BYTES: raise it, "
-        "then jobs retry)"
-    )
+def _too_large(status: int, limit: int, hint: str) -> UpstreamError:
+    reason = f"response larger than {limit} bytes{hint}"
     return UpstreamError(FailureKind.PERMANENT, status=status, reason=reason)
 
 

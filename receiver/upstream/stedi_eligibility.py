@@ -16,7 +16,7 @@ from receiver.metrics import Metrics
 from receiver.net.client import outbound_client
 from receiver.policy import FailureKind, classify_status, throttle_delay
 from receiver.upstream.failure import describe_upstream_failure
-from receiver.upstream.stedi import UpstreamError
+from receiver.upstream.stedi import Fetched, UpstreamError, exchange
 
 REALTIME_PATH = "/change/medicalnetwork/eligibility/v3"
 BATCH_PATH = "/eligibility-manager/batch-eligibility"
@@ -183,7 +183,7 @@ class StediEligibilityClient:
         endpoint: str,
         content: bytes | None = None,
         timeout_seconds: float | None = None,
-    ) -> _Answer:
+    ) -> Fetched:
         headers = {
             "Authorization": api_key,
             "Accept": "application/json",
@@ -194,62 +194,26 @@ class StediEligibilityClient:
         options: dict[str, Any] = {}
         if timeout_seconds is not None:
             options["timeout"] = httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0))
-        started = time.perf_counter()
-        status = "error"
-        try:
-            async with self._http.stream(
-                method, url, headers=headers, content=content, **options
-            ) as response:
-                status = str(response.status_code)
-                body = await _read_capped(response, self._max_response_bytes)
-                return _Answer(response.status_code, response.headers, body)
-        except httpx.TimeoutException:
-            status = "timeout"
-            raise UpstreamError(FailureKind.TRANSIENT, status=None, reason="timeout") from None
-        except httpx.TransportError as exc:
-            reason = f"connection error: {type(exc).__name__}"
-            raise UpstreamError(FailureKind.TRANSIENT, status=None, reason=reason) from None
-        finally:
-            if self._metrics is not None:
-                self._metrics.upstream_requests.labels(endpoint, status).inc()
-                self._metrics.upstream_seconds.labels(endpoint).observe(
-                    time.perf_counter() - started
-                )
+        return await exchange(
+            self._http,
+            method,
+            url,
+            endpoint=endpoint,
+            metrics=self._metrics,
+            max_response_bytes=self._max_response_bytes,
+            headers=headers,
+            content=content,
+            **options,
+        )
 
 
-class _Answer:
-    """One answer from Stedi, its body read (and decompressed) in full."""
-
-    __slots__ = ("content", "headers", "status_code")
-
-    def __init__(self, status_code: int, headers: httpx.Headers, content: bytes) -> None:
-        self.status_code = status_code
-        self.headers = headers
-        self.content = content
-
-
-async def _read_capped(response: httpx.Response, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise UpstreamError(
-                FailureKind.PERMANENT,
-                status=response.status_code,
-                reason=f"response larger than {limit} bytes",
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _status_error(response: _Answer) -> UpstreamError:
+def _status_error(response: Fetched) -> UpstreamError:
     kind = classify_status(response.status_code) or FailureKind.PERMANENT
     reason = describe_upstream_failure(response.status_code, response.headers, response.content)
     return UpstreamError(kind, status=response.status_code, reason=reason)
 
 
-def _json_object(response: _Answer, what: str) -> dict[str, object]:
+def _json_object(response: Fetched, what: str) -> dict[str, object]:
     try:
         parsed = json.loads(response.content)
     except (ValueError, RecursionError):
