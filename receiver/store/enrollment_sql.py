@@ -139,21 +139,9 @@ def submission_params(s: EraSubmission) -> tuple[object, ...]:
 
 
 def submission_update_params(s: EraSubmission) -> tuple[object, ...]:
-    """The parameters of UPDATE_SUBMISSION."""
-    return (
-        s.status.value,
-        s.payload_id,
-        s.attempts,
-        s.not_found_streak,
-        s.first_poll_at,
-        s.next_poll_at,
-        s.last_polled_at,
-        s.reason,
-        s.trace_id,
-        _result_text(s),
-        s.completed_at,
-        s.id,
-    )
+    """The parameters of UPDATE_SUBMISSION: the columns after the four fixed at insert (id,
+    connection, record_count, created_at), then the id."""
+    return (*submission_params(s)[4:], s.id)
 
 
 TimeReader = Callable[[object], datetime]
