@@ -202,10 +202,15 @@ async def running_worker(
     metrics: Metrics | None = None,
     wakeup: Wakeup | None = None,
     dispatch_wakeup: Wakeup | None = None,
+    eligibility_client: StediEligibilityClient | None = None,
+    optum: OptumClient | None = None,
 ) -> AsyncIterator[None]:
-    """Run the worker, the dispatcher, the reconciler and the eligibility poller in the
-    background for the block's duration. `wakeup` tells the worker of new events; the worker
-    tells the dispatcher of new messages through `dispatch_wakeup`."""
+    """Run the worker, the dispatcher, reconciliation, the eligibility and ERA enrollment
+    pollers, the missed-callback sweep and retention in the background for the block's
+    duration. `wakeup` tells the worker of new events; the worker tells the dispatcher of new
+    messages through `dispatch_wakeup`. The Stedi eligibility and Optum clients are the
+    caller's when given (`serve` shares the web routes' ones: one Optum token per process),
+    else built here and closed at the end."""
     dispatch_wakeup = dispatch_wakeup or Wakeup()
     worker_wakeup = wakeup or Wakeup()
     worker, stedi = build_worker(settings, store, clock, metrics=metrics, published=dispatch_wakeup)
@@ -234,7 +239,10 @@ async def running_worker(
             interval_seconds=settings.reconcile_interval_seconds,
         )
         tasks.append(loop.create_task(reconciler.run_forever(stop)))
-    eligibility_client = build_eligibility_client(settings, metrics=metrics)
+    own_clients = eligibility_client is None or optum is None
+    if eligibility_client is None or optum is None:
+        eligibility_client = build_eligibility_client(settings, metrics=metrics)
+        optum = build_optum_client(settings)
     poller = EligibilityPoller(
         store=store,
         client=eligibility_client,
@@ -250,7 +258,6 @@ async def running_worker(
         tasks.append(
             loop.create_task(run_retention(store, clock, days=settings.retention_days, stop=stop))
         )
-    optum = build_optum_client(settings)
     enrollment_poller = EnrollmentPoller(
         store=store, client=optum, clock=clock, published=worker_wakeup
     )
@@ -271,8 +278,9 @@ async def running_worker(
         for task in tasks:
             await task
         await stedi.aclose()
-        await optum.aclose()
-        await eligibility_client.aclose()
+        if own_clients:
+            await optum.aclose()
+            await eligibility_client.aclose()
         await sender.aclose()
         _log.info("worker.stopped")
 
@@ -370,6 +378,8 @@ def create_app(
                     metrics=services.metrics,
                     wakeup=services.wakeup,
                     dispatch_wakeup=services.dispatch_wakeup,
+                    eligibility_client=eligibility_client,
+                    optum=optum,
                 ):
                     yield {"services": services}
             else:
