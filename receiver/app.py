@@ -21,6 +21,7 @@ from receiver.auth.keyring import KeyRing
 from receiver.auth.keys import create_key_file
 from receiver.auth.throttle import FailureThrottle
 from receiver.clock import Clock, utc_now
+from receiver.crypto import KekSet
 from receiver.delivery.dispatcher import Dispatcher
 from receiver.delivery.sender import Sender
 from receiver.eligibility.poller import EligibilityPoller
@@ -335,17 +336,19 @@ def create_app(
     store: Store | None = None,
     clock: Clock = utc_now,
     keys: KeyRing | None = None,
+    keks: KekSet | None = None,
     run_workers: bool = False,
     freeze_heap: bool = False,
 ) -> Starlette:
     """The ASGI app. The store is opened (and migrated) by the lifespan and closed after;
-    `keys` defaults to `build_key_ring(settings)`, built by the lifespan; with `run_workers`,
+    `keys` defaults to `build_key_ring(settings)`, built by the lifespan, and `keks` (the
+    key-encryption keys of a store built here) to the file the settings name; with `run_workers`,
     the follow-up worker runs in the same process; with `freeze_heap`, what start-up
     allocated is frozen out of full collections (`receiver serve`)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
-        opened = store or build_sealed_store(settings)
+        opened = store or build_sealed_store(settings, keks)
         await opened.open()
         metrics = Metrics()
         eligibility_client = build_eligibility_client(settings, metrics=metrics)

@@ -32,7 +32,7 @@ def serve(host: str, port: int, no_workers: bool) -> None:
     configure_logging(settings.log_format, settings.log_level, final=True)
     try:
         keys = build_key_ring(settings)
-        load_encryption_keys(settings)  # a missing or unsafe KEK file: exit 2, before serving
+        keks = load_encryption_keys(settings)  # missing or unsafe: exit 2, before serving
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc.detail}") from None
     where = settings.sqlite_path if settings.is_sqlite else "postgresql"
@@ -51,7 +51,7 @@ def serve(host: str, port: int, no_workers: bool) -> None:
         body_timeout_seconds=settings.body_timeout_seconds,
     )
     uvicorn.run(
-        create_app(settings, keys=keys, run_workers=not no_workers, freeze_heap=True),
+        create_app(settings, keys=keys, keks=keks, run_workers=not no_workers, freeze_heap=True),
         host=host,
         port=port,
         http=limited_protocol(limits),
