@@ -3,6 +3,7 @@ of encryption at rest. Only key ids, counts and times are ever printed, never a 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -13,8 +14,14 @@ from receiver.cli.base import (
     load_or_exit,
     with_sealed_store,
 )
+from receiver.cli.keyaudit import audit_key_change
+from receiver.cli.render import human_time, table
+from receiver.clock import utc_now
 from receiver.crypto import create_kek, rotate_kek
 from receiver.errors import ConfigError
+from receiver.models import AuditAction
+from receiver.ops.trail import cli_actor, record
+from receiver.store.datakeys_port import StoredDataKey
 from receiver.store.reencrypt import ColumnCount, reencrypt
 from receiver.store.sealed import SealedStore
 
@@ -31,6 +38,7 @@ def create_kek_(path: Path, as_json: bool) -> None:
         keks = create_kek(path)
     except ConfigError as exc:
         raise click.ClickException(exc.detail) from None
+    audit_key_change(AuditAction.KEK_CREATE, target=keks.current.kid)
     if as_json:
         emit_json({"path": str(path), "kek_id": keks.current.kid})
         return
@@ -48,6 +56,7 @@ def rotate_kek_(path: Path | None, as_json: bool) -> None:
         keks = rotate_kek(target)
     except ConfigError as exc:
         raise click.ClickException(exc.detail) from None
+    audit_key_change(AuditAction.KEK_ROTATE, target=keks.current.kid)
     if as_json:
         emit_json({"path": str(target), "kek_id": keks.current.kid, "older": keks.ids[1:]})
         return
@@ -60,7 +69,22 @@ def rotate_kek_(path: Path | None, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def rewrap(as_json: bool) -> None:
     """Rewrap every data key under the current key-encryption key (no value is rewritten)."""
-    done = with_sealed_store(lambda store: store.rewrap_data_keys())
+
+    async def action(store: SealedStore) -> list[str]:
+        done = await store.rewrap_data_keys()
+        target = store.keks.current.kid
+        counts = {"rewrapped": len(done)}
+        await record(
+            store,
+            cli_actor(),
+            AuditAction.DATA_KEYS_REWRAP,
+            now=utc_now(),
+            target=target,
+            counts=counts,
+        )
+        return done
+
+    done = with_sealed_store(action)
     if as_json:
         emit_json({"rewrapped": done})
         return
@@ -71,7 +95,14 @@ def rewrap(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def rotate_data_key(as_json: bool) -> None:
     """Start a new data key: every process seals new values with it within a minute."""
-    key = with_sealed_store(lambda store: store.rotate_data_key())
+
+    async def action(store: SealedStore) -> StoredDataKey:
+        key = await store.rotate_data_key()
+        target = key.wrapped.dek_id
+        await record(store, cli_actor(), AuditAction.DATA_KEY_ROTATE, now=utc_now(), target=target)
+        return key
+
+    key = with_sealed_store(action)
     if as_json:
         emit_json({"dek_id": key.wrapped.dek_id, "kek_id": key.wrapped.kek_id})
         return
@@ -101,11 +132,21 @@ def data_keys(as_json: bool) -> None:
     if as_json:
         emit_json({"data_keys": rows})
         return
-    for row in rows:
-        mark = "\tcurrent" if row["current"] else ""
-        click.echo(
-            f"{row['id']}\t{row['purpose']}\twrapped by {row['kek_id']}\t{row['created_at']}{mark}"
-        )
+    now = utc_now()
+    table(
+        ["ID", "PURPOSE", "WRAPPED BY", "CREATED", "CURRENT"],
+        [
+            [
+                r["id"],
+                r["purpose"],
+                r["kek_id"],
+                human_time(datetime.fromisoformat(str(r["created_at"])), now),
+                "yes" if r["current"] else "",
+            ]
+            for r in rows
+        ],
+        empty="no data keys",
+    )
 
 
 @click.command("reencrypt")
@@ -129,9 +170,20 @@ def reencrypt_(dry_run: bool, batch_size: int, as_json: bool) -> None:
                 err=True,
             )
 
-    counts = with_sealed_store(
-        lambda store: reencrypt(store, batch_size=batch_size, dry_run=dry_run, progress=progress)
-    )
+    async def action(store: SealedStore) -> list[ColumnCount]:
+        counts = await reencrypt(store, batch_size=batch_size, dry_run=dry_run, progress=progress)
+        if not dry_run:
+            done = {
+                "rewritten": sum(c.rewritten for c in counts),
+                "changed_meanwhile": sum(c.changed_meanwhile for c in counts),
+            }
+            target = store.ring.current_id
+            await record(
+                store, cli_actor(), AuditAction.REENCRYPT, now=utc_now(), target=target, counts=done
+            )
+        return counts
+
+    counts = with_sealed_store(action)
     rows = [
         {
             "column": c.column,

@@ -14,9 +14,11 @@ import click
 from receiver.auth.keyring import key_windows, rotated
 from receiver.auth.keys import KeyEntry, load_key_file, new_signing_key, write_key_file
 from receiver.cli.base import emit_json, load_or_exit
+from receiver.cli.keyaudit import audit_key_change
 from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ConfigError
+from receiver.models import AuditAction
 from receiver.settings import Settings
 
 _PATH = click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
@@ -50,6 +52,7 @@ def generate(path: Path | None, as_json: bool) -> None:
         raise click.ClickException(exc.detail) from None
     if [e.key.kid for e in written] != [entry.key.kid]:
         raise click.ClickException(f"{target} was created by someone else meanwhile; look at it")
+    audit_key_change(AuditAction.SIGNING_KEY_GENERATE, target=entry.key.kid)
     _show(target, written, settings, as_json)
 
 
@@ -65,8 +68,9 @@ def rotate(path: Path | None, as_json: bool) -> None:
     settings = load_or_exit()
     target = _key_path(path, settings)
     try:
+        before = load_key_file(target)
         entries = rotated(
-            load_key_file(target),
+            before,
             utc_now().replace(microsecond=0),
             delay_seconds=settings.signing_key_rotation_delay_seconds,
             token_ttl_seconds=settings.token_ttl_seconds,
@@ -74,6 +78,10 @@ def rotate(path: Path | None, as_json: bool) -> None:
         write_key_file(target, entries, replace=True)
     except ConfigError as exc:
         raise click.ClickException(exc.detail) from None
+    kept = {e.key.kid for e in entries}
+    dropped = sum(1 for e in before if e.key.kid not in kept)
+    (added,) = [e.key.kid for e in entries if e.key.kid not in {b.key.kid for b in before}]
+    audit_key_change(AuditAction.SIGNING_KEY_ROTATE, target=added, counts={"dropped": dropped})
     _show(target, entries, settings, as_json)
 
 

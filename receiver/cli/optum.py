@@ -9,10 +9,12 @@ from datetime import datetime
 import click
 
 from receiver.cli.base import emit_json, read_secret_env, with_store
-from receiver.cli.render import confirm
+from receiver.cli.render import confirm, table
 from receiver.clock import utc_now
 from receiver.enrollment.submissions import StoredConnection
 from receiver.errors import NotFoundError
+from receiver.models import AuditAction
+from receiver.ops.trail import cli_actor, record
 from receiver.store.base import Store
 from receiver.upstream.optum import OptumConnection, TokenAuthMethod
 
@@ -98,6 +100,7 @@ def add(
 
     async def action(store: Store) -> None:
         await store.add_optum_connection(stored)
+        await record(store, cli_actor(), AuditAction.OPTUM_ADD, now=utc_now(), target=name)
 
     with_store(action)
     if as_json:
@@ -129,6 +132,10 @@ def rotate(name: str, client_secret_env: str, client_id_env: str | None, as_json
         )
         if not await store.update_optum_connection(updated):
             raise NotFoundError(f"no Optum connection named {name!r}")
+        changed = {"client_id": int(client_id is not None)}
+        await record(
+            store, cli_actor(), AuditAction.OPTUM_ROTATE, now=utc_now(), target=name, counts=changed
+        )
         return updated
 
     updated = with_store(action)
@@ -146,9 +153,19 @@ def list_(as_json: bool) -> None:
     if as_json:
         emit_json([connection_json(s) for s in found])
         return
-    for s in found:
-        discover = "discover-missed" if s.discover_missed else "-"
-        click.echo(f"{s.name}\t{s.connection.tenant_id}\t{discover}\t{_day(s.created_at)}")
+    table(
+        ["NAME", "TENANT", "MISSED CALLBACKS", "CREATED"],
+        [
+            [
+                s.name,
+                s.connection.tenant_id,
+                "discovered" if s.discover_missed else "-",
+                _day(s.created_at),
+            ]
+            for s in found
+        ],
+        empty="no Optum connections",
+    )
 
 
 @optum.command("remove")
@@ -160,7 +177,10 @@ def remove(name: str, yes: bool, as_json: bool) -> None:
     confirm(f"Remove Optum connection {name}?", yes=yes, refusal="pass --yes to remove")
 
     async def action(store: Store) -> bool:
-        return await store.remove_optum_connection(name)
+        removed = await store.remove_optum_connection(name)
+        if removed:
+            await record(store, cli_actor(), AuditAction.OPTUM_REMOVE, now=utc_now(), target=name)
+        return removed
 
     if not with_store(action):
         raise click.ClickException(f"no Optum connection named {name!r}")

@@ -14,9 +14,13 @@ from receiver.cli import main
 from receiver.cli.render import human_time
 from receiver.clock import utc_now
 
+# No database there: these key file commands note that their change is not audited.
+NO_DATABASE = "sqlite:////nonexistent/receiver-keys-test.db"
+
 
 def keys(*args: str, **env: str) -> Result:
-    return CliRunner().invoke(main, ["keys", *args], env={"RECEIVER_LOG_FORMAT": "json", **env})
+    base = {"RECEIVER_LOG_FORMAT": "json", "RECEIVER_DATABASE_URL": NO_DATABASE}
+    return CliRunner().invoke(main, ["keys", *args], env={**base, **env})
 
 
 def test_generate_rotate_list_show_kids_and_windows_never_keys(tmp_path: Path) -> None:
