@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 import orjson
 
 from receiver.cli.base import with_store
+from receiver.cli.render import confirm
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.ops.retention import parse_age, purge
@@ -49,10 +48,7 @@ def purge_(older_than: str, dry_run: bool, yes: bool, as_json: bool) -> None:
         )
     if dry_run:
         return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.ClickException("not a terminal: nothing changed; pass --yes to purge")
-        click.confirm("Purge them?", abort=True)
+    confirm("Purge them?", yes=yes, refusal="pass --yes to purge")
     done = run(False)
     if as_json:
         click.echo(orjson.dumps(done).decode())

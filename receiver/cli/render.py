@@ -1,16 +1,18 @@
 """How every CLI listing looks: one aligned table with headers (rich on a terminal, plain
-aligned text otherwise), a clear line when it is empty, and human times."""
+aligned text otherwise), a clear line when it is empty, human times, and progress."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 
@@ -80,3 +82,25 @@ def confirm(question: str, *, yes: bool, refusal: str) -> None:
     if not sys.stdin.isatty():
         raise click.ClickException(f"not a terminal: nothing changed; {refusal}")
     click.confirm(question, abort=True)
+
+
+@contextmanager
+def progress(label: str, *, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A (done, total) callback showing a long command's progress on stderr: a rich bar on a
+    terminal, one plain `label: done/total` line per step otherwise (so logs keep it), nothing
+    when `quiet` (with --json, stdout is the answer and stderr stays clean)."""
+    if quiet:
+        yield lambda done, total: None
+        return
+    if not sys.stderr.isatty():
+
+        def line(done: int, total: int) -> None:
+            if total:
+                click.echo(f"{label}: {done}/{total}", err=True)
+
+        yield line
+        return
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True)) as shown:
+        task = shown.add_task(label, total=None)
+        yield lambda done, total: shown.update(task, completed=done, total=total)

@@ -3,13 +3,12 @@ first (a dry run), then after confirmation."""
 
 from __future__ import annotations
 
-import sys
-
 import click
 import orjson
 
 from receiver.cli.base import load_or_exit, with_store
 from receiver.cli.filters import check_time
+from receiver.cli.render import confirm
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.models import Actor, ReplayFilter
@@ -93,10 +92,7 @@ def replay_(
         )
     if dry_run:
         return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.ClickException("not a terminal: nothing changed; pass --yes to replay")
-        click.confirm("Requeue them?", abort=True)
+    confirm("Requeue them?", yes=yes, refusal="pass --yes to replay")
     done = _run(flt, limit=limit, dry_run=False, actor=actor)
     if as_json:
         _emit_line(done)

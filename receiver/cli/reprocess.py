@@ -3,12 +3,11 @@ first), through the ops use cases (audited)."""
 
 from __future__ import annotations
 
-import sys
-
 import click
 import orjson
 
 from receiver.cli.base import emit_json, with_store
+from receiver.cli.render import confirm, progress
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
 from receiver.ops.reprocess import dead_job_filter, reprocess_dead_jobs, reprocess_event
@@ -65,10 +64,14 @@ def reprocess_dead(
     actor = cli_actor()
 
     def run(dry: bool) -> dict[str, object]:
-        async def action(store: Store) -> dict[str, object]:
-            return await reprocess_dead_jobs(store, flt, now=utc_now(), dry_run=dry, actor=actor)
+        with progress("queueing dead jobs again", quiet=as_json or dry) as step:
 
-        return with_store(action)
+            async def action(store: Store) -> dict[str, object]:
+                return await reprocess_dead_jobs(
+                    store, flt, now=utc_now(), dry_run=dry, actor=actor, progress=step
+                )
+
+            return with_store(action)
 
     preview = run(True)
     if as_json:
@@ -77,10 +80,7 @@ def reprocess_dead(
         click.echo(f"{preview['would_revive']} dead jobs would be queued again")
     if dry_run:
         return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise click.ClickException("not a terminal: nothing changed; pass --yes to reprocess")
-        click.confirm("Queue them again?", abort=True)
+    confirm("Queue them again?", yes=yes, refusal="pass --yes to reprocess")
     done = run(False)
     if as_json:
         click.echo(orjson.dumps(done).decode())

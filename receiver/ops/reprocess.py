@@ -3,6 +3,7 @@ jobs a filter matches, counted first; both audited."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -53,20 +54,41 @@ def dead_job_filter(
     )
 
 
+REVIVE_CHUNK = 500
+"""Dead jobs revived per transaction in a bulk reprocess: each write stays short."""
+
+
 async def reprocess_dead_jobs(
-    store: Store, flt: DeadJobFilter, *, now: datetime, dry_run: bool, actor: Actor
+    store: Store,
+    flt: DeadJobFilter,
+    *,
+    now: datetime,
+    dry_run: bool,
+    actor: Actor,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    chunk: int = REVIVE_CHUNK,
 ) -> dict[str, Any]:
     """Count (a dry run) or revive the dead jobs `flt` matches, auditing a run; the answer's
-    JSON: `{"dry_run": true, "would_revive"}` or `{"revived"}`."""
-    counts = await store.revive_dead_jobs(flt, now=now, dry_run=dry_run)
+    JSON: `{"dry_run": true, "would_revive"}` or `{"revived"}`.
+
+    The matching ids are read once, then revived `chunk` at a time, `progress` hearing
+    (done, total) after each chunk; a job that dies again meanwhile is not revived twice in one
+    run, and a second run finds only what died since."""
+    ids = await store.dead_job_ids(flt)
     if dry_run:
-        return {"dry_run": True, "would_revive": counts.matched}
+        return {"dry_run": True, "would_revive": len(ids)}
+    revived = 0
+    progress(0, len(ids))
+    for start in range(0, len(ids), chunk):
+        some = ids[start : start + chunk]
+        revived += await store.revive_dead_jobs(some, now=now)
+        progress(start + len(some), len(ids))
     scope = {
         "since": flt.since.isoformat(),
         "until": flt.until.isoformat(),
         "account": flt.account,
         "kind": flt.kind,
     }
-    answer = {"revived": counts.revived}
+    answer = {"revived": revived}
     await record(store, actor, AuditAction.JOBS_REPROCESS, now=now, filter=scope, counts=answer)
     return answer

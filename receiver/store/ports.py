@@ -34,7 +34,7 @@ from receiver.models import (
     Subscription,
     TimelineEntry,
 )
-from receiver.store.reprocess_sql import DeadJobFilter, ReprocessCounts
+from receiver.store.reprocess_sql import DeadJobFilter
 from receiver.store.retention_sql import PurgeCounts
 
 
@@ -346,11 +346,13 @@ class ReprocessQueue(Protocol):
         started over if finished); False if one is still pending or running. NotFoundError
         for an unknown event. Wakes other processes' workers where it can."""
 
-    async def revive_dead_jobs(
-        self, flt: DeadJobFilter, *, now: datetime, dry_run: bool
-    ) -> ReprocessCounts:
-        """Count the dead jobs `flt` matches and, unless `dry_run`, put them back to pending,
-        due at `now` (attempts kept, as `revive_job`). Wakes other processes' workers."""
+    async def dead_job_ids(self, flt: DeadJobFilter) -> list[str]:
+        """The ids of the dead jobs `flt` matches, oldest first."""
+
+    async def revive_dead_jobs(self, job_ids: Sequence[str], *, now: datetime) -> int:
+        """Put those of `job_ids` still dead back to pending, due at `now` (attempts kept, as
+        `revive_job`), in one short transaction; how many were. Wakes other processes'
+        workers."""
 
 
 class Retention(Protocol):

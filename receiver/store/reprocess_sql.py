@@ -34,14 +34,6 @@ class DeadJobFilter:
     kind: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ReprocessCounts:
-    """What a bulk reprocess matched (dead jobs) and, unless a dry run, revived."""
-
-    matched: int
-    revived: int
-
-
 def dead_jobs_sql(flt: DeadJobFilter) -> tuple[str, list[object]]:
     """The ids of the dead jobs `flt` matches, oldest first."""
     clauses = ["j.status = 'dead'", "j.created_at >= ?", "j.created_at < ?"]

@@ -16,7 +16,7 @@ from receiver.models import (
     Page,
 )
 from receiver.store.base import Store
-from receiver.store.reprocess_sql import DeadJobFilter, ReprocessCounts
+from receiver.store.reprocess_sql import DeadJobFilter
 from receiver.store.retention_sql import PurgeCounts
 
 
@@ -37,11 +37,13 @@ class PassThrough:
         """Delegated: nothing in it is sealed."""
         return await self.inner.queue_reprocess(event_id, now=now)
 
-    async def revive_dead_jobs(
-        self, flt: DeadJobFilter, *, now: datetime, dry_run: bool
-    ) -> ReprocessCounts:
+    async def dead_job_ids(self, flt: DeadJobFilter) -> list[str]:
         """Delegated: nothing in it is sealed."""
-        return await self.inner.revive_dead_jobs(flt, now=now, dry_run=dry_run)
+        return await self.inner.dead_job_ids(flt)
+
+    async def revive_dead_jobs(self, job_ids: Sequence[str], *, now: datetime) -> int:
+        """Delegated: nothing in it is sealed."""
+        return await self.inner.revive_dead_jobs(job_ids, now=now)
 
     # -- Retention ----------------------------------------------------------
     async def purge_bodies(

@@ -1,6 +1,6 @@
 """The reprocess contract (`ReprocessQueue`), run against every adapter: one `reprocess` job
 per event, started over once finished and never doubled while owed; dead jobs revived by
-window, account and kind, counted first, and a second run finds none."""
+window, account and kind, listed first, each revived once, and a second run finds none."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 
 from receiver.errors import NotFoundError
-from receiver.models import Job, JobFilter
+from receiver.models import Actor, AuditFilter, Job, JobFilter
+from receiver.ops.reprocess import reprocess_dead_jobs
 from receiver.store.base import PROCESS_JOB, Store
-from receiver.store.reprocess_sql import REPROCESS_JOB, DeadJobFilter, ReprocessCounts
+from receiver.store.reprocess_sql import REPROCESS_JOB, DeadJobFilter
 from tests.contract.support import NOW, T0, add_events, claim, make_event
 
 pytestmark = pytest.mark.anyio
@@ -66,32 +67,65 @@ async def test_queue_refuses_an_unknown_event(store: Store) -> None:
         await store.queue_reprocess("evt_nope", now=LATER)
 
 
-async def test_dead_jobs_counted_then_revived_once(store: Store) -> None:
+async def test_dead_jobs_listed_then_revived_once(store: Store) -> None:
     ids = await add_events(store, 1, 2, 3)
     await store.record_inbound(make_event(4, account="other"), PROCESS_JOB)
     await kill_all(store)
     everything = DeadJobFilter(since=T0, until=LATER)
-    assert await store.revive_dead_jobs(everything, now=LATER, dry_run=True) == ReprocessCounts(
-        matched=4, revived=0
-    )
+    assert len(await store.dead_job_ids(everything)) == 4
     for event_id in ids:
-        assert (await jobs_of(store, event_id))[PROCESS_JOB].status == "dead"
+        assert (await jobs_of(store, event_id))[
+            PROCESS_JOB
+        ].status == "dead"  # listing changes nothing
     acme = DeadJobFilter(since=T0, until=LATER, account="acme", kind=PROCESS_JOB)
-    assert await store.revive_dead_jobs(acme, now=LATER, dry_run=False) == ReprocessCounts(
-        matched=3, revived=3
-    )
+    found = await store.dead_job_ids(acme)
+    expected = [(await jobs_of(store, e))[PROCESS_JOB].id for e in ids]
+    assert found == expected  # oldest first
+    assert await store.revive_dead_jobs(found, now=LATER) == 3
     for event_id in ids:
         job = (await jobs_of(store, event_id))[PROCESS_JOB]
         assert (job.status, job.next_attempt_at, job.attempts) == ("pending", LATER, 1)
-    assert await store.revive_dead_jobs(acme, now=LATER, dry_run=False) == ReprocessCounts(
-        matched=0, revived=0
-    )  # run twice, doubles nothing
+    assert await store.revive_dead_jobs(found, now=LATER) == 0  # no longer dead: not doubled
+    assert await store.dead_job_ids(acme) == []  # run twice, the second finds none
+    assert await store.revive_dead_jobs([], now=LATER) == 0
+
+
+async def test_revive_leaves_jobs_that_are_not_dead(store: Store) -> None:
+    (event_id,) = await add_events(store, 1)
+    job = (await jobs_of(store, event_id))[PROCESS_JOB]
+    assert await store.revive_dead_jobs([job.id, "job_nope"], now=LATER) == 0
+    assert (await jobs_of(store, event_id))[PROCESS_JOB].status == "pending"
 
 
 async def test_dead_jobs_filter_on_window_and_kind(store: Store) -> None:
     await add_events(store, 1, 2, 3)  # jobs created at T0 + 1 s, 2 s, 3 s
     await kill_all(store)
     window = DeadJobFilter(since=T0 + timedelta(seconds=2), until=T0 + timedelta(seconds=3))
-    assert (await store.revive_dead_jobs(window, now=LATER, dry_run=True)).matched == 1
+    assert len(await store.dead_job_ids(window)) == 1
     other_kind = DeadJobFilter(since=T0, until=LATER, kind=REPROCESS_JOB)
-    assert (await store.revive_dead_jobs(other_kind, now=LATER, dry_run=True)).matched == 0
+    assert await store.dead_job_ids(other_kind) == []
+
+
+async def test_a_bulk_reprocess_revives_in_chunks_with_progress_and_one_audit_row(
+    store: Store,
+) -> None:
+    await add_events(store, 1, 2, 3)
+    await kill_all(store)
+    heard: list[tuple[int, int]] = []
+    everything = DeadJobFilter(since=T0, until=LATER)
+    actor = Actor(who="cli:tester", request_id="req_1")
+    answer = await reprocess_dead_jobs(
+        store,
+        everything,
+        now=LATER,
+        dry_run=False,
+        actor=actor,
+        progress=lambda done, total: heard.append((done, total)),
+        chunk=2,
+    )
+    assert answer == {"revived": 3}
+    assert heard == [(0, 3), (2, 3), (3, 3)]
+    rows = (
+        await store.list_audit(AuditFilter(action="jobs.reprocess"), limit=10, cursor=None)
+    ).items
+    assert [(r.actor, r.counts) for r in rows] == [("cli:tester", {"revived": 3})]

@@ -48,6 +48,7 @@ def test_jobs_reprocess_counts_first_then_revives_once(cli: Cli) -> None:
         {"dry_run": True, "would_revive": 2},
         {"revived": 2},
     ]
+    assert lines.stderr == ""  # --json: stdout is the answer, nothing else anywhere
     assert cli.json("jobs", "list", "--status", "dead")["items"] == []
     twice = cli.ok("jobs", "reprocess", "--since", since, "--yes").stdout.splitlines()
     assert twice == ["0 dead jobs would be queued again", "queued 0 dead jobs again"]
@@ -64,3 +65,17 @@ def test_jobs_reprocess_refusals(cli: Cli) -> None:
     refused = cli("jobs", "reprocess", "--since", since)  # no terminal, no --yes
     assert_clean_error(refused, 1, "nothing changed")
     assert len(cli.json("jobs", "list", "--status", "dead")["items"]) == 1
+
+
+def test_jobs_reprocess_reports_progress_on_stderr_when_piped(cli: Cli) -> None:
+    for _ in range(2):
+        on_store(cli.db, dead_job)
+    done = cli.ok("jobs", "reprocess", "--since", an_hour_ago(), "--yes")
+    assert done.stdout.splitlines() == [
+        "2 dead jobs would be queued again",
+        "queued 2 dead jobs again",
+    ]
+    assert done.stderr.splitlines() == [
+        "queueing dead jobs again: 0/2",
+        "queueing dead jobs again: 2/2",
+    ]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from receiver.errors import NotFoundError
 from receiver.ids import new_id
 from receiver.store import reprocess_sql
 from receiver.store.postgres.base import PostgresBase, rowcount
-from receiver.store.reprocess_sql import DeadJobFilter, ReprocessCounts
+from receiver.store.reprocess_sql import DeadJobFilter
 from receiver.store.sql import numbered
 
 _QUEUE_SQL = numbered(reprocess_sql.QUEUE_SQL)
@@ -29,22 +30,23 @@ class PostgresReprocess(PostgresBase):
                 await conn.execute("SELECT pg_notify($1, '')", self.channel("jobs"))
         return queued
 
-    async def revive_dead_jobs(
-        self, flt: DeadJobFilter, *, now: datetime, dry_run: bool
-    ) -> ReprocessCounts:
-        """Count and revive in one transaction."""
+    async def dead_job_ids(self, flt: DeadJobFilter) -> list[str]:
+        """One read."""
         sql, params = reprocess_sql.dead_jobs_sql(flt)
+        return [str(row["id"]) for row in await self._rows(sql, params)]
+
+    async def revive_dead_jobs(self, job_ids: Sequence[str], *, now: datetime) -> int:
+        """One UPDATE over the ids, and a wake-up."""
+        if not job_ids:
+            return 0
         async with self._transaction() as conn:
-            ids = [row["id"] for row in await conn.fetch(numbered(sql), *params)]
-            if dry_run or not ids:
-                return ReprocessCounts(matched=len(ids), revived=0)
             status = await conn.execute(
                 "UPDATE jobs SET status = 'pending', next_attempt_at = $1, lease_until = NULL, "
                 "updated_at = $1 WHERE status = 'dead' AND id = ANY($2::text[])",
                 now,
-                ids,
+                list(job_ids),
             )
             revived = rowcount(status)
             if revived:
                 await conn.execute("SELECT pg_notify($1, '')", self.channel("jobs"))
-        return ReprocessCounts(matched=len(ids), revived=revived)
+        return revived

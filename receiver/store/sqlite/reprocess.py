@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
 from receiver.errors import NotFoundError
 from receiver.ids import new_id
 from receiver.store import reprocess_sql
-from receiver.store.reprocess_sql import DeadJobFilter, ReprocessCounts
+from receiver.store.reprocess_sql import DeadJobFilter
 from receiver.store.sqlite.base import SqliteBase, param, to_text
 
 # Ids per UPDATE: well under SQLite's limit on bound parameters.
@@ -30,22 +31,21 @@ class SqliteReprocess(SqliteBase):
 
         return await self._write_grouped(write)
 
-    async def revive_dead_jobs(
-        self, flt: DeadJobFilter, *, now: datetime, dry_run: bool
-    ) -> ReprocessCounts:
-        """Count and revive in one transaction, `_CHUNK` ids per UPDATE."""
+    async def dead_job_ids(self, flt: DeadJobFilter) -> list[str]:
+        """One read."""
         sql, params = reprocess_sql.dead_jobs_sql(flt)
+        return [str(row["id"]) for row in await self._rows(sql, [param(p) for p in params])]
+
+    async def revive_dead_jobs(self, job_ids: Sequence[str], *, now: datetime) -> int:
+        """One write on the writer, `_CHUNK` ids per UPDATE."""
         stamp = to_text(now)
 
-        def write(conn: sqlite3.Connection) -> ReprocessCounts:
-            ids = [row[0] for row in conn.execute(sql, [param(p) for p in params])]
-            if dry_run:
-                return ReprocessCounts(matched=len(ids), revived=0)
+        def write(conn: sqlite3.Connection) -> int:
             revived = 0
-            for i in range(0, len(ids), _CHUNK):
-                chunk = ids[i : i + _CHUNK]
+            for i in range(0, len(job_ids), _CHUNK):
+                chunk = list(job_ids[i : i + _CHUNK])
                 cur = conn.execute(reprocess_sql.revive_sql(len(chunk)), [stamp, stamp, *chunk])
                 revived += cur.rowcount
-            return ReprocessCounts(matched=len(ids), revived=revived)
+            return revived
 
-        return await self._write_grouped(write)
+        return await self._write_grouped(write) if job_ids else 0
