@@ -107,6 +107,8 @@ async def reencrypt(
         counts.append(count)
     counts.append(await _reencrypt_accounts(store, dry_run=dry_run))
     progress(counts[-1])
+    counts.append(await _reencrypt_optum(store, dry_run=dry_run))
+    progress(counts[-1])
     return counts
 
 
@@ -128,4 +130,24 @@ async def _reencrypt_accounts(store: SealedStore, *, dry_run: bool) -> ColumnCou
         if opened is not None:
             await store.update_account(opened)  # sealed under the current data key
             count.rewritten += 1
+    return count
+
+
+async def _reencrypt_optum(store: SealedStore, *, dry_run: bool) -> ColumnCount:
+    """Optum client secrets (those stored before encryption too), through the Store verbs as
+    the accounts' are."""
+    count = ColumnCount("optum_secrets")
+    ring = store.ring
+    for raw in await store.inner.list_optum_connections():
+        count.scanned += 1
+        if not ring.needs_reencryption(raw.connection.client_secret):
+            continue
+        count.stale += 1
+        if dry_run:
+            continue
+        opened = await store.fetch_optum_connection(raw.name)
+        if opened is not None and await store.update_optum_connection(opened):
+            count.rewritten += 1
+        else:
+            count.changed_meanwhile += 1
     return count

@@ -12,6 +12,7 @@ import pytest
 
 from receiver.crypto import KekSet, Keyring, new_kek, sealed_key_id, wrap
 from receiver.crypto.datakey import new_data_key
+from receiver.enrollment.submissions import StoredConnection
 from receiver.errors import DecryptionError
 from receiver.models import (
     Account,
@@ -29,6 +30,7 @@ from receiver.store.datakeys_sql import SEALED_COLUMNS
 from receiver.store.reencrypt import reencrypt
 from receiver.store.sealed import SealedStore
 from receiver.store.sealed_values import aad, seal_json
+from receiver.upstream.optum import OptumConnection
 from tests.contract.fanout_support import claim, finish, msg, outcome, subscription
 from tests.contract.support import NOW, T0, claimed_job, complete, make_event as event
 
@@ -37,6 +39,7 @@ pytestmark = pytest.mark.anyio
 REPORT = b'{"report": "835 for CANARY-REPORT", "spacing":  "kept" }'
 PCN = "PCN-CANARY-0042"
 API_KEY = "stedi-key-CANARY"
+OPTUM_SECRET = "optum-secret-CANARY"
 WHSEC = "whsec_" + "Q" * 32
 
 
@@ -103,6 +106,14 @@ async def write_everything(store: Store) -> dict[str, str]:
             api_key=API_KEY,
         )
     )
+    await store.add_optum_connection(
+        StoredConnection(
+            OptumConnection(
+                name="optum-1", tenant_id="t-1", client_id="c-1", client_secret=OPTUM_SECRET
+            ),
+            created_at=NOW,
+        )
+    )
     return {"event": job.event_id, "sub": sub.id, "delivery": item.delivery.id, "msg": message.id}
 
 
@@ -128,6 +139,9 @@ async def assert_all_readable(sealed: SealedStore, ids: dict[str, str]) -> None:
     account = await sealed.fetch_account("acme")
     assert account is not None
     assert (account.api_key, account.credentials[0].secret) == (API_KEY, WHSEC)
+    optum = await sealed.fetch_optum_connection("optum-1")
+    assert optum is not None
+    assert optum.connection.client_secret == OPTUM_SECRET
 
 
 async def key_ids_in_rows(store: Store) -> set[str | None]:
@@ -164,15 +178,19 @@ async def test_legacy_rows_read_then_reencrypt_seals_them(store: Store) -> None:
         "subscription_secrets": 1,
         "subscription_previous_secrets": 1,
         "account_secrets": 1,
+        "optum_secrets": 1,
     }
     assert await key_ids_in_rows(raw) == {None}  # a dry run changes nothing
 
     done = await reencrypt(sealed, batch_size=2)
-    assert sum(c.rewritten for c in done) == 9
+    assert sum(c.rewritten for c in done) == 10
     assert await key_ids_in_rows(raw) == {sealed.ring.current_id}
     raw_account = await raw.fetch_account("acme")
     assert raw_account is not None
     assert raw_account.api_key != API_KEY
+    raw_optum = await raw.fetch_optum_connection("optum-1")
+    assert raw_optum is not None
+    assert raw_optum.connection.client_secret != OPTUM_SECRET
     assert await raw.claim_timeline(PCN) == []  # the number is a blind index now
     await assert_all_readable(sealed, ids)
     assert sum(c.stale for c in await reencrypt(sealed, dry_run=True)) == 0
@@ -189,7 +207,7 @@ async def test_data_key_rotation_then_reencrypt_moves_every_row(store: Store) ->
     assert sealed.ring.current_id == new.wrapped.dek_id != first
     await assert_all_readable(sealed, ids)  # old rows still open
     counts = await reencrypt(sealed, batch_size=3)
-    assert sum(c.rewritten for c in counts) == 9
+    assert sum(c.rewritten for c in counts) == 10
     assert await key_ids_in_rows(raw) == {new.wrapped.dek_id}
     await assert_all_readable(sealed, ids)
 

@@ -125,5 +125,5 @@ def test_reencrypt_json_counts(tmp_path: Path) -> None:
     cli = Cli(tmp_path)
     out = cli.json("keys", "reencrypt")
     assert out["dry_run"] is False
-    assert [c["column"] for c in out["columns"]][-1] == "account_secrets"
+    assert [c["column"] for c in out["columns"]][-2:] == ["account_secrets", "optum_secrets"]
     assert json.dumps(out).count('"stale": 0') == len(out["columns"])
