@@ -435,6 +435,7 @@ class AuditAction(enum.StrEnum):
     OPTUM_ADD = "optum.add"
     OPTUM_ROTATE = "optum.rotate"
     OPTUM_REMOVE = "optum.remove"
+    ERA_SUBMISSION_RELEASE = "era_submission.release"
     SIGNING_KEY_GENERATE = "signing_key.generate"
     SIGNING_KEY_ROTATE = "signing_key.rotate"
     KEK_CREATE = "kek.create"

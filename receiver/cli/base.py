@@ -17,6 +17,7 @@ import orjson
 
 from receiver.crypto import KekSet
 from receiver.errors import ConfigError, ReceiverError
+from receiver.logs import configure_logging
 from receiver.settings import Settings, load_settings
 from receiver.store.base import Store
 from receiver.store.sealed import SealedStore
@@ -34,6 +35,14 @@ def load_or_exit() -> Settings:
         return load_settings(**({"database_url": database} if database else {}))
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc.detail}") from None
+
+
+def settings_with_logs() -> Settings:
+    """The settings, with log lines on stderr (stdout is the command's answer): for commands
+    whose use cases log."""
+    settings = load_or_exit()
+    configure_logging(settings.log_format, settings.log_level)
+    return settings
 
 
 def refuse_missing_database(settings: Settings) -> None:

@@ -10,23 +10,14 @@ import click
 import orjson
 
 from receiver.app import build_eligibility_client
-from receiver.cli.base import emit_json, load_or_exit, with_store
+from receiver.cli.base import emit_json, settings_with_logs, with_store
 from receiver.clock import utc_now
 from receiver.eligibility.csv_rows import CsvChecks, read_checks
 from receiver.eligibility.records import Origin
-from receiver.logs import configure_logging
 from receiver.ops import eligibility as use
-from receiver.settings import Settings
 from receiver.store.base import Store
 
 BAR_WIDTH = 30
-
-
-def settings_with_logs() -> Settings:
-    """The settings, with log lines on stderr (stdout is the command's answer)."""
-    settings = load_or_exit()
-    configure_logging(settings.log_format, settings.log_level)
-    return settings
 
 
 def read_items(path: Path, data: bytes) -> tuple[object, list[str], CsvChecks | None]:

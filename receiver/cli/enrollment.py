@@ -1,4 +1,4 @@
-"""`receiver era-enrollment submit|status`: ERA enrollment submissions to Optum."""
+"""`receiver era-enrollment submit|status|release`: ERA enrollment submissions to Optum."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import click
 import orjson
 
 from receiver.app import build_optum_client
-from receiver.cli.base import emit_json, load_or_exit, with_store
+from receiver.cli.base import emit_json, settings_with_logs, with_store
+from receiver.cli.render import confirm
 from receiver.clock import utc_now
 from receiver.enrollment.submissions import EraSubmission
-from receiver.logs import configure_logging
 from receiver.ops import enrollment as use
+from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
 
@@ -31,8 +32,7 @@ def submit(file: Path, connection: str, as_json: bool) -> None:
         records = orjson.loads(file.read_bytes())
     except orjson.JSONDecodeError:
         raise click.UsageError(f"{file} is not JSON") from None
-    settings = load_or_exit()
-    configure_logging(settings.log_format, settings.log_level)  # stderr: stdout is the answer
+    settings = settings_with_logs()
 
     async def action(store: Store) -> EraSubmission:
         client = build_optum_client(settings)
@@ -60,3 +60,28 @@ def status(submission_id: str, as_json: bool) -> None:
         emit_json(use.submission_json(found))
         return
     click.echo(f"{found.id}\t{found.status.value}\tpolls {found.attempts}\t{found.reason or '-'}")
+
+
+@era_enrollment.command("release")
+@click.argument("submission_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def release(submission_id: str, yes: bool, as_json: bool) -> None:
+    """Give up a submission whose Optum answer was lost (status unknown, or submitting for 10
+    minutes): it is marked dead and its records may be submitted again. Check with Optum
+    first that it did not accept them: accepted records must not be submitted twice."""
+    confirm(
+        f"Release the records of {submission_id} for resubmission?",
+        yes=yes,
+        refusal="pass --yes to release",
+    )
+    settings_with_logs()
+
+    async def action(store: Store) -> EraSubmission:
+        return await use.release(store, submission_id, now=utc_now(), actor=cli_actor())
+
+    released = with_store(action)
+    if as_json:
+        emit_json(use.submission_json(released))
+        return
+    click.echo(f"released {released.id}: {released.record_count} records may be submitted again")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from receiver.upstream.optum import OptumConnection
 
@@ -84,3 +84,28 @@ class EraSubmission:
     trace_id: str | None = None
     result: dict[str, object] | None = field(default=None, compare=False)
     completed_at: datetime | None = None
+
+
+RELEASABLE_AFTER = timedelta(minutes=10)
+"""How long a submission may stay `submitting` before its answer counts as lost: far beyond
+any call to Optum's submit endpoint (its timeouts are seconds)."""
+
+
+def release_refusal(submission: EraSubmission, now: datetime) -> str | None:
+    """Why `submission`'s records may not be released for resubmission, or None if they may:
+    only a submission whose Optum answer was lost (`unknown`, or `submitting` for longer than
+    RELEASABLE_AFTER, its process gone) still holds records nobody else settles."""
+    if submission.status is SubmissionStatus.UNKNOWN:
+        return None
+    if submission.status is SubmissionStatus.SUBMITTING:
+        if now - submission.created_at >= RELEASABLE_AFTER:
+            return None
+        return (
+            f"submission {submission.id} is being submitted (started at "
+            f"{submission.created_at.isoformat()}); a submission still submitting after "
+            f"{int(RELEASABLE_AFTER.total_seconds() // 60)} minutes can be released"
+        )
+    return (
+        f"submission {submission.id} is {submission.status.value}: only one whose Optum answer "
+        "was lost (unknown, or submitting for 10 minutes) can be released"
+    )

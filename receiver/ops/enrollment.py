@@ -1,5 +1,6 @@
 """ERA enrollment use cases web/ and cli/ share: submit records through an Optum connection
-(refusing records already accepted), and a submission's status."""
+(refusing records already accepted), a submission's status, and the release of one whose
+Optum answer was lost."""
 
 from __future__ import annotations
 
@@ -11,9 +12,17 @@ import structlog
 
 from receiver.enrollment.polling import ERA_POLL_POLICY
 from receiver.enrollment.records import parse_records, record_fingerprint
-from receiver.enrollment.submissions import EraSubmission, LiveRecord, SubmissionStatus
+from receiver.enrollment.submissions import (
+    EraSubmission,
+    LiveRecord,
+    SubmissionStatus,
+    release_refusal,
+)
 from receiver.errors import BadRequestError, ConflictError, NotFoundError, ReceiverError
 from receiver.ids import new_id
+from receiver.models import Actor, AuditAction
+from receiver.ops.trail import record
+from receiver.store.base import Store
 from receiver.store.ports import EnrollmentStore
 from receiver.upstream.optum import OptumClient, OptumError
 
@@ -146,3 +155,35 @@ async def status(store: EnrollmentStore, submission_id: str) -> EraSubmission:
     if found is None:
         raise NotFoundError("no ERA enrollment submission by that id")
     return found
+
+
+async def release(
+    store: Store, submission_id: str, *, now: datetime, actor: Actor
+) -> EraSubmission:
+    """Give up a submission whose Optum answer was lost (see `release_refusal`): marked dead,
+    its pending records free to be submitted again, audited; the submission as it now is.
+    NotFoundError for an unknown id, ConflictError when it may not be released or moved on
+    meanwhile."""
+    found = await status(store, submission_id)
+    refusal = release_refusal(found, now)
+    if refusal is not None:
+        raise ConflictError(refusal)
+    reason = (
+        f"released by {actor.who} after Optum's answer was lost; if Optum did accept it, "
+        "resubmitting its records enrolls them twice"
+    )
+    if not await store.release_era_submission(
+        submission_id, was=found.status, reason=reason, now=now
+    ):
+        raise ConflictError(f"submission {submission_id} changed meanwhile; look at it again")
+    counts = {"records": found.record_count}
+    await record(
+        store,
+        actor,
+        AuditAction.ERA_SUBMISSION_RELEASE,
+        now=now,
+        target=submission_id,
+        counts=counts,
+    )
+    _log.info("enrollment.released", submission_id=submission_id, was=found.status.value)
+    return await status(store, submission_id)

@@ -68,6 +68,15 @@ SELECT_LIVE_RECORD = (
 )
 SET_RECORD_STATES = "UPDATE era_records SET state = ? WHERE submission_id = ?"
 SET_RECORD_STATE = "UPDATE era_records SET state = ? WHERE submission_id = ? AND fingerprint = ?"
+# A release: the submission moved from the status it was read in (compare-and-set) to dead,
+# then its records still pending released; a submission settled meanwhile changes nothing.
+RELEASE_SUBMISSION = (
+    "UPDATE era_submissions SET status = 'dead', reason = ?, next_poll_at = NULL, "
+    "completed_at = ? WHERE id = ? AND status = ?"
+)
+RELEASE_RECORDS = (
+    "UPDATE era_records SET state = 'released' WHERE submission_id = ? AND state = 'pending'"
+)
 # The outer `next_poll_at <= ?` makes a concurrent claimer (PostgreSQL re-checks an updated
 # row's condition after waiting for its lock) skip a submission another has just moved on.
 CLAIM_DUE = (

@@ -7,7 +7,12 @@ from datetime import datetime
 from typing import Protocol
 
 from receiver.eligibility.records import EligibilityBatch, EligibilitySubmission
-from receiver.enrollment.submissions import EraSubmission, LiveRecord, StoredConnection
+from receiver.enrollment.submissions import (
+    EraSubmission,
+    LiveRecord,
+    StoredConnection,
+    SubmissionStatus,
+)
 from receiver.models import (
     Account,
     AttemptOutcome,
@@ -470,6 +475,13 @@ class EnrollmentStore(Protocol):
     ) -> None:
         """After a result: the records whose fingerprint is in `rejected` are rejected and
         the others accepted; with `rejected` None, every record is released (may go again)."""
+
+    async def release_era_submission(
+        self, submission_id: str, *, was: SubmissionStatus, reason: str, now: datetime
+    ) -> bool:
+        """If the submission is still `was`: mark it dead with `reason` (completed at `now`)
+        and release its pending records, in one transaction; False (nothing changed) if it
+        moved on meanwhile."""
 
     async def claim_due_era_submissions(
         self, *, now: datetime, lease_until: datetime, limit: int

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from receiver.eligibility.records import EligibilityBatch, EligibilitySubmission
-from receiver.enrollment.submissions import EraSubmission, LiveRecord
+from receiver.enrollment.submissions import EraSubmission, LiveRecord, SubmissionStatus
 from receiver.models import (
     AuditEntry,
     AuditFilter,
@@ -121,3 +121,11 @@ class PassThrough:
     ) -> None:
         """Delegated: nothing in it is sealed."""
         return await self.inner.settle_era_records(submission_id, rejected=rejected)
+
+    async def release_era_submission(
+        self, submission_id: str, *, was: SubmissionStatus, reason: str, now: datetime
+    ) -> bool:
+        """Delegated: nothing in it is sealed (the reason names no PHI)."""
+        return await self.inner.release_era_submission(
+            submission_id, was=was, reason=reason, now=now
+        )

@@ -108,3 +108,36 @@ async def test_due_submissions_are_claimed_once_and_saved(store: Store) -> None:
     assert again == done
     assert again is not None
     assert again.result == {"status": "complete", "accepted": []}
+
+
+async def test_a_lost_submission_is_released_once_and_its_records_may_go_again(
+    store: Store,
+) -> None:
+    lost = _submission("era_1", status=SubmissionStatus.UNKNOWN, payload_id=None)
+    await store.add_era_submission(lost, ["fp-a", "fp-b"])
+    later = T0 + timedelta(hours=1)
+    # Read as submitting, but it is unknown now: the compare-and-set changes nothing.
+    stale = await store.release_era_submission(
+        "era_1", was=SubmissionStatus.SUBMITTING, reason="r", now=later
+    )
+    assert stale is False
+    assert len(await store.find_live_records(["fp-a", "fp-b"])) == 2
+
+    released = await store.release_era_submission(
+        "era_1", was=SubmissionStatus.UNKNOWN, reason="released by cli:ops", now=later
+    )
+    assert released is True
+    found = await store.fetch_era_submission("era_1")
+    assert found is not None
+    assert (found.status, found.reason, found.completed_at, found.next_poll_at) == (
+        SubmissionStatus.DEAD,
+        "released by cli:ops",
+        later,
+        None,
+    )
+    assert await store.find_live_records(["fp-a", "fp-b"]) == []
+    again = await store.release_era_submission(
+        "era_1", was=SubmissionStatus.UNKNOWN, reason="r", now=later
+    )
+    assert again is False  # once
+    await store.add_era_submission(_submission("era_2"), ["fp-a", "fp-b"])

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import structlog
 
+from receiver.enrollment.submissions import EraSubmission, SubmissionStatus
 from tests.conftest import FIXTURES
+from tests.integration.builders import on_store
 from tests.mocks.optum import TOKEN_PATHS, MockOptumState, serve_mock_optum
+from tests.unit.cli_support import assert_clean_error
 from tests.unit.test_cli import Cli
 
 CLIENT_ID = "syn-client-id"
@@ -122,3 +126,24 @@ def test_submit_names_bad_records_then_submits_polls_and_refuses_them_again(
     assert f"of submission {submitted['id']}" in again.output
     assert len(state.submissions) == 1
     assert cli("era-enrollment", "status", "era_nope").exit_code == 1
+
+
+def test_release_frees_the_records_of_a_lost_submission_once(cli: Cli) -> None:
+    lost = EraSubmission(
+        id="era_lost",
+        connection="acme",
+        record_count=1,
+        created_at=datetime.now(UTC),
+        status=SubmissionStatus.UNKNOWN,
+    )
+    on_store(cli.db, lambda store: store.add_era_submission(lost, ["fp-lost"]))
+    assert_clean_error(cli("era-enrollment", "release", "era_lost"), 1, "pass --yes")
+    released = cli.json("era-enrollment", "release", "era_lost", "--yes")
+    assert (released["status"], released["id"]) == ("dead", "era_lost")
+    assert "released by cli:" in str(released["reason"])
+    assert on_store(cli.db, lambda store: store.find_live_records(["fp-lost"])) == []
+    again = cli("era-enrollment", "release", "era_lost", "--yes")
+    assert_clean_error(again, 1, "is dead")
+    (row,) = cli.json("audit", "list", "--action", "era_submission.release")["items"]
+    assert (row["target"], row["counts"]) == ("era_lost", {"records": 1})
+    assert_clean_error(cli("era-enrollment", "release", "era_nope", "--yes"), 1, "no ERA")

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
+from receiver.store.era_release import EraRelease
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.datakeys import SqliteDataKeys
 from receiver.store.sqlite.eligibility import SqliteEligibility
@@ -33,6 +34,7 @@ class SqliteStore(
     SqliteReprocess,
     SqliteRetention,
     SqliteEnrollment,
+    EraRelease,
     SqliteDataKeys,
 ):
     """The Store protocol on a local SQLite file."""
