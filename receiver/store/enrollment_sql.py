@@ -1,10 +1,10 @@
 """The enrollment area's SQL (Optum connections, ERA submissions, submitted records), written
-once with `?` placeholders, and its row mapping; PostgreSQL runs `to_postgres(sql)`."""
+once with `?` placeholders (PostgreSQL renders them with `sql.numbered`), and its row mapping."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,17 +17,6 @@ from receiver.enrollment.submissions import (
     SubmissionStatus,
 )
 from receiver.upstream.optum import OptumConnection, TokenAuthMethod
-
-
-def to_postgres(sql: str) -> str:
-    """`sql` with each `?` placeholder numbered `$1..$n` in order (our statements hold no `?`
-    inside literals)."""
-    parts = sql.split("?")
-    out = [parts[0]]
-    for number, rest in enumerate(parts[1:], start=1):
-        out.append(f"${number}{rest}")
-    return "".join(out)
-
 
 _CONNECTION_COLUMNS = (
     "name, tenant_id, client_id, client_secret, token_auth_method, discover_missed, created_at"
@@ -80,10 +69,10 @@ RELEASE_RECORDS = (
 # The outer `next_poll_at <= ?` makes a concurrent claimer (PostgreSQL re-checks an updated
 # row's condition after waiting for its lock) skip a submission another has just moved on.
 CLAIM_DUE = (
-    "UPDATE era_submissions SET next_poll_at = ? WHERE id IN ("
+    "UPDATE era_submissions SET next_poll_at = ? WHERE id IN ("  # noqa: S608
     "SELECT id FROM era_submissions WHERE status = 'polling' AND next_poll_at <= ? "
     "ORDER BY next_poll_at LIMIT ?) AND status = 'polling' AND next_poll_at <= ? "
-    "RETURNING id"
+    f"RETURNING {_SUBMISSION_COLUMNS}"
 )
 ANY_DUE = (
     "SELECT 1 AS due FROM era_submissions WHERE status = 'polling' AND next_poll_at <= ? LIMIT 1"
@@ -153,10 +142,18 @@ def submission_update_params(s: EraSubmission) -> tuple[object, ...]:
     return (*submission_params(s)[4:], s.id)
 
 
-TimeReader = Callable[[object], datetime]
+def as_time(value: object) -> datetime:
+    """A timestamp column as an aware UTC datetime: PostgreSQL gives datetimes, SQLite gives
+    the fixed-width text of the columns its row factory does not parse."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    raise TypeError("expected a timestamp")
 
 
-def connection_of(row: Mapping[str, Any], as_time: TimeReader) -> StoredConnection:
+def connection_of(row: Mapping[str, Any]) -> StoredConnection:
     """A connection from its row."""
     return StoredConnection(
         connection=OptumConnection(
@@ -171,7 +168,7 @@ def connection_of(row: Mapping[str, Any], as_time: TimeReader) -> StoredConnecti
     )
 
 
-def submission_of(row: Mapping[str, Any], as_time: TimeReader) -> EraSubmission:
+def submission_of(row: Mapping[str, Any]) -> EraSubmission:
     """A submission from its row."""
 
     def maybe(value: object) -> datetime | None:

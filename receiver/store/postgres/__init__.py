@@ -6,7 +6,7 @@ assembled from one part per concern; `base` holds the pool, transactions and mig
 
 from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
-from receiver.store.era_release import EraRelease
+from receiver.store.enrollment import EnrollmentRows
 from receiver.store.postgres.datakeys import PostgresDataKeys
 from receiver.store.postgres.eligibility import PostgresEligibility
 from receiver.store.postgres.enrollment import PostgresEnrollment
@@ -30,8 +30,8 @@ class PostgresStore(
     AuditRows,
     PostgresReprocess,
     PostgresRetention,
+    EnrollmentRows,
     PostgresEnrollment,
-    EraRelease,
     PostgresDataKeys,
 ):
     """The Store protocol on PostgreSQL, optionally confined to one schema."""

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
-from receiver.store.era_release import EraRelease
+from receiver.store.enrollment import EnrollmentRows
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.datakeys import SqliteDataKeys
 from receiver.store.sqlite.eligibility import SqliteEligibility
@@ -33,8 +33,8 @@ class SqliteStore(
     AuditRows,
     SqliteReprocess,
     SqliteRetention,
+    EnrollmentRows,
     SqliteEnrollment,
-    EraRelease,
     SqliteDataKeys,
 ):
     """The Store protocol on a local SQLite file."""
