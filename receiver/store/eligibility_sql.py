@@ -2,12 +2,12 @@
 
 SQLite runs the statements as written; PostgreSQL runs `sql.numbered(sql)`, which numbers
 the placeholders `$1..$n`. Timestamps are bound as aware datetimes (the SQLite adapter renders
-them as sortable text) and read back through `as_time`.
+them as sortable text) and read back through `sql.as_time`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from receiver.eligibility.records import (
     EligibilitySubmission,
     Origin,
 )
+from receiver.store.sql import as_time
 
 _BATCH_COLUMNS = (
     "b.batch_id, b.submission_id, b.account, b.position, b.item_count, b.submitted_at, "
@@ -122,10 +123,7 @@ def poll_params(batch: EligibilityBatch) -> tuple[object, ...]:
     )
 
 
-TimeReader = Callable[[object], datetime]
-
-
-def submission_of(row: Mapping[str, Any], as_time: TimeReader) -> EligibilitySubmission:
+def submission_of(row: Mapping[str, Any]) -> EligibilitySubmission:
     """A submission from its row."""
     return EligibilitySubmission(
         id=str(row["id"]),
@@ -136,7 +134,7 @@ def submission_of(row: Mapping[str, Any], as_time: TimeReader) -> EligibilitySub
     )
 
 
-def batch_of(row: Mapping[str, Any], as_time: TimeReader) -> EligibilityBatch:
+def batch_of(row: Mapping[str, Any]) -> EligibilityBatch:
     """A batch from its row."""
 
     def maybe(value: object) -> datetime | None:

@@ -4,7 +4,7 @@ once with `?` placeholders (PostgreSQL renders them with `sql.numbered`), and it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -16,6 +16,7 @@ from receiver.enrollment.submissions import (
     StoredConnection,
     SubmissionStatus,
 )
+from receiver.store.sql import as_time
 from receiver.upstream.optum import OptumConnection, TokenAuthMethod
 
 _CONNECTION_COLUMNS = (
@@ -140,17 +141,6 @@ def submission_update_params(s: EraSubmission) -> tuple[object, ...]:
     """The parameters of UPDATE_SUBMISSION: the columns after the four fixed at insert (id,
     connection, record_count, created_at), then the id."""
     return (*submission_params(s)[4:], s.id)
-
-
-def as_time(value: object) -> datetime:
-    """A timestamp column as an aware UTC datetime: PostgreSQL gives datetimes, SQLite gives
-    the fixed-width text of the columns its row factory does not parse."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    if isinstance(value, str):
-        moment = datetime.fromisoformat(value)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    raise TypeError("expected a timestamp")
 
 
 def connection_of(row: Mapping[str, Any]) -> StoredConnection:

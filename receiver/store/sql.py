@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+
+def as_time(value: object) -> datetime:
+    """A timestamp column as an aware UTC datetime, as either adapter's rows give it:
+    PostgreSQL a datetime, SQLite the fixed-width text of a column its row factory leaves."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC)
+    if isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    raise TypeError("expected a timestamp")
 
 
 @dataclass(frozen=True)

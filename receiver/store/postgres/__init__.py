@@ -6,6 +6,7 @@ assembled from one part per concern; `base` holds the pool, transactions and mig
 
 from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
+from receiver.store.eligibility import EligibilityRows
 from receiver.store.enrollment import EnrollmentRows
 from receiver.store.postgres.datakeys import PostgresDataKeys
 from receiver.store.postgres.eligibility import PostgresEligibility
@@ -27,6 +28,7 @@ class PostgresStore(
     PostgresFanout,
     PostgresNotify,
     PostgresEligibility,
+    EligibilityRows,  # after the adapter's part: it supplies _claim_due_batch_ids
     AuditRows,
     PostgresReprocess,
     PostgresRetention,

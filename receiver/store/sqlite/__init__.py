@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 from receiver.store.audit import AuditRows
 from receiver.store.directory import DirectoryRows
+from receiver.store.eligibility import EligibilityRows
 from receiver.store.enrollment import EnrollmentRows
 from receiver.store.sqlite.base import to_text
 from receiver.store.sqlite.datakeys import SqliteDataKeys
@@ -30,6 +31,7 @@ class SqliteStore(
     DirectoryRows,
     SqliteFanout,
     SqliteEligibility,
+    EligibilityRows,  # after the adapter's part: it supplies _claim_due_batch_ids
     AuditRows,
     SqliteReprocess,
     SqliteRetention,
