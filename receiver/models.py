@@ -147,7 +147,8 @@ class ClaimEntry:
 class OutboundMessage:
     """A message to publish to subscribers, written in the transaction that finishes a job
     (transactional outbox). Its id follows from what it describes (`message_id`): one per
-    fact and type, however often the job runs and however many events told of it."""
+    fact, type and version of the report it was read from, however often the job runs and
+    however many events told of it; the id is the store's dedup."""
 
     id: str
     type: str

@@ -215,7 +215,8 @@ def build_result(
 
     Messages carry ids, codes and per-claim summaries, never the raw event body or report;
     their ids follow from what they describe (`message_subject`), so the same transaction
-    told twice (a webhook and an event destination, or a poll) publishes each type once.
+    told twice (a webhook and an event destination, or a poll) publishes each type once
+    (once per version of the report: a corrected one publishes again, under new ids).
     Claim entries name the document they were read from: the store keeps them only with it.
     An 837 (`submission`) adds "submitted" claim entries but no message of its own.
     `content_digest` and `revision` (a reprocess that fetched a changed document, see
