@@ -116,12 +116,16 @@ class EventFilter:
 @dataclass(frozen=True, slots=True)
 class Document:
     """A document fetched for an event (277CA or 835 JSON, 837 X12), kept as its exact bytes;
-    stored once per (account, transaction, kind), by the first event to store it."""
+    stored once per (account, transaction, kind, revision), by the first event to store it.
+
+    `revision` is 0 for the first version of the document; a reprocess that fetched different
+    bytes (a corrected report) stores them as the next revision beside the earlier ones."""
 
     kind: str
     transaction_id: str
     body: bytes
     content_type: str = "application/json"
+    revision: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +147,8 @@ class ClaimEntry:
 class OutboundMessage:
     """A message to publish to subscribers, written in the transaction that finishes a job
     (transactional outbox). Its id follows from what it describes (`message_id`): one per
-    fact and type, however often the job runs and however many events told of it."""
+    fact, type and version of the report it was read from, however often the job runs and
+    however many events told of it; the id is the store's dedup."""
 
     id: str
     type: str
@@ -171,6 +176,7 @@ class TimelineEntry:
     event_id: str
     transaction_id: str | None
     received_at: datetime
+    revision: int = 0  # the revision of the document it was read from (0: the first)
 
 
 @dataclass(frozen=True, slots=True)

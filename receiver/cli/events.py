@@ -11,7 +11,7 @@ from receiver.cli.filters import EVENT_STATUS, JOB_STATUS, check_time
 from receiver.cli.render import fields, human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
-from receiver.models import JobFilter
+from receiver.models import JobFilter, TimelineEntry
 from receiver.ops.deliveries import redeliver
 from receiver.ops.events import (
     event_filter,
@@ -224,7 +224,7 @@ def claims_show(patient_control_number: str, as_json: bool) -> None:
         table(
             ["RECEIVED", "KIND", "EVENT", "TRANSACTION"],
             [
-                [human_time(e.received_at, now), e.kind, e.event_id, e.transaction_id]
+                [human_time(e.received_at, now), _entry_kind(e), e.event_id, e.transaction_id]
                 for e in entries
             ],
             empty="no events mention this claim",
@@ -236,3 +236,8 @@ def claims_show(patient_control_number: str, as_json: bool) -> None:
             "timeline": [timeline_json(e) for e in entries],
         }
     )
+
+
+def _entry_kind(entry: TimelineEntry) -> str:
+    """An entry's kind, and for one read from a corrected report, which revision it was."""
+    return f"{entry.kind} (revision {entry.revision})" if entry.revision else entry.kind

@@ -44,6 +44,8 @@ class MockStediState:
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     # The JSON body of scripted answers; None: {"message": "scripted <status>"}.
     error_body: dict[str, object] | None = None
+    # Reports served instead of the fixtures, by kind ("277", "835"): a corrected report.
+    reports: dict[str, bytes] = field(default_factory=dict)
     delay_seconds: float = 0.0
     api_key: str | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -96,7 +98,8 @@ def create_mock_stedi(fixtures_dir: Traversable) -> tuple[Starlette, MockStediSt
             if scripted is not None:
                 status, headers = scripted
                 return scripted_answer(state, status, headers)
-            body = bodies.get(request.path_params["kind"])
+            kind = request.path_params["kind"]
+            body = state.reports.get(kind, bodies.get(kind))
             if body is None:
                 return JSONResponse({"message": "Not Found"}, status_code=404)
             return Response(body, media_type="application/json")

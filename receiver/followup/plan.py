@@ -174,13 +174,31 @@ def plan_fetch(event: StoredEvent, account: Account | None, *, stored: bytes | N
     return FetchDocument(wanted=wanted, account=account.name, api_key=account.api_key)
 
 
-def changed_digest(stored: bytes | None, fetched: bytes | None) -> str | None:
-    """The SHA-256 hex digest of a document a reprocess `fetched` again when it differs from
-    the copy `stored` first (a corrected report); None when it is the same, or either is
-    missing (see `message_id`'s `content_digest`)."""
-    if stored is None or fetched is None or stored == fetched:
-        return None
-    return hashlib.sha256(fetched).hexdigest()
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentVersion:
+    """Which version of its transaction's document a job finishes with: the document's
+    `revision` and the `content_digest` its report's message ids take (see `message_id`);
+    `changed` when it is a new version (a corrected report)."""
+
+    revision: int = 0
+    content_digest: str | None = None
+    changed: bool = False
+
+
+def document_version(stored: Document | None, document: bytes | None) -> DocumentVersion:
+    """The version `document` is, given the newest copy `stored` for the event's account,
+    transaction and kind: with nothing stored (or no document), the first (revision 0, no
+    digest); the same bytes, the stored revision with the digest it was published with (none
+    for revision 0), so the same message ids and nothing new; different bytes (a reprocess
+    fetched a corrected report), the next revision with the SHA-256 of the new bytes. A copy
+    emptied by retention cannot be compared: the fetch counts as the stored version."""
+    if stored is None or document is None:
+        return DocumentVersion()
+    if stored.body == document or stored.body == b"":
+        digest = hashlib.sha256(document).hexdigest() if stored.revision else None
+        return DocumentVersion(revision=stored.revision, content_digest=digest)
+    digest = hashlib.sha256(document).hexdigest()
+    return DocumentVersion(revision=stored.revision + 1, content_digest=digest, changed=True)
 
 
 def build_result(
@@ -191,21 +209,24 @@ def build_result(
     now: datetime,
     submission: bytes | None = None,
     content_digest: str | None = None,
+    revision: int = 0,
 ) -> JobResult:
     """What finishing `event`'s job stores: report or 837 documents, claim entries, messages.
 
     Messages carry ids, codes and per-claim summaries, never the raw event body or report;
     their ids follow from what they describe (`message_subject`), so the same transaction
-    told twice (a webhook and an event destination, or a poll) publishes each type once.
+    told twice (a webhook and an event destination, or a poll) publishes each type once
+    (once per version of the report: a corrected one publishes again, under new ids).
     Claim entries name the document they were read from: the store keeps them only with it.
     An 837 (`submission`) adds "submitted" claim entries but no message of its own.
-    `content_digest` (a reprocess that fetched a changed report, see `changed_digest`) gives
-    the messages read from the report new ids; what the event itself says keeps its id.
+    `content_digest` and `revision` (a reprocess that fetched a changed document, see
+    `document_version`) give the messages read from the report new ids and the document (with
+    the claims read from it) its revision; what the event itself says keeps its id.
     """
     parts = [
         _transaction_parts(event),
-        _report_parts(event, report, kind),
-        _submission_parts(event, submission),
+        _report_parts(event, report, kind, revision),
+        _submission_parts(event, submission, revision),
         _file_failed_parts(event),
         _coverage_parts(event),
         _Parts(messages=tuple(eligibility_messages(event))),
@@ -257,7 +278,9 @@ def _transaction_parts(event: StoredEvent) -> _Parts:
     return _Parts(messages=((MSG_TRANSACTION, data),))
 
 
-def _report_parts(event: StoredEvent, report: bytes | None, kind: ReportKind | None) -> _Parts:
+def _report_parts(
+    event: StoredEvent, report: bytes | None, kind: ReportKind | None, revision: int
+) -> _Parts:
     """A 277CA or 835: the report kept as a document, a claim entry and a summary per claim."""
     if report is None or kind is None or event.transaction_id is None:
         return _Parts()
@@ -283,11 +306,13 @@ def _report_parts(event: StoredEvent, report: bytes | None, kind: ReportKind | N
         "transaction_id": event.transaction_id,
         "claims": summaries,
     }
-    document = Document(kind=str(kind), transaction_id=event.transaction_id, body=report)
+    document = Document(
+        kind=str(kind), transaction_id=event.transaction_id, body=report, revision=revision
+    )
     return _Parts(documents=(document,), claims=claims, messages=((message_type, data),))
 
 
-def _submission_parts(event: StoredEvent, submission: bytes | None) -> _Parts:
+def _submission_parts(event: StoredEvent, submission: bytes | None, revision: int) -> _Parts:
     """An 837's X12: kept as a document, a "submitted" claim entry per claim, no message."""
     if submission is None or event.transaction_id is None:
         return _Parts()
@@ -296,6 +321,7 @@ def _submission_parts(event: StoredEvent, submission: bytes | None) -> _Parts:
         transaction_id=event.transaction_id,
         body=submission,
         content_type=EDI_CONTENT_TYPE,
+        revision=revision,
     )
     claims = tuple(
         ClaimEntry(

@@ -13,18 +13,19 @@ from receiver.clock import Clock
 from receiver.errors import ConflictError, StoreUnavailableError
 from receiver.followup.plan import (
     SUBMISSION_SET,
+    DocumentVersion,
     FetchDocument,
     FetchPlan,
     KillJob,
     UseDocument,
     build_result,
-    changed_digest,
+    document_version,
     parse_problems,
     plan_fetch,
     wanted_document,
 )
 from receiver.metrics import Metrics
-from receiver.models import Job, JobResult, RequeueCounts, StoredEvent
+from receiver.models import Document, Job, JobResult, RequeueCounts, StoredEvent
 from receiver.policy import FailureKind, RetryPolicy, decide_retry
 from receiver.pump import Wakeup, pump
 from receiver.store.base import PROCESS_JOB
@@ -138,15 +139,17 @@ class Worker:
         document = plan.body if isinstance(plan, UseDocument) else await self._fetch(job, plan)
         if document is None and isinstance(plan, FetchDocument):
             return  # retried or killed
-        digest = changed_digest(stored, document)
-        if digest is not None:
-            _log.info("job.document_changed", job_id=job.id, event_id=event.id)
-        await self._complete(job, event, lease_until, document, digest)
+        version = document_version(stored, document)
+        if version.changed:
+            _log.info(
+                "job.document_changed", job_id=job.id, event_id=event.id, revision=version.revision
+            )
+        await self._complete(job, event, lease_until, document, version)
 
-    async def _plan(self, job: Job, event: StoredEvent) -> tuple[FetchPlan, bytes | None]:
-        """Read what planning needs (the document already stored for the event's account and
-        transaction, else the account), then plan; with the stored copy a reprocess fetches
-        again and compares against."""
+    async def _plan(self, job: Job, event: StoredEvent) -> tuple[FetchPlan, Document | None]:
+        """Read what planning needs (the newest document stored for the event's account and
+        transaction, else the account), then plan; the stored copy is what a reprocess's fetch
+        is compared against, and whose version a job that reuses it finishes with."""
         wanted = wanted_document(event)
         if wanted is None:
             return plan_fetch(event, None, stored=None), None
@@ -155,9 +158,9 @@ class Worker:
         )
         if stored is not None and job.kind != REPROCESS_JOB:
             _log.info("job.document_stored_already", job_id=job.id, kind=wanted.kind)
-            return plan_fetch(event, None, stored=stored.body), None
+            return plan_fetch(event, None, stored=stored.body), stored
         account = await self._store.fetch_account(event.account) if event.account else None
-        return plan_fetch(event, account, stored=None), stored.body if stored else None
+        return plan_fetch(event, account, stored=None), stored
 
     async def _fetch(self, job: Job, plan: FetchDocument) -> bytes | None:
         """The wanted report or 837 X12 from Stedi; None once the job has been retried."""
@@ -202,9 +205,10 @@ class Worker:
         event: StoredEvent,
         lease_until: datetime,
         document: bytes | None,
-        content_digest: str | None = None,
+        version: DocumentVersion,
     ) -> None:
-        """Store the job's result and mark it done, unless its lease was lost meanwhile."""
+        """Store the job's result (a changed document as its next revision, with new ids for
+        the messages read from it) and mark it done, unless its lease was lost meanwhile."""
         wanted = wanted_document(event)
         is_report = wanted is not None and wanted.report is not None
         now = self._clock()
@@ -214,7 +218,8 @@ class Worker:
             kind=wanted.report if wanted is not None else None,
             now=now,
             submission=document if wanted is not None and not is_report else None,
-            content_digest=content_digest,
+            content_digest=version.content_digest,
+            revision=version.revision,
         )
         done = await self._store.complete_job(
             job.id, now=now, lease_until=lease_until, result=result

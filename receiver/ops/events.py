@@ -97,6 +97,7 @@ def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
         "event_id": entry.event_id,
         "transaction_id": entry.transaction_id,
         "received_at": entry.received_at.isoformat(),
+        "revision": entry.revision,
         "data": entry.data,
     }
 

@@ -28,10 +28,10 @@ class JobReads(SqlCalls):
         return rows.page_of(found, limit, rows.job_from_row)
 
     async def fetch_documents(self, event_id: str) -> list[Document]:
-        """By kind."""
+        """By kind, then revision (a corrected report after the one it corrects)."""
         found = await self._rows(
             f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
-            "WHERE event_id = ? ORDER BY kind",
+            "WHERE event_id = ? ORDER BY kind, revision",
             (event_id,),
         )
         return [rows.document_from_row(row) for row in found]
@@ -39,10 +39,10 @@ class JobReads(SqlCalls):
     async def fetch_transaction_document(
         self, account: str | None, transaction_id: str, kind: str
     ) -> Document | None:
-        """By the (account, transaction_id, kind) unique index."""
+        """The newest revision, off the (account, transaction_id, kind, revision) index."""
         found = await self._rows(
             f"SELECT {rows.DOCUMENT_COLUMNS} FROM documents "  # noqa: S608
-            "WHERE account = ? AND transaction_id = ? AND kind = ?",
+            "WHERE account = ? AND transaction_id = ? AND kind = ? ORDER BY revision DESC LIMIT 1",
             (account or "", transaction_id, kind),
         )
         return rows.document_from_row(found[0]) if found else None

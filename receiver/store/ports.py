@@ -134,10 +134,11 @@ class JobQueue(EventReader, Protocol):
         in one transaction, if the job is still running under exactly `lease_until`; False
         otherwise (the lease expired and the job was claimed again, or it is gone).
 
-        The same transaction stores `result`: documents (one per event and kind, and one per
-        account, transaction and kind: the first event of a transaction to store a document
-        keeps it), claim entries (those read from a document only if this result stored that
-        document), outbound messages (one per id, and one per event and type), and one
+        The same transaction stores `result`: documents (one per account, transaction, kind
+        and revision: the first event of a transaction to store a revision keeps it; a
+        corrected report is the next revision, beside the earlier ones), claim entries (those
+        read from a document only if this result stored that document, with its revision),
+        outbound messages (one per id: a corrected report's have new ids), and one
         pending delivery, due at `now`, per message of the event and subscription that
         matches it (type pattern and account filter) and is not removed -- a disabled one's
         wait to be claimed until it is enabled; rows already there are left as they are."""

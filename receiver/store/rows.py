@@ -42,10 +42,11 @@ CLIENT_COLUMNS = (
     "created_at, revoked_at"
 )
 ACCOUNT_COLUMNS = "name, stedi_account_id, credentials, api_key, created_at, stedi_account_uuid"
-DOCUMENT_COLUMNS = "kind, transaction_id, content_type, body"
+DOCUMENT_COLUMNS = "kind, transaction_id, content_type, body, revision"
 MESSAGE_COLUMNS = "seq, id, type, account, data, created_at"
 TIMELINE_COLUMNS = (
-    "c.seq, c.patient_control_number, c.kind, c.data, c.event_id, e.transaction_id, e.received_at"
+    "c.seq, c.patient_control_number, c.kind, c.data, c.event_id, e.transaction_id, "
+    "e.received_at, c.revision"
 )
 
 
@@ -176,6 +177,7 @@ def document_from_row(row: Row) -> Document:
         transaction_id=row["transaction_id"],
         body=bytes(row["body"]),
         content_type=row["content_type"],
+        revision=int(row["revision"]),
     )
 
 
@@ -199,22 +201,39 @@ def timeline_from_row(row: Row) -> TimelineEntry:
         event_id=row["event_id"],
         transaction_id=row["transaction_id"],
         received_at=row["received_at"],
+        revision=int(row["revision"]),
     )
 
 
 INSERT_DOCUMENT = (
     "INSERT INTO documents (event_id, account, kind, transaction_id, content_type, body, "
-    "created_at) VALUES ({}) ON CONFLICT DO NOTHING"
+    "created_at, revision) VALUES ({}) ON CONFLICT DO NOTHING"
 )
+"""Nothing when the (account, transaction, kind, revision) is stored already: by an earlier
+run, by another event of the transaction, or by a concurrent reprocess that took the revision
+first."""
+
+INSERT_CLAIM = (
+    "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
+    "created_at, revision) VALUES (?, ?, ?, ?, ?{json}, ?, ?) ON CONFLICT DO NOTHING"
+)
+"""`{json}`: the adapter's cast of the JSON text (nothing on SQLite, `::jsonb` on PostgreSQL)."""
+
+INSERT_MESSAGE = (
+    "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
+    "VALUES (?, ?, ?, ?, ?{json}, ?) ON CONFLICT (id) DO NOTHING"
+)
+"""The message id is the dedup: the same content built the same id, so a rerun or another
+event of the transaction stores nothing; a corrected report's messages (new ids) are stored."""
 
 
 def document_params(
     result: JobResult, event_id: str, account: str | None, now: datetime
 ) -> list[tuple[object, ...]]:
-    """(event_id, account, kind, transaction_id, content_type, body, created_at) per
-    document, for `INSERT_DOCUMENT` ('' for no account: the unique index needs a value)."""
+    """(event_id, account, kind, transaction_id, content_type, body, created_at, revision)
+    per document, for `INSERT_DOCUMENT` ('' for no account: the unique index needs a value)."""
     return [
-        (event_id, account or "", d.kind, d.transaction_id, d.content_type, d.body, now)
+        (event_id, account or "", d.kind, d.transaction_id, d.content_type, d.body, now, d.revision)
         for d in result.documents
     ]
 
@@ -222,12 +241,22 @@ def document_params(
 def claim_params(
     result: JobResult, event_id: str, now: datetime, stored_kinds: frozenset[str]
 ) -> list[tuple[object, ...]]:
-    """(event_id, ordinal, patient_control_number, kind, data JSON, created_at) per claim
-    that stands alone or was read from a document this result stored (`stored_kinds`): a
-    document already stored by another event came with its claims then. The ordinal is the
-    claim's index within the result."""
+    """(event_id, ordinal, patient_control_number, kind, data JSON, created_at, revision) per
+    claim that stands alone or was read from a document this result stored (`stored_kinds`): a
+    document already stored (by another event, or this same version by an earlier run) came
+    with its claims then. The ordinal is the claim's index within the result; the revision is
+    its document's (0 for a claim that stands alone)."""
+    revisions = {d.kind: d.revision for d in result.documents}
     return [
-        (event_id, i, c.patient_control_number, c.kind, orjson.dumps(c.data).decode(), now)
+        (
+            event_id,
+            i,
+            c.patient_control_number,
+            c.kind,
+            orjson.dumps(c.data).decode(),
+            now,
+            revisions.get(c.document_kind, 0) if c.document_kind is not None else 0,
+        )
         for i, c in enumerate(result.claims)
         if c.document_kind is None or c.document_kind in stored_kinds
     ]

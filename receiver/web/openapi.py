@@ -591,6 +591,7 @@ SCHEMAS: dict[str, Schema] = {
             "event_id": ID,
             "transaction_id": nullable(STRING),
             "received_at": TIME,
+            "revision": INTEGER,
             "data": OBJECT,
         }
     ),

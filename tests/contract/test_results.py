@@ -122,27 +122,30 @@ class TestCompleteWithResult:
         assert (await store.list_messages(limit=10, cursor=None)).items == []
 
     async def test_duplicates_within_a_result_keep_the_first(self, store: Store) -> None:
-        """Unique keys: one document per (event, kind), one message per (event, type);
-        a repeat (as from a rerun) is ignored rather than failing the completion."""
+        """Unique keys: one document per (account, transaction, kind, revision), one message
+        per id; a repeat (as from a rerun) is ignored rather than failing the completion, while
+        a message of the same type with another id (a corrected report's) is kept beside it."""
         job = await claimed_job(store)
         first = message("ack.received", 1, which="first")
+        other = message("ack.received", 2, which="second")
         result = JobResult(
             documents=(
                 Document(kind="277", transaction_id="a", body=b"first"),
-                Document(kind="277", transaction_id="b", body=b"second"),
+                Document(kind="277", transaction_id="a", body=b"second"),
             ),
             claims=(
                 ClaimEntry(PCN, "acknowledgment", {"i": 0}),
                 ClaimEntry(PCN, "acknowledgment", {"i": 1}),
             ),
-            messages=(first, message("ack.received", 2, which="second"), first),
+            messages=(first, other, first),
         )
         assert await complete(store, job, result)
         (doc,) = await store.fetch_documents(job.event_id)
         assert (doc.transaction_id, doc.body) == ("a", b"first")
         # Claim entries are keyed by ordinal, so two lines for one PCN both stay.
         assert [e.data for e in await store.claim_timeline(PCN)] == [{"i": 0}, {"i": 1}]
-        assert (await store.list_messages(limit=10, cursor=None)).items == [first]
+        listed = (await store.list_messages(limit=10, cursor=None)).items
+        assert sorted(m.id for m in listed) == sorted([first.id, other.id])
 
 
 SHARED_TXN = "c4e6a8f0-2d4b-4c6e-8a0f-1e3d5c7b9a84"

@@ -1,7 +1,7 @@
 """Reprocess against a real SQLite store, the mock Stedi and a signature-checking sink over
 loopback HTTP: the document is fetched again and the messages are sent again, and the same
 content publishes nothing new (the subscriber gets the same webhook-ids again, to dedupe);
-a changed report is noticed."""
+a corrected report is stored beside the first and published under a new webhook-id, once."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -137,16 +138,47 @@ async def test_same_content_twice_is_sent_again_with_the_same_webhook_ids(rig: R
     assert len(timeline) == 1  # the claim entries are not doubled either
 
 
-async def test_a_changed_report_is_noticed(rig: Rig) -> None:
+def paid_by_webhook_id(sink: Sink) -> dict[str, list[str]]:
+    """The paid amounts of each `claim.remittance.received` the sink got, by webhook-id."""
+    bodies: list[Any] = [json.loads(r.body) for r in sink.state.received]
+    return {
+        body["id"]: [claim["paid_amount"] for claim in body["data"]["claims"]]
+        for body in bodies
+        if body["type"] == "claim.remittance.received"
+    }
+
+
+async def test_a_corrected_report_is_published_as_a_second_message_once(rig: Rig) -> None:
     event_id = await record_835(rig.store)
     assert await rig.worker.run_once() == 1
-    corrected = json.loads(fixture_bytes(REPORT_835))
-    corrected["corrected"] = True
-    rig.mock.error_body = corrected  # served with the scripted 200 below
-    rig.mock.script = [(200, {})]
-    await reprocess_event(rig.store, event_id, now=utc_now(), actor=ACTOR)
+    await drain(rig.dispatcher, rig.store)
+    (first_id,) = paid_by_webhook_id(rig.sink)
+    original = fixture_bytes(REPORT_835)
+    corrected = original.replace(
+        b'"claimPaymentAmount": "132.40"', b'"claimPaymentAmount": "120.00"'
+    )
+    assert corrected != original
+    rig.mock.reports["835"] = corrected
+
     with capture_logs() as logs:
-        assert await rig.worker.run_once() == 1
+        await reprocess_and_run(rig, event_id)
+
     changed = [e for e in logs if e["event"] == "job.document_changed"]
-    assert [e["event_id"] for e in changed] == [event_id]
-    assert [r.path for r in rig.mock.requests] == [REPORT_835_PATH] * 2
+    assert [(e["event_id"], e["revision"]) for e in changed] == [(event_id, 1)]
+    remittances = paid_by_webhook_id(rig.sink)  # two distinct webhook-ids
+    (corrected_id,) = set(remittances) - {first_id}
+    assert remittances == {first_id: ["132.40"], corrected_id: ["120.00"]}
+    documents = await rig.store.fetch_documents(event_id)
+    assert [(d.revision, d.body) for d in documents] == [(0, original), (1, corrected)]
+    timeline = await rig.store.claim_timeline("SYN0001842")
+    assert [(e.revision, e.data["paid_amount"]) for e in timeline] == [(0, "132.40"), (1, "120.00")]
+    messages = (await rig.store.list_messages(limit=10, cursor=None)).items
+    sent = set(rig.sink.state.ids())
+
+    await reprocess_and_run(rig, event_id)  # the same corrected content again
+
+    assert [r.path for r in rig.mock.requests] == [REPORT_835_PATH] * 3
+    assert set(rig.sink.state.ids()) == sent  # sent again, never with a new id
+    assert (await rig.store.list_messages(limit=10, cursor=None)).items == messages
+    assert len(await rig.store.fetch_documents(event_id)) == 2
+    assert len(await rig.store.claim_timeline("SYN0001842")) == 2

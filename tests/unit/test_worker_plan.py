@@ -12,19 +12,21 @@ import pytest
 from receiver.delivery.message_id import message_id
 from receiver.followup.plan import (
     COVERAGE_KEYS,
+    DocumentVersion,
     FetchDocument,
     KillJob,
     ParseProblem,
     UseDocument,
     WantedDocument,
     build_result,
-    changed_digest,
+    document_version,
     message_subject,
     parse_problems,
     plan_fetch,
     plan_report,
     plan_submission,
 )
+from receiver.models import Document
 from receiver.upstream.stedi import ReportKind, TransactionArtifact
 from tests.conftest import fixture_bytes
 from tests.unit.event_builders import (
@@ -406,25 +408,46 @@ def test_plan_fetch_kills_with_the_fix_when_the_account_has_no_key() -> None:
     assert isinstance(plan_fetch(stedi(WEBHOOK_835), None, stored=None), KillJob)
 
 
-class TestChangedDigest:
-    def test_same_or_missing_content_has_no_digest(self) -> None:
-        assert changed_digest(b"a", b"a") is None
-        assert changed_digest(None, b"a") is None
-        assert changed_digest(b"a", None) is None
+def stored_copy(body: bytes, revision: int = 0) -> Document:
+    return Document(kind="835", transaction_id="txn-1", body=body, revision=revision)
 
-    def test_changed_content_is_the_new_documents_sha256(self) -> None:
-        assert changed_digest(b"old", b"new") == hashlib.sha256(b"new").hexdigest()
+
+class TestDocumentVersion:
+    def test_nothing_stored_or_fetched_is_the_first_version(self) -> None:
+        assert document_version(None, b"a") == DocumentVersion()
+        assert document_version(stored_copy(b"a"), None) == DocumentVersion()
+
+    def test_the_same_bytes_are_the_stored_version_with_its_digest(self) -> None:
+        assert document_version(stored_copy(b"a"), b"a") == DocumentVersion()
+        assert document_version(stored_copy(b"a", revision=2), b"a") == DocumentVersion(
+            revision=2, content_digest=hashlib.sha256(b"a").hexdigest()
+        )
+
+    def test_changed_bytes_are_the_next_revision_with_the_new_documents_sha256(self) -> None:
+        assert document_version(stored_copy(b"old", revision=1), b"new") == DocumentVersion(
+            revision=2, content_digest=hashlib.sha256(b"new").hexdigest(), changed=True
+        )
+
+    def test_a_copy_emptied_by_retention_counts_as_the_same(self) -> None:
+        assert document_version(stored_copy(b""), b"a") == DocumentVersion()
 
 
 def test_a_changed_reports_messages_get_new_ids_the_events_own_keeps_its() -> None:
     event = stedi(WEBHOOK_835)
     first = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
     same = build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
-    digest = changed_digest(REPORT_835, REPORT_835 + b" ")
+    version = document_version(stored_copy(REPORT_835), REPORT_835 + b" ")
     changed = build_result(
-        event, report=REPORT_835 + b" ", kind=ReportKind.ERA_835, now=NOW, content_digest=digest
+        event,
+        report=REPORT_835 + b" ",
+        kind=ReportKind.ERA_835,
+        now=NOW,
+        content_digest=version.content_digest,
+        revision=version.revision,
     )
     assert [m.id for m in same.messages] == [m.id for m in first.messages]
     assert types(changed) == ["stedi.transaction.processed", "claim.remittance.received"]
     assert changed.messages[0].id == first.messages[0].id
     assert changed.messages[1].id != first.messages[1].id
+    assert [(d.kind, d.revision) for d in changed.documents] == [("835", 1)]
+    assert {c.document_kind for c in changed.claims} == {"835"}

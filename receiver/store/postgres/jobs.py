@@ -134,15 +134,10 @@ async def _store_result(
             stored_kinds.add(inserted)
     claims = rows.claim_params(result, event_id, now, frozenset(stored_kinds))
     if claims:
-        await conn.executemany(
-            "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
-            "created_at) VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
-            claims,
-        )
+        await conn.executemany(numbered(rows.INSERT_CLAIM.format(json="::jsonb")), claims)
     if result.messages:
         await conn.executemany(
-            "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
-            "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
+            numbered(rows.INSERT_MESSAGE.format(json="::jsonb")),
             rows.message_params(result, event_id),
         )
     await _fan_out(conn, event_id, now)

@@ -164,14 +164,11 @@ def _store_result(
     claims = rows.claim_params(result, event_id, now, frozenset(stored_kinds))
     if claims:
         conn.executemany(
-            "INSERT INTO claim_entries (event_id, ordinal, patient_control_number, kind, data, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            [tuple(param(v) for v in p) for p in claims],
+            rows.INSERT_CLAIM.format(json=""), [tuple(param(v) for v in p) for p in claims]
         )
     if result.messages:
         conn.executemany(
-            "INSERT INTO outbound_messages (id, event_id, type, account, data, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            rows.INSERT_MESSAGE.format(json=""),
             [tuple(param(v) for v in p) for p in rows.message_params(result, event_id)],
         )
     _fan_out(conn, event_id, now)
