@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from receiver.cli.base import emit_json, with_store
+from receiver.cli.filters import enum_filter
 from receiver.errors import ReceiverError
-from receiver.ops.audit import ACTIONS, audit_filter, page_json
+from receiver.ops.audit import audit_filter, page_json
+from receiver.ops.filters import AUDIT_ACTIONS
 
 
 @click.group()
@@ -16,7 +18,7 @@ def audit() -> None:
 
 @audit.command("list")
 @click.option("--actor", help="Only this actor: a client id, or cli:<os user>.")
-@click.option("--action", type=click.Choice(ACTIONS), help="Only this action.")
+@enum_filter("--action", AUDIT_ACTIONS, help="Only this action.")
 @click.option("--since", help="ISO-8601 time with a timezone (inclusive).")
 @click.option("--until", help="ISO-8601 time with a timezone (exclusive).")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from receiver.cli.base import emit_json, with_store
-from receiver.cli.filters import DELIVERY_STATUS
+from receiver.cli.filters import enum_filter
 from receiver.cli.render import human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
@@ -15,6 +15,7 @@ from receiver.ops.deliveries import (
     delivery_with_attempts,
     retry,
 )
+from receiver.ops.filters import DELIVERY_STATUSES
 from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
@@ -26,7 +27,7 @@ def deliveries() -> None:
 
 @deliveries.command("list")
 @click.option("--subscription", help="Only this subscription's deliveries.")
-@click.option("--status", type=DELIVERY_STATUS)
+@enum_filter("--status", DELIVERY_STATUSES)
 @click.option("--type", "type_", help="Exact message type.")
 @click.option("--message", help="Only this message's deliveries.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))

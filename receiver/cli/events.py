@@ -7,7 +7,7 @@ import click
 
 from receiver.cli import tail
 from receiver.cli.base import emit_json, with_store
-from receiver.cli.filters import EVENT_STATUS, JOB_STATUS, check_time
+from receiver.cli.filters import check_time, enum_filter
 from receiver.cli.render import fields, human_time, table
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
@@ -16,12 +16,14 @@ from receiver.ops.deliveries import redeliver
 from receiver.ops.events import (
     event_filter,
     event_json,
+    job_filter,
     job_json,
     read_event,
     read_timeline,
     retry_job,
     timeline_json,
 )
+from receiver.ops.filters import EVENT_STATUSES, JOB_STATUSES, SOURCES
 from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
@@ -32,10 +34,10 @@ def events() -> None:
 
 
 @events.command("list")
-@click.option("--source")
+@enum_filter("--source", SOURCES)
 @click.option("--type", "type_")
 @click.option("--account")
-@click.option("--status", type=EVENT_STATUS)
+@enum_filter("--status", EVENT_STATUSES)
 @click.option("--since", callback=check_time, metavar="TIME", help="ISO-8601 time with a timezone.")
 @click.option("--until", callback=check_time, metavar="TIME", help="ISO-8601 time with a timezone.")
 @click.option("--limit", default=50, show_default=True)
@@ -128,17 +130,14 @@ def jobs() -> None:
 
 
 @jobs.command("list")
-@click.option("--status", type=JOB_STATUS)
+@enum_filter("--status", JOB_STATUSES)
 @click.option("--event-id")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: bool) -> None:
     """Jobs, newest first."""
-    page = with_store(
-        lambda store: store.list_jobs(
-            JobFilter(status=status, event_id=event_id), limit=limit, cursor=None
-        )
-    )
+    flt = job_filter({"status": status, "event_id": event_id})
+    page = with_store(lambda store: store.list_jobs(flt, limit=limit, cursor=None))
     if as_json:
         emit_json({"items": [job_json(j) for j in page.items], "next_cursor": page.next_cursor})
         return

@@ -1,16 +1,41 @@
-"""The one validation of CLI filter values: statuses from their enums, times with a timezone."""
+"""CLI filter options: enum values checked by the API's own validation (`ops.filters`), times
+with a timezone."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import click
+from click.shell_completion import CompletionItem
 
-from receiver.models import DeliveryStatus, EventStatus, JobStatus
+from receiver.errors import ReceiverError
+from receiver.ops.filters import one_of
 
-EVENT_STATUS = click.Choice([s.value for s in EventStatus])
-JOB_STATUS = click.Choice([s.value for s in JobStatus])
-DELIVERY_STATUS = click.Choice([s.value for s in DeliveryStatus])
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def enum_filter(flag: str, allowed: Sequence[str], help: str | None = None) -> Callable[[F], F]:
+    """A `--flag` option taking one of `allowed`, checked by `ops.filters.one_of` (so a bad
+    value is refused in the API's words); its help and completions list the values."""
+
+    def check(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        try:
+            return one_of(param.name or flag.lstrip("-"), value, allowed)
+        except ReceiverError as exc:
+            raise click.BadParameter(f"{value!r}: {exc.detail}", param=param) from None
+
+    def complete(_ctx: click.Context, _param: click.Parameter, incomplete: str) -> list[Any]:
+        return [CompletionItem(value) for value in allowed if value.startswith(incomplete)]
+
+    return click.option(
+        flag,
+        callback=check,
+        metavar="[" + "|".join(allowed) + "]",
+        shell_complete=complete,
+        help=help,
+    )
 
 
 def aware_time(raw: str) -> datetime:

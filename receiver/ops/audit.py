@@ -6,18 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from receiver.errors import BadRequestError
-from receiver.models import AuditAction, AuditEntry, AuditFilter, Page
+from receiver.models import AuditEntry, AuditFilter, Page
+from receiver.ops.filters import AUDIT_ACTIONS, one_of
 from receiver.ops.replays import parse_instant
-
-ACTIONS = tuple(a.value for a in AuditAction)
 
 
 def audit_filter(query: Mapping[str, Any]) -> AuditFilter:
-    """An AuditFilter from query parameters or CLI options: `action` one of ACTIONS, `since`
-    and `until` ISO-8601 times with a timezone; BadRequestError otherwise."""
-    action = query.get("action")
-    if action is not None and action not in ACTIONS:
-        raise BadRequestError(f"action must be one of {', '.join(ACTIONS)}")
+    """An AuditFilter from query parameters or CLI options: `action` one of AUDIT_ACTIONS,
+    `since` and `until` ISO-8601 times with a timezone; BadRequestError otherwise."""
+    action = one_of("action", query.get("action"), AUDIT_ACTIONS)
     since, until = (
         None if query.get(name) is None else parse_instant(name, query.get(name))
         for name in ("since", "until")

@@ -17,6 +17,7 @@ from receiver.models import (
     RequeueCounts,
     SubscriptionStatus,
 )
+from receiver.ops.filters import DELIVERY_STATUSES, one_of
 from receiver.ops.trail import record
 from receiver.store.ports import AuditTrail, DeliveryOps
 
@@ -26,7 +27,6 @@ class AuditedDeliveryOps(DeliveryOps, AuditTrail, Protocol):
 
 
 REDELIVER_FIELDS = frozenset({"subscription_id"})
-STATUSES = tuple(s.value for s in DeliveryStatus)
 
 
 def delivery_json(delivery: Delivery) -> dict[str, Any]:
@@ -61,12 +61,9 @@ def attempt_json(attempt: DeliveryAttempt) -> dict[str, Any]:
 
 def delivery_filter(query: Any) -> DeliveryFilter:
     """DeliveryFilter from query parameters; BadRequestError for an unknown status."""
-    status = query.get("status")
-    if status is not None and status not in STATUSES:
-        raise BadRequestError(f"status must be one of {', '.join(STATUSES)}")
     return DeliveryFilter(
         subscription_id=query.get("subscription"),
-        status=status,
+        status=one_of("status", query.get("status"), DELIVERY_STATUSES),
         type=query.get("type"),
         message_id=query.get("message"),
     )

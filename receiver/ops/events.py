@@ -12,9 +12,11 @@ from receiver.models import (
     AuditAction,
     EventFilter,
     Job,
+    JobFilter,
     StoredEvent,
     TimelineEntry,
 )
+from receiver.ops.filters import EVENT_STATUSES, JOB_STATUSES, SOURCES, one_of
 from receiver.ops.trail import record
 from receiver.store.base import Store
 
@@ -79,14 +81,25 @@ def parse_limit(raw: str | None) -> int:
 
 
 def event_filter(query: Any) -> EventFilter:
-    """EventFilter from query parameters (shared by the API and the CLI's JSON)."""
+    """EventFilter from query parameters or CLI options (the API and the CLI share it);
+    BadRequestError for an unknown source or status, or a malformed time."""
     return EventFilter(
-        source=query.get("source"),
+        source=one_of("source", query.get("source"), SOURCES),
         type=query.get("type"),
         account=query.get("account"),
-        status=query.get("status"),
+        status=one_of("status", query.get("status"), EVENT_STATUSES),
         since=parse_time("since", query.get("since")),
         until=parse_time("until", query.get("until")),
+    )
+
+
+def job_filter(query: Any) -> JobFilter:
+    """JobFilter from query parameters or CLI options (the API and the CLI share it);
+    BadRequestError for an unknown status."""
+    return JobFilter(
+        status=one_of("status", query.get("status"), JOB_STATUSES),
+        kind=query.get("kind"),
+        event_id=query.get("event_id"),
     )
 
 

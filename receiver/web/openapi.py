@@ -12,8 +12,22 @@ from starlette.responses import Response
 
 from receiver import __version__
 from receiver.auth.clients import SCOPES
-from receiver.models import DeliveryStatus, EventStatus, JobStatus, Source, SubscriptionStatus
+from receiver.eligibility.records import BatchStatus, Origin
+from receiver.eligibility.rules import MAX_BATCH_ITEMS
+from receiver.eligibility.summary import CoverageStatus
+from receiver.enrollment.fields import MAX_TEXT
+from receiver.enrollment.records import MAX_RECORDS, REASONS, VERSION
+from receiver.enrollment.submissions import SubmissionStatus
+from receiver.models import SubscriptionStatus
 from receiver.ops.events import DEFAULT_LIMIT
+from receiver.ops.filters import (
+    AUDIT_ACTIONS,
+    DELIVERY_STATUSES,
+    EVENT_STATUSES,
+    JOB_STATUSES,
+    SOURCES,
+    values_of,
+)
 from receiver.ops.replays import REPLAY_STATUSES
 from receiver.store.base import MAX_PAGE
 from receiver.web.deps import ORJSONResponse, services
@@ -103,7 +117,8 @@ class Operation:
     """One documented operation: everything build_document needs, and nothing to repeat.
 
     `scope` puts the operation behind the oauth2 scheme (and documents 401/403); path
-    parameters are read from `path` (strings) unless `params` has one of that name.
+    parameters are read from `path` (strings) unless `params` has one of that name; each code
+    in `errors` answers the Error schema unless `responses` documents that code itself.
     """
 
     method: str
@@ -148,7 +163,7 @@ def operation_object(op: Operation) -> Schema:
         }
     codes = set(op.errors) | ({401, 403} if op.scope is not None else set())
     responses: Schema = {str(code): dict(resp) for code, resp in sorted(op.responses.items())}
-    for code in sorted(codes):
+    for code in sorted(codes - set(op.responses)):
         responses[str(code)] = json_response(ref("Error"), ERROR_TEXT[code])
     out["responses"] = responses
     return out
@@ -222,10 +237,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "Events, newest first",
         scope="events:read",
         params=(
-            query("source", enum_of([s.value for s in Source])),
+            query("source", enum_of(SOURCES)),
             query("type", STRING),
             query("account", STRING),
-            query("status", enum_of([s.value for s in EventStatus])),
+            query("status", enum_of(EVENT_STATUSES)),
             SINCE,
             UNTIL,
             LIMIT,
@@ -284,7 +299,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Follow-up jobs, newest first",
         scope="events:read",
         params=(
-            query("status", enum_of([s.value for s in JobStatus])),
+            query("status", enum_of(JOB_STATUSES)),
             query("kind", STRING),
             query("event_id", STRING),
             LIMIT,
@@ -358,7 +373,7 @@ OPERATIONS: tuple[Operation, ...] = (
         scope="events:read",
         params=(
             query("subscription", STRING, "A subscription id"),
-            query("status", enum_of([s.value for s in DeliveryStatus])),
+            query("status", enum_of(DELIVERY_STATUSES)),
             query("type", STRING, "A message type"),
             query("message", STRING, "A message id"),
             LIMIT,
@@ -407,7 +422,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "Run an event's follow-up again: fetch again, publish again (same content, same "
         "webhook-id)",
         scope="events:replay",
-        responses={202: json_response(OBJECT, "A reprocess job is queued")},
+        responses={
+            202: json_response(
+                ref("Reprocess"),
+                "A reprocess job is queued (`queued`), or one is still pending from before",
+            )
+        },
         errors=(404, 409, 503),
     ),
     Operation(
@@ -415,8 +435,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "/audit",
         "The audit trail, newest first: every ops action and read of PHI",
         scope="audit:read",
-        params=[query("actor", ID), query("action", ID), SINCE, UNTIL, LIMIT, CURSOR],
-        responses={200: json_response(OBJECT, "A page of audit rows (`items`, `next_cursor`)")},
+        params=(
+            query("actor", ID, "A client id, or cli:<os user>"),
+            query("action", enum_of(AUDIT_ACTIONS)),
+            query("since", TIME, "Inclusive; with a timezone"),
+            query("until", TIME, "Exclusive; with a timezone; later than since"),
+            LIMIT,
+            CURSOR,
+        ),
+        responses={200: json_response(ref("AuditPage"), "A page of audit rows")},
         errors=(400, 503),
     ),
     Operation(
@@ -425,8 +452,27 @@ OPERATIONS: tuple[Operation, ...] = (
         "Real-time Stedi eligibility check: Stedi's request plus `account`; the answer is "
         "stored and published",
         scope="eligibility:write",
-        body=OBJECT,
-        responses={200: json_response(OBJECT, "Stedi's eligibility response")},
+        body=ref("EligibilityCheckRequest"),
+        responses={
+            200: {
+                **json_response(ref("EligibilityCheckResponse"), "Stedi's eligibility response"),
+                "headers": {
+                    "x-eligibility-event-id": {
+                        "description": "The event the answer is stored as",
+                        "schema": ID,
+                    },
+                    "x-eligibility-warnings": {
+                        "description": "Present with warnings: a JSON list of `{path, message}`",
+                        "schema": STRING,
+                    },
+                },
+            },
+            400: json_response(
+                {"anyOf": [ref("InvalidRequest"), ref("Error")]},
+                "`invalid_checks` lists every problem by field path; `invalid_request` for a "
+                "body that is not a JSON object or names no account",
+            ),
+        },
         errors=(400, 404, 409, 413, 415, 502, 503, 504),
     ),
     Operation(
@@ -435,8 +481,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "Batch eligibility checks `{account, items}`, validated whole, split into Stedi "
         "batches and polled",
         scope="eligibility:write",
-        body=OBJECT,
-        responses={202: json_response(OBJECT, "The local id and Stedi's batch ids")},
+        body=ref("EligibilityBatchRequest"),
+        responses={
+            202: json_response(ref("EligibilityBatchSubmitted"), "The local id and Stedi's ids"),
+            400: json_response(
+                {"anyOf": [ref("InvalidRequest"), ref("Error")]},
+                "`invalid_checks` lists every problem by field path (`items[i]...`); "
+                "`invalid_request` for an unknown field or no account",
+            ),
+        },
         errors=(400, 404, 409, 413, 415, 502, 503, 504),
     ),
     Operation(
@@ -444,7 +497,9 @@ OPERATIONS: tuple[Operation, ...] = (
         "/eligibility/batches/{id}",
         "A batch submission's progress",
         scope="eligibility:write",
-        responses={200: json_response(OBJECT, "Batches, results stored of expected")},
+        responses={
+            200: json_response(ref("EligibilityProgress"), "Batches, results stored of expected")
+        },
         errors=(404, 503),
     ),
     Operation(
@@ -452,8 +507,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "/era-enrollments",
         "Submit ERA enrollment records to Optum `{optum, records}`",
         scope="enrollment:write",
-        body=OBJECT,
-        responses={202: json_response(OBJECT, "The local id and Optum's payloadId")},
+        body=ref("EraEnrollmentRequest"),
+        responses={
+            202: json_response(ref("EraSubmission"), "Submitted: Optum's payloadId, polling"),
+            400: json_response(
+                {"anyOf": [ref("InvalidRequest"), ref("Error")]},
+                "Every problem with the records by field path (`records[i]...`), or an unknown "
+                "field or Optum connection",
+            ),
+        },
         errors=(400, 404, 409, 413, 415, 502, 503),
     ),
     Operation(
@@ -461,7 +523,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/era-enrollments/{id}",
         "An ERA enrollment submission's status, poll state and, once final, its result",
         scope="enrollment:write",
-        responses={200: json_response(OBJECT, "Status, poll state and result")},
+        responses={200: json_response(ref("EraSubmission"), "Status, poll state and result")},
         errors=(404, 503),
     ),
     Operation(
@@ -491,11 +553,11 @@ def _page(item: str) -> Schema:
 
 _EVENT: dict[str, Schema] = {
     "id": ID,
-    "source": enum_of([s.value for s in Source]),
+    "source": enum_of(SOURCES),
     "type": STRING,
     "account": nullable(STRING),
     "external_id": STRING,
-    "status": enum_of([s.value for s in EventStatus]),
+    "status": enum_of(EVENT_STATUSES),
     "received_at": TIME,
     "transaction_id": nullable(STRING),
     "transaction_set": nullable(STRING),
@@ -509,7 +571,7 @@ _SUBSCRIPTION: dict[str, Schema] = {
     "types": {"type": "array", "items": STRING},
     "account": nullable(STRING),
     "description": STRING,
-    "status": enum_of([s.value for s in SubscriptionStatus]),
+    "status": enum_of(values_of(SubscriptionStatus)),
     "disabled_reason": nullable(STRING),
     "failing_since": nullable(TIME),
     "created_at": TIME,
@@ -521,7 +583,7 @@ _DELIVERY: dict[str, Schema] = {
     "subscription_id": ID,
     "type": STRING,
     "account": nullable(STRING),
-    "status": enum_of([s.value for s in DeliveryStatus]),
+    "status": enum_of(DELIVERY_STATUSES),
     "attempts": {"type": "integer", "minimum": 0, "description": "How many attempts so far"},
     "next_attempt_at": TIME,
     "last_status": nullable(INTEGER),
@@ -530,6 +592,105 @@ _DELIVERY: dict[str, Schema] = {
     "updated_at": TIME,
 }
 _COUNT: Schema = {"type": "integer", "minimum": 0}
+
+
+def _text(top: int) -> Schema:
+    return {"type": "string", "minLength": 1, "maxLength": top}
+
+
+_PERSON: dict[str, Schema] = {
+    "firstName": _text(35),
+    "lastName": _text(60),
+    "middleName": _text(25),
+    "dateOfBirth": {"type": "string", "pattern": "^[0-9]{8}$", "description": "YYYYMMDD"},
+    "gender": enum_of(["M", "F"]),
+}
+# Stedi's request: the fields receiver checks are typed here; Stedi's other fields are passed
+# through untouched, so the objects stay open.
+_ELIGIBILITY_CHECK: Schema = {
+    "type": "object",
+    "description": "Stedi's eligibility check request (fields not listed go to Stedi as sent)",
+    "required": ["tradingPartnerServiceId", "provider", "subscriber"],
+    "properties": {
+        "controlNumber": {"type": "string", "pattern": "^[0-9]{1,9}$"},
+        "tradingPartnerServiceId": {**_text(80), "description": "The payer ID"},
+        "submitterTransactionIdentifier": _text(50),
+        "portalUsername": _text(50),
+        "portalPassword": _text(50),
+        "provider": {
+            "type": "object",
+            "properties": {
+                "organizationName": _text(60),
+                "firstName": _text(35),
+                "lastName": _text(60),
+                "npi": {"type": "string", "pattern": "^[0-9]{10}$"},
+                "taxId": {"type": "string", "pattern": "^[0-9]{9}$"},
+                "ssn": {"type": "string", "pattern": "^[0-9]{9}$"},
+            },
+        },
+        "subscriber": {
+            "type": "object",
+            "properties": {
+                "memberId": {"type": "string", "pattern": "^[A-Za-z0-9 -]{2,80}$"},
+                **_PERSON,
+            },
+        },
+        "dependents": {
+            "type": "array",
+            "maxItems": 1,
+            "items": {"type": "object", "properties": _PERSON},
+        },
+        "encounter": {"type": "object"},
+    },
+}
+_DIGITS: Schema = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string"}]}
+_TEXT: Schema = _text(MAX_TEXT)
+_ERA_RECORD: Schema = _object(
+    {
+        "payerId": {"type": "string", "pattern": "^[A-Za-z0-9-]{1,50}$"},
+        "providerName": _TEXT,
+        "providerIdentifiers": _object({"npi": _DIGITS, "tinOrEin": _DIGITS}),
+        "preferenceForAggregation": {
+            **_object({"npi": _DIGITS, "tin": _DIGITS}, optional=("npi", "tin")),
+            "minProperties": 1,
+        },
+        "providerAddress": _object(
+            {
+                "street": _TEXT,
+                "city": _TEXT,
+                "stateProvince": {"type": "string", "pattern": "^[A-Za-z]{2}$"},
+                "zipCode": _DIGITS,
+            }
+        ),
+        "providerContact": _object(
+            {
+                "contactName": _TEXT,
+                "emailAddress": STRING,
+                "telephoneNumber": _DIGITS,
+                "telephoneNumberExtension": _DIGITS,
+                "faxNumber": _DIGITS,
+            },
+            optional=("telephoneNumberExtension", "faxNumber"),
+        ),
+        "reasonForSubmission": enum_of(REASONS),
+        "authorizedSignature": _TEXT,
+        "clearinghouseName": _TEXT,
+        "clearinghouseContactName": _TEXT,
+        "emailAddress": STRING,
+        "otherId": _TEXT,
+        "otherIdentifiers": _object(
+            {"assigningAuthority": _TEXT, "tradingPartnerId": _TEXT},
+            optional=("assigningAuthority", "tradingPartnerId"),
+        ),
+        "version": {"const": VERSION},
+        "epId": {"type": "integer", "minimum": 1},
+        "attachment1": {"type": "string", "contentEncoding": "base64"},
+        "attachment2": {"type": "string", "contentEncoding": "base64"},
+        "attachment3": {"type": "string", "contentEncoding": "base64"},
+    },
+    optional=("otherId", "otherIdentifiers", "epId", "attachment1", "attachment2", "attachment3"),
+    description="Optum's EnrollmentRoot; NPI, TIN and ZIP as integers or digit strings",
+)
 
 SCHEMAS: dict[str, Schema] = {
     "Error": _object(
@@ -567,7 +728,7 @@ SCHEMAS: dict[str, Schema] = {
             "id": ID,
             "event_id": ID,
             "kind": STRING,
-            "status": enum_of([s.value for s in JobStatus]),
+            "status": enum_of(JOB_STATUSES),
             "attempts": _COUNT,
             "next_attempt_at": TIME,
             "lease_until": nullable(TIME),
@@ -642,6 +803,11 @@ SCHEMAS: dict[str, Schema] = {
         {
             **_DELIVERY,
             "attempt_count": _COUNT,
+            "attempts_since_requeue": {
+                **_COUNT,
+                "description": "Attempts counted against the current budget (a retry or "
+                "redelivery starts a new one)",
+            },
             "attempts": {
                 "type": "array",
                 "items": ref("Attempt"),
@@ -698,6 +864,132 @@ SCHEMAS: dict[str, Schema] = {
             "would_requeue": _COUNT,
             "already_pending": _COUNT,
             "over_limit": {"type": "boolean"},
+        }
+    ),
+    "Reprocess": _object({"event_id": ID, "queued": {"type": "boolean"}}),
+    "AuditEntry": _object(
+        {
+            "id": ID,
+            "at": TIME,
+            "actor": ID,
+            "action": enum_of(AUDIT_ACTIONS),
+            "target": nullable(STRING),
+            "filter": {
+                "type": "object",
+                "description": "What selected the targets: ids, times, statuses, scopes",
+            },
+            "counts": {"type": "object", "additionalProperties": _COUNT},
+            "request_id": STRING,
+        }
+    ),
+    "AuditPage": _page("AuditEntry"),
+    "Issue": _object({"path": STRING, "message": STRING}),
+    "InvalidRequest": _object(
+        {"error": STRING, "detail": STRING, "errors": {"type": "array", "items": ref("Issue")}},
+        description="A refused body: `detail` sums up, `errors` names every problem's field path",
+    ),
+    "EligibilityCheck": _ELIGIBILITY_CHECK,
+    "EligibilityCheckRequest": {
+        **_ELIGIBILITY_CHECK,
+        "required": ["account", *_ELIGIBILITY_CHECK["required"]],
+        "properties": {
+            "account": {**ID, "description": "The local name of a Stedi account with an API key"},
+            **_ELIGIBILITY_CHECK["properties"],
+        },
+    },
+    "EligibilityCheckResponse": {
+        "type": "object",
+        "description": "Stedi's eligibility response (a 271 as JSON), exactly as Stedi sent it",
+    },
+    "EligibilityBatchRequest": _object(
+        {
+            "account": {**ID, "description": "The local name of a Stedi account with an API key"},
+            "items": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH_ITEMS,
+                "items": {
+                    **_ELIGIBILITY_CHECK,
+                    "required": [
+                        *_ELIGIBILITY_CHECK["required"],
+                        "submitterTransactionIdentifier",
+                    ],
+                },
+                "description": "Checks, each with a submitterTransactionIdentifier unique here",
+            },
+        }
+    ),
+    "EligibilityBatchSubmitted": _object(
+        {
+            "id": ID,
+            "account": STRING,
+            "items": _COUNT,
+            "batch_ids": {"type": "array", "items": ID, "minItems": 1},
+            "warnings": {"type": "array", "items": ref("Issue")},
+        }
+    ),
+    "EligibilityBatch": _object(
+        {
+            "batch_id": ID,
+            "status": enum_of(values_of(BatchStatus)),
+            "expected": _COUNT,
+            "stored": _COUNT,
+            "passes": _COUNT,
+            "submitted_at": TIME,
+            "last_polled_at": nullable(TIME),
+            "next_poll_at": nullable(TIME),
+            "completed_at": nullable(TIME),
+            "reason": nullable(STRING),
+        }
+    ),
+    "EligibilityProgress": _object(
+        {
+            "id": ID,
+            "account": STRING,
+            "origin": enum_of(values_of(Origin)),
+            "created_at": TIME,
+            "status": enum_of(values_of(BatchStatus)),
+            "expected": _COUNT,
+            "stored": _COUNT,
+            "results": {
+                **_object(
+                    {status: _COUNT for status in values_of(CoverageStatus)},
+                    optional=values_of(CoverageStatus),
+                ),
+                "description": "Results stored, by coverage status",
+            },
+            "batches": {"type": "array", "items": ref("EligibilityBatch")},
+        }
+    ),
+    "EraEnrollmentRecord": _ERA_RECORD,
+    "EraEnrollmentRequest": _object(
+        {
+            "optum": {**ID, "description": "The local name of an Optum connection"},
+            "records": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_RECORDS,
+                "items": ref("EraEnrollmentRecord"),
+            },
+        }
+    ),
+    "EraSubmission": _object(
+        {
+            "id": ID,
+            "optum": STRING,
+            "payloadId": nullable(STRING),
+            "status": enum_of(values_of(SubmissionStatus)),
+            "records": _COUNT,
+            "created_at": TIME,
+            "polls": _COUNT,
+            "last_polled_at": nullable(TIME),
+            "next_poll_at": nullable(TIME),
+            "reason": nullable(STRING),
+            "trace_id": nullable(STRING),
+            "completed_at": nullable(TIME),
+            "result": nullable(
+                {"type": "object", "description": "Optum's result document, once final"}
+            ),
         }
     ),
 }

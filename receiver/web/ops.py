@@ -14,6 +14,7 @@ from receiver.models import (
 from receiver.ops.events import (
     event_filter,
     event_json,
+    job_filter,
     job_json,
     parse_limit,
     read_event,
@@ -54,11 +55,8 @@ async def list_jobs(request: Request) -> Response:
     """GET /jobs: newest first, filters status, kind, event_id."""
     await require_scope(request, READ_SCOPE)
     query = request.query_params
-    flt = JobFilter(
-        status=query.get("status"), kind=query.get("kind"), event_id=query.get("event_id")
-    )
     page = await services(request).store.list_jobs(
-        flt, limit=parse_limit(query.get("limit")), cursor=query.get("cursor")
+        job_filter(query), limit=parse_limit(query.get("limit")), cursor=query.get("cursor")
     )
     return ORJSONResponse(
         {"items": [job_json(j) for j in page.items], "next_cursor": page.next_cursor}

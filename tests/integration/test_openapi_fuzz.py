@@ -20,6 +20,10 @@ from tests.integration.harness import STEDI_WEBHOOK_FIXTURES, LiveServer
 # Intake is signature-checked and the token endpoint takes client secrets: fuzzing them only
 # exercises the refusals, which test_bad_input and test_token_endpoint cover precisely.
 NOT_FUZZED = r"^/(webhooks|callbacks|oauth)/"
+# The eligibility and ERA enrollment submissions send to Stedi and Optum, and this token lacks
+# their scopes: fuzzing them only generates big bodies (12 s) for a 403.
+# test_openapi_routes sends real ones to the mocks and checks every answer against the document.
+NOT_FUZZED_POSTS = r"^/(eligibility|era-enrollments)"
 EXAMPLES_PER_OPERATION = 25
 CHECKS = [
     not_a_server_error,
@@ -33,7 +37,11 @@ def test_ops_api_answers_every_conformant_request_as_documented(server: LiveServ
     for name in STEDI_WEBHOOK_FIXTURES:  # something to list, so 200 pages carry items
         assert server.stedi(fixture_bytes(name)).status_code == 200
     doc = server.http.get("/openapi.json").json()
-    schema = schemathesis.openapi.from_dict(doc).exclude(path_regex=NOT_FUZZED)
+    schema = (
+        schemathesis.openapi.from_dict(doc)
+        .exclude(path_regex=NOT_FUZZED)
+        .exclude(method="POST", path_regex=NOT_FUZZED_POSTS)
+    )
     headers = server.bearer("admin")  # subscriptions:write, events:read, events:replay
     started = time.monotonic()
     fuzzed = []
