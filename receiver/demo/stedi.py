@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.resources.abc import Traversable
@@ -82,14 +82,18 @@ def scripted_answer(state: MockStediState, status: int, headers: dict[str, str])
     return JSONResponse(body, status, headers=headers)
 
 
-def create_mock_stedi(fixtures_dir: Traversable) -> tuple[Starlette, MockStediState]:
-    """The mock app (report fixtures read from `fixtures_dir/stedi/`) and its state."""
-    state = MockStediState()
-    bodies = {kind: (fixtures_dir / name).read_bytes() for kind, name in REPORT_FIXTURES.items()}
+Handler = Callable[[Request], Awaitable[Response]]
 
-    async def report(request: Request) -> Response:
-        recorded = RecordedRequest(request.url.path, dict(request.headers))
-        scripted = state.enter(recorded)
+
+def as_stedi_api(state: MockStediState, serve: Handler) -> Handler:
+    """An endpoint answering as Stedi's API does: the request recorded and counted in flight,
+    `state.delay_seconds` waited, a wrong API key refused (401), the next scripted answer if
+    one is due; otherwise what `serve` answers."""
+
+    async def endpoint(request: Request) -> Response:
+        scripted = state.enter(
+            RecordedRequest(request.url.path, dict(request.headers), request.url.query)
+        )
         try:
             if state.delay_seconds:
                 await asyncio.sleep(state.delay_seconds)
@@ -98,55 +102,46 @@ def create_mock_stedi(fixtures_dir: Traversable) -> tuple[Starlette, MockStediSt
             if scripted is not None:
                 status, headers = scripted
                 return scripted_answer(state, status, headers)
-            kind = request.path_params["kind"]
-            body = state.reports.get(kind, bodies.get(kind))
-            if body is None:
-                return JSONResponse({"message": "Not Found"}, status_code=404)
-            return Response(body, media_type="application/json")
+            return await serve(request)
         finally:
             state.leave()
+
+    return endpoint
+
+
+def create_mock_stedi(fixtures_dir: Traversable) -> tuple[Starlette, MockStediState]:
+    """The mock app (report fixtures read from `fixtures_dir/stedi/`) and its state."""
+    state = MockStediState()
+    bodies = {kind: (fixtures_dir / name).read_bytes() for kind, name in REPORT_FIXTURES.items()}
+
+    async def report(request: Request) -> Response:
+        kind = request.path_params["kind"]
+        body = state.reports.get(kind, bodies.get(kind))
+        if body is None:
+            return JSONResponse({"message": "Not Found"}, status_code=404)
+        return Response(body, media_type="application/json")
 
     poll_body = (fixtures_dir / POLL_FIXTURE).read_bytes()
 
     async def poll(request: Request) -> Response:
-        recorded = RecordedRequest(request.url.path, dict(request.headers), request.url.query)
-        scripted = state.enter(recorded)
-        try:
-            if state.api_key is not None and request.headers.get("authorization") != state.api_key:
-                return JSONResponse({"message": "Unauthorized"}, status_code=401)
-            if scripted is not None:
-                status, headers = scripted
-                return scripted_answer(state, status, headers)
-            if state.poll_pages is not None:
-                with state._lock:
-                    pages = state.poll_pages
-                    page = pages.pop(0) if len(pages) > 1 else (pages or [{"items": []}])[0]
-                return JSONResponse(page)
-            if "pageToken" in request.query_params:
-                return JSONResponse({"items": []})
-            return Response(poll_body, media_type="application/json")
-        finally:
-            state.leave()
+        if state.poll_pages is not None:
+            with state._lock:
+                pages = state.poll_pages
+                page = pages.pop(0) if len(pages) > 1 else (pages or [{"items": []}])[0]
+            return JSONResponse(page)
+        if "pageToken" in request.query_params:
+            return JSONResponse({"items": []})
+        return Response(poll_body, media_type="application/json")
 
     output_body = (fixtures_dir / OUTPUT_FIXTURE).read_bytes()
 
     async def output(request: Request) -> Response:
-        recorded = RecordedRequest(request.url.path, dict(request.headers), request.url.query)
-        scripted = state.enter(recorded)
-        try:
-            if state.api_key is not None and request.headers.get("authorization") != state.api_key:
-                return JSONResponse({"message": "Unauthorized"}, status_code=401)
-            if scripted is not None:
-                status, headers = scripted
-                return scripted_answer(state, status, headers)
-            if state.output_redirect_base == "":
-                return Response(state.output_body or output_body, media_type="application/edi-x12")
-            base = state.output_redirect_base or str(request.base_url).rstrip("/")
-            transaction_id = request.path_params["transaction_id"]
-            location = f"{base}/download/{transaction_id}?{DOWNLOAD_QUERY}"
-            return Response(status_code=302, headers={"Location": location})
-        finally:
-            state.leave()
+        if state.output_redirect_base == "":
+            return Response(state.output_body or output_body, media_type="application/edi-x12")
+        base = state.output_redirect_base or str(request.base_url).rstrip("/")
+        transaction_id = request.path_params["transaction_id"]
+        location = f"{base}/download/{transaction_id}?{DOWNLOAD_QUERY}"
+        return Response(status_code=302, headers={"Location": location})
 
     async def download(request: Request) -> Response:
         recorded = RecordedRequest(request.url.path, dict(request.headers), request.url.query)
@@ -165,10 +160,13 @@ def create_mock_stedi(fixtures_dir: Traversable) -> tuple[Starlette, MockStediSt
             state.leave()
 
     routes = [
-        Route("/change/medicalnetwork/reports/v2/{transaction_id}/{kind}", report),
-        Route("/polling/transactions", poll),
-        Route("/transactions/{transaction_id}/output", output),
-        Route("/transactions/{transaction_id}/input", output),
+        Route(
+            "/change/medicalnetwork/reports/v2/{transaction_id}/{kind}",
+            as_stedi_api(state, report),
+        ),
+        Route("/polling/transactions", as_stedi_api(state, poll)),
+        Route("/transactions/{transaction_id}/output", as_stedi_api(state, output)),
+        Route("/transactions/{transaction_id}/input", as_stedi_api(state, output)),
         Route("/download/{transaction_id}", download),
     ]
     return Starlette(routes=routes), state
