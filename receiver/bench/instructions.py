@@ -75,6 +75,7 @@ def under_callgrind(
     """`command` under `valgrind --tool=callgrind` in a session of its own (stopped with all
     it started), healthy on `port`; after the block its count is in `out`."""
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command]
+    env = {**env, "PYTHONHASHSEED": "0"}  # the same hashing in both loads
     with log.open("ab") as sink:
         proc = subprocess.Popen(  # noqa: S603 - valgrind over our own interpreter and module
             argv,
