@@ -49,9 +49,9 @@ GRACE_S = 0.5  # after the last expected delivery, for any repeat to arrive
 # receiver's follow-up jobs retry on the kernel's RetryPolicy (receiver/policy.py), which no
 # setting changes: what the report says it used.
 RETRY_SCHEDULE = (
-    "follow-up retries: receiver's job policy, 5 s doubling (10, 20, 40 s...) with +-20% "
-    "jitter, Retry-After honoured; no setting shortens it, so the 503 phase (a few seconds) "
-    "leaves each job at most a retry or two, due within about that long again"
+    "follow-up retries: receiver's fixed job policy, 5 s doubling with each failure (10, 20, "
+    "40 s...) +-20% jitter, Retry-After honoured; no setting shortens it, so a job that met k "
+    "503s waits up to 5 x 2^(k-1) s once Stedi is back, and that wait is part of the drain"
 )
 
 
