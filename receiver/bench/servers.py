@@ -113,6 +113,22 @@ def running_server(
         _stop(proc)
 
 
+@contextmanager
+def running_process(
+    command: Sequence[str], env: dict[str, str], log_path: Path, cpu: int | None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `command` (no port to wait for), pinned to `cpu`; stop it after."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            list(command), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    try:
+        pin(proc.pid, cpu)
+        yield proc
+    finally:
+        _stop(proc)
+
+
 def run_pinned(
     command: Sequence[str], stdin: bytes, env: dict[str, str], cpu: int | None, timeout_s: float
 ) -> bytes:

@@ -24,7 +24,10 @@ def test_bench_json_report() -> None:
     assert {"cpu_count", "platform", "python"} <= report["machine"].keys()
     assert report["settings"]["requests"] == 300
     assert report["settings"]["concurrency"] == 32
-    assert set(report["scenarios"]) == {"stedi", "optum", "end_to_end"}
+    assert set(report["scenarios"]) == {"stedi", "optum", "end_to_end", "outage"}
+    # Without RECEIVER_BENCH_POSTGRES_DSN the outage scenario says how to run it.
+    assert report["scenarios"]["outage"]["measured"] is False
+    assert "RECEIVER_BENCH_POSTGRES_DSN" in report["scenarios"]["outage"]["note"]
     for name in ("stedi", "optum"):
         scenario = report["scenarios"][name]
         assert scenario["measured"] is True
@@ -55,5 +58,9 @@ def test_bench_json_report() -> None:
     assert end_to_end["paced_p99_ms"] >= end_to_end["paced_p50_ms"] > 0
     names = [t["name"] for t in report["targets"]]
     assert len(names) >= 6
-    assert {"e2e events/s / stedi req/s >=", "e2e p50 ms (paced) <"} <= set(names)
+    assert {
+        "stedi req/s / durable baseline req/s >=",
+        "e2e events/s / stedi req/s >=",
+        "e2e p50 ms (paced) <",
+    } <= set(names)
     assert all(isinstance(t["met"], bool) for t in report["targets"])
