@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from array import array
@@ -316,7 +317,11 @@ def _run(spec: Mapping[str, Any]) -> dict[str, Any]:
 def main() -> None:
     """`python -m receiver.bench.loadgen`: a JSON spec on stdin, the JSON result on stdout."""
     spec = orjson.loads(sys.stdin.buffer.read())
-    sys.stdout.buffer.write(orjson.dumps(_run(spec)))
+    result = orjson.dumps(_run(spec))
+    # libuv (uvloop) can leave the standard streams non-blocking: a result larger than the
+    # pipe then went out cut short (seen once at exactly 128 KiB). Block, then write it all.
+    os.set_blocking(sys.stdout.fileno(), True)
+    sys.stdout.buffer.write(result)
     sys.stdout.buffer.flush()
 
 
