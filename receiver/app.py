@@ -130,7 +130,7 @@ def build_worker(
     worker = Worker(
         store=store,
         stedi=stedi,
-        policy=RetryPolicy(),
+        policy=RetryPolicy(base_seconds=settings.job_retry_base_seconds),
         clock=clock,
         lease_seconds=settings.worker_lease_seconds,
         metrics=metrics,

@@ -55,6 +55,7 @@ class Settings:
     stedi_max_concurrency: int = 5
     stedi_max_response_bytes: int = 32 * 1024 * 1024
     worker_idle_ms: int = 1000
+    job_retry_base_seconds: int = 5
     reconcile_interval_seconds: int = 300
     era_poll_idle_ms: int = 1000
     optum_discovery_interval_seconds: int = 300
@@ -219,6 +220,7 @@ _INT_MINIMUMS = {
     "eligibility_poll_idle_ms": 1,
     "eligibility_poll_lease_seconds": 1,
     "era_poll_idle_ms": 1,
+    "job_retry_base_seconds": 1,
 }
 
 
