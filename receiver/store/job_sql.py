@@ -14,13 +14,6 @@ _LEASE_GUARD = " WHERE id = ? AND status = ? AND lease_until = ?"
 _EVENT_STATUS = (
     "UPDATE inbound_events SET status = ? WHERE id = (SELECT event_id FROM jobs WHERE id = ?)"
 )
-# The jobs a claim may take: due pending ones, and running ones whose lease ran out. The
-# statuses are literals, so that the planner can prove the query only wants rows of the
-# partial `jobs_due` index (migration 0017); `{now}` is the placeholder of the claim's time.
-CLAIMABLE = (
-    f"((status = '{JobStatus.PENDING.value}' AND next_attempt_at <= {{now}}) "
-    f"OR (status = '{JobStatus.RUNNING.value}' AND lease_until < {{now}}))"
-)
 # The event and account of a job, for storing its result.
 EVENT_OF_JOB = (
     "SELECT j.event_id, e.account FROM jobs j JOIN inbound_events e ON e.id = j.event_id "

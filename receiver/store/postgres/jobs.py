@@ -33,11 +33,12 @@ class PostgresJobs(PostgresBase, JobReads):
         each other's rows instead of waiting for them or taking them twice."""
         if limit < 1 or (kinds is not None and not kinds):
             return []
-        kind_clause = " AND kind = ANY($5::text[])" if kinds is not None else ""
+        kind_clause = " AND kind = ANY($6::text[])" if kinds is not None else ""
         params: list[object] = [
             JobStatus.RUNNING.value,
             now + timedelta(seconds=lease_seconds),
             now,
+            JobStatus.PENDING.value,
             limit,
         ]
         if kinds is not None:
@@ -45,8 +46,9 @@ class PostgresJobs(PostgresBase, JobReads):
         found = await self._fetch(
             "UPDATE jobs SET status = $1, lease_until = $2, updated_at = $3 "  # noqa: S608
             "WHERE id IN (SELECT id FROM jobs "
-            f"WHERE {job_sql.CLAIMABLE.format(now='$3')}{kind_clause} "
-            "ORDER BY next_attempt_at, seq LIMIT $4 FOR UPDATE SKIP LOCKED) "
+            "WHERE ((status = $4 AND next_attempt_at <= $3) "
+            f"OR (status = $1 AND lease_until < $3)){kind_clause} "
+            "ORDER BY next_attempt_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED) "
             f"RETURNING {rows.JOB_COLUMNS}",
             *params,
         )

@@ -41,7 +41,12 @@ class SqliteJobs(SqliteBase, JobReads):
             return []
         now_text = to_text(now)
         lease_text = to_text(now + timedelta(seconds=lease_seconds))
-        params: list[object] = [now_text, now_text]
+        params: list[object] = [
+            JobStatus.PENDING.value,
+            now_text,
+            JobStatus.RUNNING.value,
+            now_text,
+        ]
         kind_clause = ""
         if kinds is not None:
             kind_clause = f" AND kind IN ({', '.join('?' for _ in kinds)})"
@@ -51,7 +56,8 @@ class SqliteJobs(SqliteBase, JobReads):
             ids = [
                 row[0]
                 for row in conn.execute(
-                    f"SELECT id FROM jobs WHERE {job_sql.CLAIMABLE.format(now='?')}{kind_clause} "  # noqa: S608
+                    "SELECT id FROM jobs WHERE ((status = ? AND next_attempt_at <= ?) "  # noqa: S608
+                    f"OR (status = ? AND lease_until < ?)){kind_clause} "
                     "ORDER BY next_attempt_at, seq LIMIT ?",
                     [*params, limit],
                 )

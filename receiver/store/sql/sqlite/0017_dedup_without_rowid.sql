@@ -9,10 +9,3 @@ CREATE TABLE inbound_dedup_keyed (
 INSERT INTO inbound_dedup_keyed (key, event_id) SELECT key, event_id FROM inbound_dedup ORDER BY key;
 DROP TABLE inbound_dedup;
 ALTER TABLE inbound_dedup_keyed RENAME TO inbound_dedup;
--- The claim index holds only the jobs a claim can take (pending, or running with a lease
--- that may run out): a finished job leaves it instead of being written back into it, and it
--- stays as small as the backlog however many jobs are done. The claim query names the
--- statuses as literals, so that SQLite can prove it only wants rows of this index.
-DROP INDEX jobs_due;
-CREATE INDEX jobs_due ON jobs (status, next_attempt_at)
-    WHERE status = 'pending' OR status = 'running';
