@@ -1,5 +1,0 @@
--- Nothing to do on PostgreSQL: 0017 makes SQLite's dedup table WITHOUT ROWID (one B-tree
--- instead of a rowid table and its key index), and PostgreSQL has no such table form (a heap
--- and its primary-key index either way). Kept so that both stores record the same versions.
--- A partial claim index over only pending and running jobs was measured too and left out:
--- it did not move the instructions per job claimed and completed (callgrind, within noise).
