@@ -2,7 +2,50 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from typing import Any
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
+
+
+def _bound_once(metric: Any, values: tuple[object, ...], labels: Any) -> Any:
+    """The child of `metric` for `values`, bound by `labels` the first time and kept: the hot
+    path counts every request, and `labels()` (validation, string conversion, a lock) cost
+    more than the increment it led to."""
+    children: dict[tuple[object, ...], Any] | None = metric.__dict__.get("_bound_children")
+    if children is None:
+        children = metric.__dict__["_bound_children"] = {}
+    child = children.get(values)
+    if child is None:
+        child = children[values] = labels(*values)
+    return child
+
+
+class Counter(prometheus_client.Counter):
+    """A counter whose `labels(...)` children are bound once per label values."""
+
+    def labels(self, *labelvalues: object, **labelkwargs: object) -> Counter:
+        if labelkwargs:
+            return super().labels(*labelvalues, **labelkwargs)
+        return _bound_once(self, labelvalues, super().labels)  # type: ignore[no-any-return]
+
+
+class Gauge(prometheus_client.Gauge):
+    """A gauge whose `labels(...)` children are bound once per label values."""
+
+    def labels(self, *labelvalues: object, **labelkwargs: object) -> Gauge:
+        if labelkwargs:
+            return super().labels(*labelvalues, **labelkwargs)
+        return _bound_once(self, labelvalues, super().labels)  # type: ignore[no-any-return]
+
+
+class Histogram(prometheus_client.Histogram):
+    """A histogram whose `labels(...)` children are bound once per label values."""
+
+    def labels(self, *labelvalues: object, **labelkwargs: object) -> Histogram:
+        if labelkwargs:
+            return super().labels(*labelvalues, **labelkwargs)
+        return _bound_once(self, labelvalues, super().labels)  # type: ignore[no-any-return]
 
 
 class Metrics:
