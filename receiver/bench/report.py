@@ -173,6 +173,9 @@ class OutageFigures:
     drain_s: float
     events_per_s: float
     exactly_once: bool
+    # By when half the events were delivered: with the drain, it tells the backlog's pace from
+    # the last jobs' retry wait (exponential backoff pushes the tail out, not the middle).
+    half_drained_s: float = 0.0
 
 
 def outage_figures(
@@ -192,6 +195,12 @@ def outage_figures(
             first[key] = arrived
     distinct = len(set(webhook_ids))
     seconds = (max(first.values()) - healthy_ns) / 1e9 if first else 0.0
+    ordered = sorted(first.values())
+    half = (
+        (ordered[(len(wanted) - 1) // 2] - healthy_ns) / 1e9
+        if len(ordered) * 2 >= len(wanted)
+        else 0.0
+    )
     return OutageFigures(
         events=len(wanted),
         delivered=len(first),
@@ -201,6 +210,7 @@ def outage_figures(
         drain_s=round(max(seconds, 0.0), 3),
         events_per_s=round(len(first) / seconds, 1) if seconds > 0 else 0.0,
         exactly_once=len(first) == len(wanted) == distinct == len(webhook_ids),
+        half_drained_s=round(max(half, 0.0), 3),
     )
 
 
@@ -248,7 +258,8 @@ def _outage_run_line(label: str, run: Mapping[str, Any]) -> str:
     once = "exactly once" if run["exactly_once"] else "NOT exactly once"
     return (
         f"  {label:<18}drain {_num(run['drain_s'], 2):>7} s {_num(run['events_per_s']):>8} "
-        f"events/s; {run['delivered']}/{run['events']} delivered, "
+        f"events/s (half by {_num(run.get('half_drained_s'), 2)} s); "
+        f"{run['delivered']}/{run['events']} delivered, "
         f"{run['distinct_webhook_ids']} distinct webhook-ids, {run['duplicates']} duplicates: "
         f"{once}; {run['fetches_failed_in_outage']} fetches answered 503 in the "
         f"{_num(run.get('outage_s'), 1)} s outage"

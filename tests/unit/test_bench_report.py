@@ -169,6 +169,7 @@ def test_outage_figures_count_each_message_once() -> None:
     assert (once.events, once.delivered, once.deliveries, once.duplicates) == (3, 3, 3, 0)
     assert once.drain_s == 4.0  # healthy at 10 s, the last event first delivered at 14 s
     assert once.events_per_s == 0.8
+    assert once.half_drained_s == 2.0  # the second of three delivered at 12 s
 
     repeated = outage_figures(["a", "b", "c"], healthy, [*arrivals, ("b", 20 * s, "msg_b")])
     assert not repeated.exactly_once
