@@ -151,15 +151,7 @@ def run_end_to_end(
     stedi_port, sink_port, port = free_port(), free_port(), free_port()
     stedi_url = f"http://{HOST}:{stedi_port}"
     loadgen_cpu = cpus[1] if cpus else None
-    peers_command = python_module(
-        peers.__name__,
-        "--host",
-        HOST,
-        "--stedi-port",
-        str(stedi_port),
-        "--sink-port",
-        str(sink_port),
-    )
+    peers_command = peers.command(HOST, stedi_port, sink_port)
     peers_env = {**_base_env(), peers.API_KEY_ENV: api_key}
     with running_server(
         peers_command, sink_port, peers_env, workdir / "peers.log", loadgen_cpu

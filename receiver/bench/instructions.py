@@ -205,10 +205,7 @@ def end_to_end_run(workdir: Path, n: int) -> int:
             "RECEIVER_ALLOW_INSECURE_DESTINATIONS": "true",
         },
     )
-    peers_command = python_module(
-        peers.__name__, "--host", HOST, "--stedi-port", str(stedi_port), "--sink-port",
-        str(sink_port),
-    )  # fmt: skip
+    peers_command = peers.command(HOST, stedi_port, sink_port)
     peers_proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         peers_command,
         env={**_base_env(), peers.API_KEY_ENV: api_key},

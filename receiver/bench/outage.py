@@ -33,11 +33,11 @@ from receiver.bench.servers import (
     running_server,
 )
 from receiver.bench.setup import (
-    ACCOUNT,
     INBOUND_ENV,
     BenchOptions,
     Progress,
     _base_env,
+    account_args,
     receiver_env,
 )
 
@@ -138,19 +138,7 @@ def _prepare(env: dict[str, str], account_id: str, hook_url: str) -> None:
     steps.append([["migrate"]])
     steps.append(
         [
-            [
-                "accounts",
-                "add",
-                ACCOUNT,
-                "--stedi-account-id",
-                account_id,
-                "--inbound-header",
-                "x-api-key",
-                "--inbound-secret-env",
-                INBOUND_ENV,
-                "--api-key-env",
-                API_KEY_ENV,
-            ],
+            account_args(account_id, "--api-key-env", API_KEY_ENV),
             ["subscriptions", "add", hook_url, "--type", "claim.*", "--json"],
         ]
     )
@@ -175,16 +163,7 @@ def run_once(
     stedi_port, sink_port, port = free_port(), free_port(), free_port()
     stedi_url = f"http://{HOST}:{stedi_port}"
     side_cpu = cpus[1] if cpus else None
-    peers_command = python_module(
-        peers.__name__,
-        "--host",
-        HOST,
-        "--stedi-port",
-        str(stedi_port),
-        "--sink-port",
-        str(sink_port),
-        "--outage",
-    )
+    peers_command = peers.command(HOST, stedi_port, sink_port, outage=True)
     env = receiver_env(
         workdir,
         port,

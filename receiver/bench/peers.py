@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from receiver.bench.report835 import REPORT_835
+from receiver.bench.servers import python_module
 
 # The API key the mock Stedi expects in `Authorization` (never on a command line).
 API_KEY_ENV = "RECEIVER_BENCH_STEDI_KEY"
@@ -33,6 +34,13 @@ _JSON = "application/json"
 
 async def _healthz(_: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type=_JSON)
+
+
+def command(host: str, stedi_port: int, sink_port: int, *, outage: bool = False) -> list[str]:
+    """The command line that runs these peers on `host` (the mock Stedi able to play an
+    outage with `outage`)."""
+    ports = ["--stedi-port", str(stedi_port), "--sink-port", str(sink_port)]
+    return python_module(__name__, "--host", host, *ports, *(["--outage"] if outage else []))
 
 
 def create_mock_stedi(api_key: str, *, outage: bool = False) -> Starlette:

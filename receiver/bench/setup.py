@@ -82,22 +82,16 @@ def receiver_env(workdir: Path, port: int, **extra: str) -> dict[str, str]:
     }
 
 
+def account_args(account_id: str, *extra: str) -> list[str]:
+    """The `receiver` arguments adding the bench's Stedi account: inbound `x-api-key` from
+    INBOUND_ENV, plus `extra` options."""
+    return [
+        "accounts", "add", ACCOUNT, "--stedi-account-id", account_id,
+        "--inbound-header", "x-api-key", "--inbound-secret-env", INBOUND_ENV, *extra,
+    ]  # fmt: skip
+
+
 def add_account(env: dict[str, str], account_id: str, *extra: str) -> None:
-    """The bench's Stedi account: inbound `x-api-key` from INBOUND_ENV, plus `extra` options
-    (in a database `migrate` creates first)."""
+    """The bench's Stedi account (`account_args`), in a database `migrate` creates first."""
     run_cli(["migrate"], env)
-    run_cli(
-        [
-            "accounts",
-            "add",
-            ACCOUNT,
-            "--stedi-account-id",
-            account_id,
-            "--inbound-header",
-            "x-api-key",
-            "--inbound-secret-env",
-            INBOUND_ENV,
-            *extra,
-        ],
-        env,
-    )
+    run_cli(account_args(account_id, *extra), env)
