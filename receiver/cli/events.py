@@ -23,7 +23,7 @@ from receiver.ops.events import (
     retry_job,
     timeline_json,
 )
-from receiver.ops.filters import EVENT_STATUSES, JOB_STATUSES, SOURCES
+from receiver.ops.filters import EVENT_STATUSES, JOB_KINDS, JOB_STATUSES, SOURCES
 from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
 
@@ -131,12 +131,15 @@ def jobs() -> None:
 
 @jobs.command("list")
 @enum_filter("--status", JOB_STATUSES)
+@enum_filter("--kind", JOB_KINDS)
 @click.option("--event-id")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def jobs_list(status: str | None, event_id: str | None, limit: int, as_json: bool) -> None:
+def jobs_list(
+    status: str | None, kind: str | None, event_id: str | None, limit: int, as_json: bool
+) -> None:
     """Jobs, newest first."""
-    flt = job_filter({"status": status, "event_id": event_id})
+    flt = job_filter({"status": status, "kind": kind, "event_id": event_id})
     page = with_store(lambda store: store.list_jobs(flt, limit=limit, cursor=None))
     if as_json:
         emit_json({"items": [job_json(j) for j in page.items], "next_cursor": page.next_cursor})

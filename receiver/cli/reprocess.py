@@ -7,9 +7,11 @@ import click
 import orjson
 
 from receiver.cli.base import emit_json, with_store
+from receiver.cli.filters import enum_filter
 from receiver.cli.render import confirm, progress
 from receiver.clock import utc_now
 from receiver.errors import ReceiverError
+from receiver.ops.filters import JOB_KINDS
 from receiver.ops.reprocess import dead_job_filter, reprocess_dead_jobs, reprocess_event
 from receiver.ops.trail import cli_actor
 from receiver.store.base import Store
@@ -39,7 +41,7 @@ def reprocess_one(event_id: str, as_json: bool) -> None:
 @click.option("--since", required=True, help="ISO-8601 time with a timezone (inclusive).")
 @click.option("--until", help="ISO-8601 time with a timezone (exclusive; default now).")
 @click.option("--account", help="Only jobs of this account's events.")
-@click.option("--kind", help="Only jobs of this kind (process, reprocess).")
+@enum_filter("--kind", JOB_KINDS, help="Only jobs of this kind.")
 @click.option("--dry-run", is_flag=True, help="Only count; change nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines: the count, then the result.")

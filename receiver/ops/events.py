@@ -16,7 +16,7 @@ from receiver.models import (
     StoredEvent,
     TimelineEntry,
 )
-from receiver.ops.filters import EVENT_STATUSES, JOB_STATUSES, SOURCES, one_of
+from receiver.ops.filters import EVENT_STATUSES, JOB_KINDS, JOB_STATUSES, SOURCES, one_of
 from receiver.ops.trail import record
 from receiver.store.base import Store
 
@@ -95,10 +95,10 @@ def event_filter(query: Any) -> EventFilter:
 
 def job_filter(query: Any) -> JobFilter:
     """JobFilter from query parameters or CLI options (the API and the CLI share it);
-    BadRequestError for an unknown status."""
+    BadRequestError for an unknown status or kind."""
     return JobFilter(
         status=one_of("status", query.get("status"), JOB_STATUSES),
-        kind=query.get("kind"),
+        kind=one_of("kind", query.get("kind"), JOB_KINDS),
         event_id=query.get("event_id"),
     )
 

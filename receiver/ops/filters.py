@@ -1,5 +1,5 @@
-"""The one validation of enum filter values (sources, statuses, audit actions) and their lists,
-which the API, the CLI and the OpenAPI document all take from here."""
+"""The one validation of enum filter values (sources, statuses, job kinds, audit actions) and
+their lists, which the API, the CLI and the OpenAPI document all take from here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from receiver.errors import BadRequestError
 from receiver.models import AuditAction, DeliveryStatus, EventStatus, JobStatus, Source
+from receiver.store.base import PROCESS_JOB
+from receiver.store.reprocess_sql import REPROCESS_JOB
 
 
 def values_of(kind: type[enum.StrEnum]) -> tuple[str, ...]:
@@ -18,6 +20,7 @@ def values_of(kind: type[enum.StrEnum]) -> tuple[str, ...]:
 SOURCES = values_of(Source)
 EVENT_STATUSES = values_of(EventStatus)
 JOB_STATUSES = values_of(JobStatus)
+JOB_KINDS = (PROCESS_JOB, REPROCESS_JOB)  # an event's first follow-up, and a run again
 DELIVERY_STATUSES = values_of(DeliveryStatus)
 AUDIT_ACTIONS = values_of(AuditAction)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from receiver.errors import BadRequestError
 from receiver.models import Actor, AuditAction
+from receiver.ops.filters import JOB_KINDS, one_of
 from receiver.ops.replays import parse_instant
 from receiver.ops.trail import record
 from receiver.store.base import Store
@@ -43,14 +44,13 @@ def dead_job_filter(
     end = now if until is None else parse_instant("until", until)
     if end <= start:
         raise BadRequestError("until must be later than since")
-    for name, value in (("account", account), ("kind", kind)):
-        if value is not None and (not isinstance(value, str) or not value):
-            raise BadRequestError(f"{name} must be a non-empty string")
+    if account is not None and (not isinstance(account, str) or not account):
+        raise BadRequestError("account must be a non-empty string")
     return DeadJobFilter(
         since=start,
         until=end,
         account=account if isinstance(account, str) else None,
-        kind=kind if isinstance(kind, str) else None,
+        kind=one_of("kind", kind, JOB_KINDS),
     )
 
 

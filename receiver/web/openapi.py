@@ -24,6 +24,7 @@ from receiver.ops.filters import (
     AUDIT_ACTIONS,
     DELIVERY_STATUSES,
     EVENT_STATUSES,
+    JOB_KINDS,
     JOB_STATUSES,
     SOURCES,
     values_of,
@@ -300,7 +301,7 @@ OPERATIONS: tuple[Operation, ...] = (
         scope="events:read",
         params=(
             query("status", enum_of(JOB_STATUSES)),
-            query("kind", STRING),
+            query("kind", enum_of(JOB_KINDS)),
             query("event_id", STRING),
             LIMIT,
             CURSOR,
@@ -727,7 +728,7 @@ SCHEMAS: dict[str, Schema] = {
         {
             "id": ID,
             "event_id": ID,
-            "kind": STRING,
+            "kind": enum_of(JOB_KINDS),
             "status": enum_of(JOB_STATUSES),
             "attempts": _COUNT,
             "next_attempt_at": TIME,

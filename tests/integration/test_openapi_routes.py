@@ -262,6 +262,7 @@ FILTERS = [
     ("/events", "status", ("events", "list", "--status")),
     ("/events", "source", ("events", "list", "--source")),
     ("/jobs", "status", ("jobs", "list", "--status")),
+    ("/jobs", "kind", ("jobs", "list", "--kind")),
     ("/deliveries", "status", ("deliveries", "list", "--status")),
     ("/audit", "action", ("audit", "list", "--action")),
 ]

@@ -79,3 +79,11 @@ def test_jobs_reprocess_reports_progress_on_stderr_when_piped(cli: Cli) -> None:
         "queueing dead jobs again: 0/2",
         "queueing dead jobs again: 2/2",
     ]
+
+
+def test_a_job_kind_outside_the_list_is_refused_in_the_apis_words(cli: Cli) -> None:
+    since = an_hour_ago()
+    refused = cli("jobs", "reprocess", "--since", since, "--kind", "bogus", "--dry-run")
+    assert_clean_error(refused, 2, "kind must be one of process, reprocess")
+    assert_clean_error(cli("jobs", "list", "--kind", "bogus"), 2, "process, reprocess")
+    assert cli.json("jobs", "list", "--kind", "reprocess")["items"] == []
