@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
@@ -21,7 +20,14 @@ import httpx
 import orjson
 
 from receiver.bench import baseline as baseline_module, end_to_end, loadgen, peers
-from receiver.bench.servers import HOST, Server, free_port, python_module, run_pinned
+from receiver.bench.servers import (
+    HOST,
+    Server,
+    free_port,
+    python_module,
+    run_pinned,
+    wait_healthy,
+)
 from receiver.bench.setup import (
     INBOUND_ENV,
     LOADGEN_TIMEOUT_S,
@@ -87,18 +93,7 @@ def under_callgrind(
         )
     server = Server(proc, port, log)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{command[2]} under callgrind exited: {server.log_tail()}")
-            try:
-                if httpx.get(server.url + "/healthz", timeout=5.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not healthy under callgrind after {START_TIMEOUT_S}s")
-            time.sleep(0.5)
+        wait_healthy(server, timeout_s=START_TIMEOUT_S, poll_s=0.5, request_timeout_s=5.0)
         yield server
     finally:
         _stop_group(proc)

@@ -71,18 +71,26 @@ class Server:
         return text[-limit:]
 
 
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
+def wait_healthy(
+    server: Server,
+    *,
+    timeout_s: float = START_TIMEOUT_S,
+    poll_s: float = 0.05,
+    request_timeout_s: float = 1.0,
+) -> None:
+    """Return once `server` answers /healthz 200; RuntimeError (with its log's tail) if it
+    exits or is not healthy within `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
             raise RuntimeError(f"server exited with {server.proc.returncode}: {server.log_tail()}")
         try:
-            if httpx.get(server.url + "/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(server.url + "/healthz", timeout=request_timeout_s).status_code == 200:
                 return
         except httpx.TransportError:
             pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server not healthy after {START_TIMEOUT_S}s: {server.log_tail()}")
+        time.sleep(poll_s)
+    raise RuntimeError(f"server not healthy after {timeout_s}s: {server.log_tail()}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -107,7 +115,7 @@ def running_server(
     try:
         pin(proc.pid, cpu)
         server = Server(proc, port, log_path)
-        _wait_healthy(server)
+        wait_healthy(server)
         yield server
     finally:
         _stop(proc)
