@@ -12,12 +12,13 @@ from receiver.models import (
     JobStatus,
 )
 from receiver.store import fanout_rows, job_sql, rows
+from receiver.store.job_endings import JobEndings
 from receiver.store.job_reads import JobReads
 from receiver.store.postgres.base import PostgresBase, run_statements
 from receiver.store.sql import Statement, numbered
 
 
-class PostgresJobs(PostgresBase, JobReads):
+class PostgresJobs(PostgresBase, JobReads, JobEndings):
     """The job queue on PostgreSQL: claim (SKIP LOCKED) with a lease, finish, retry, kill."""
 
     # -- job queue -----------------------------------------------------------------------------
@@ -55,48 +56,6 @@ class PostgresJobs(PostgresBase, JobReads):
         jobs = [rows.job_from_row(row) for row in found]
         jobs.sort(key=lambda job: job.next_attempt_at)
         return jobs
-
-    async def complete_job(
-        self,
-        job_id: str,
-        *,
-        now: datetime,
-        lease_until: datetime,
-        result: JobResult | None = None,
-    ) -> bool:
-        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
-        return await self._finish_job(
-            job_id, job_sql.complete(job_id, now=now, lease_until=lease_until), result, now
-        )
-
-    async def retry_job(
-        self,
-        job_id: str,
-        *,
-        now: datetime,
-        lease_until: datetime,
-        next_attempt_at: datetime,
-        error: str,
-    ) -> bool:
-        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
-        return await self._finish_job(
-            job_id,
-            job_sql.retry(
-                job_id,
-                now=now,
-                lease_until=lease_until,
-                next_attempt_at=next_attempt_at,
-                error=error,
-            ),
-        )
-
-    async def kill_job(
-        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
-    ) -> bool:
-        """Dead, attempts + 1, event failed; guarded by the lease."""
-        return await self._finish_job(
-            job_id, job_sql.kill(job_id, now=now, lease_until=lease_until, error=error)
-        )
 
     async def _finish_job(
         self,

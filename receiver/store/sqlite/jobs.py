@@ -13,6 +13,7 @@ from receiver.models import (
     JobStatus,
 )
 from receiver.store import fanout_rows, job_sql, rows
+from receiver.store.job_endings import JobEndings
 from receiver.store.job_reads import JobReads
 from receiver.store.sql import Statement
 from receiver.store.sqlite.base import (
@@ -24,7 +25,7 @@ from receiver.store.sqlite.base import (
 )
 
 
-class SqliteJobs(SqliteBase, JobReads):
+class SqliteJobs(SqliteBase, JobReads, JobEndings):
     """The job queue on SQLite: claim with a lease, finish, retry, kill; job results."""
 
     # -- job queue -----------------------------------------------------------------------------
@@ -79,48 +80,6 @@ class SqliteJobs(SqliteBase, JobReads):
             return [rows.job_from_row(row) for row in found]
 
         return await self._write_grouped(claim)
-
-    async def complete_job(
-        self,
-        job_id: str,
-        *,
-        now: datetime,
-        lease_until: datetime,
-        result: JobResult | None = None,
-    ) -> bool:
-        """Done, attempts + 1, event processed, `result` stored; guarded by the lease."""
-        return await self._finish_job(
-            job_id, job_sql.complete(job_id, now=now, lease_until=lease_until), result, now
-        )
-
-    async def retry_job(
-        self,
-        job_id: str,
-        *,
-        now: datetime,
-        lease_until: datetime,
-        next_attempt_at: datetime,
-        error: str,
-    ) -> bool:
-        """Pending again at `next_attempt_at`, attempts + 1; guarded by the lease."""
-        return await self._finish_job(
-            job_id,
-            job_sql.retry(
-                job_id,
-                now=now,
-                lease_until=lease_until,
-                next_attempt_at=next_attempt_at,
-                error=error,
-            ),
-        )
-
-    async def kill_job(
-        self, job_id: str, *, now: datetime, lease_until: datetime, error: str
-    ) -> bool:
-        """Dead, attempts + 1, event failed; guarded by the lease."""
-        return await self._finish_job(
-            job_id, job_sql.kill(job_id, now=now, lease_until=lease_until, error=error)
-        )
 
     async def _finish_job(
         self,
