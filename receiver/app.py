@@ -178,6 +178,7 @@ def build_dispatcher(
         allow_insecure=settings.allow_insecure_destinations,
         resolver=resolver,
         timeout_seconds=settings.delivery_timeout_seconds,
+        connections_per_pool=settings.subscription_max_concurrency,
         transport=transport,
     )
     dispatcher = Dispatcher(

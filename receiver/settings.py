@@ -65,7 +65,7 @@ class Settings:
     delivery_schedule: str = "0,5,300,1800,7200,18000,36000,36000"
     delivery_timeout_seconds: int = 15
     delivery_max_retry_after_seconds: int = 3600
-    subscription_max_concurrency: int = 4
+    subscription_max_concurrency: int = 16
     subscription_disable_after_seconds: int = 5 * 24 * 3600
     subscription_secret_grace_seconds: int = 24 * 3600
     token_cache_size: int = 10000

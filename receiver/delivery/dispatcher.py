@@ -37,7 +37,7 @@ class Dispatcher:
         per_subscription: int,
         disable_after_seconds: float,
         max_retry_after: float,
-        max_in_flight: int = 32,
+        max_in_flight: int = 64,
         metrics: Metrics | None = None,
         random: Callable[[], float] = _random.random,
     ) -> None:

@@ -47,12 +47,18 @@ class Sender:
         allow_insecure: bool,
         resolver: Resolver,
         timeout_seconds: float,
+        connections_per_pool: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._allow_insecure = allow_insecure
         self._resolver = resolver
         self._timeout = httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds))
         self._transport = transport
+        # As many connections as the subscription may have attempts in flight, all kept
+        # alive: fewer kept would close and reopen one per attempt under a backlog.
+        self._limits = httpx.Limits(
+            max_connections=connections_per_pool, max_keepalive_connections=connections_per_pool
+        )
         self._clients: dict[str, httpx.AsyncClient] = {}
 
     def _client(self, pool_key: str) -> httpx.AsyncClient:
@@ -61,7 +67,7 @@ class Sender:
             client = outbound_client(
                 timeout=self._timeout,
                 transport=self._transport,
-                limits=httpx.Limits(max_connections=16, max_keepalive_connections=4),
+                limits=self._limits,
             )
             self._clients[pool_key] = client
         return client
