@@ -56,6 +56,7 @@ async def test_concurrent_callers_share_transactions(tmp_path: Path) -> None:
         assert stats.items == 100
         assert 1 <= stats.batches < 100
         assert stats.failed_batches == 0
+        assert stats.isolated_batches == 0  # no item raised: no batch ran twice
         page = await store.list_events(EventFilter(), limit=500, cursor=None)
         assert len(page.items) == 100
     finally:
@@ -95,6 +96,11 @@ async def test_an_item_error_fails_only_that_item(tmp_path: Path) -> None:
         assert isinstance(outcomes["same_id"], ConflictError)
         assert outcomes["third"] == RecordResult(event_id=third.id, created=True)
         assert store.group_commit_stats.batches == 1
+        # The batch ran bare, met the conflict, rolled back and ran again item by item: the
+        # other two are stored once each, the failed one not at all.
+        assert store.group_commit_stats.isolated_batches == 1
+        stored = await store.list_events(EventFilter(), limit=50, cursor=None)
+        assert sorted(e.id for e in stored.items) == sorted([first.id, third.id])
         # The failed item's keys were rolled back with it.
         retry = make_event(2)
         assert (await store.record_inbound(retry, PROCESS_JOB)).created is True

@@ -25,8 +25,8 @@ class SqliteIntake(SqliteBase, EventReads):
         """Event, dedup keys and job in one transaction; a known dedup key stores nothing.
 
         The transaction is shared with the other intake writes pending within the
-        group-commit window; each under its own savepoint, in arrival order, so a key stored
-        earlier in the same batch is already known to the later ones."""
+        group-commit window, in arrival order, so a key stored earlier in the same batch is
+        already known to the later ones (see `batch`: an item that fails fails alone)."""
         if not event.dedup_keys:
             raise ValueError("an inbound event needs at least one dedup key")
         now = to_text(event.received_at)
