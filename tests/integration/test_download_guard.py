@@ -39,8 +39,8 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_certificates(directory: Path) -> tuple[bytes, tuple[str, str]]:
-    """A test CA (PEM) and a server certificate for DOWNLOAD_HOST only, signed by it."""
+def make_certificates(directory: Path, host: str = DOWNLOAD_HOST) -> tuple[bytes, tuple[str, str]]:
+    """A test CA (PEM) and a server certificate for `host` only, signed by it."""
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     end = start + dt.timedelta(days=1)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -75,13 +75,13 @@ def make_certificates(directory: Path) -> tuple[bytes, tuple[str, str]]:
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = (
         x509.CertificateBuilder()
-        .subject_name(_name(DOWNLOAD_HOST))
+        .subject_name(_name(host))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(DOWNLOAD_HOST)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
