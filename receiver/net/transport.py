@@ -19,7 +19,10 @@ _FAILURES = (aiohttp.ClientError, HttpProcessingError, OSError, EOFError)
 # Headers aiohttp would add on its own: the request carries exactly the headers httpx built.
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 # aiohttp decides Connection itself (`close` when keep-alive is off); chunking too.
-_DROPPED_HEADERS = ("connection", "transfer-encoding")
+_DROPPED_HEADERS = (b"connection", b"transfer-encoding")
+# asyncio buffers this much of a write without waiting for the peer: aiohttp's read timer,
+# which starts once the body is handed over, covers a body this small.
+_BUFFERED_BODY_BYTES = 64 * 1024
 # h11 (under httpcore) accepts a response head of up to 16 KiB; aiohttp's default is 8 KiB.
 _MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(5.0)
@@ -90,7 +93,8 @@ def head_deadline(
     write + read (None if any is None). aiohttp has no write timeout and starts `sock_read`
     only once the body is written, so a peer that stops reading would stall an upload for
     ever; connect and read are bounded apart, so reaching this deadline means the write
-    took longer than `write` (or the head came in a trickle): an httpx.WriteTimeout."""
+    took longer than `write` (or the head came in a trickle): an httpx.WriteTimeout. Only
+    bodies over 64 KiB or streamed get it (see _deadline_for)."""
     parts = (connect, read, write, pool)
     return None if any(part is None for part in parts) else sum(p for p in parts if p)
 
@@ -162,9 +166,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         timeout: Mapping[str, float | None] = request.extensions.get(
             "timeout", DEFAULT_TIMEOUT.as_dict()
         )
+        encoding = request.headers.encoding
         headers = [
-            (name, value)
-            for name, value in request.headers.multi_items()
+            (name.decode(encoding), value.decode(encoding))
+            for name, value in request.headers.raw
             if name.lower() not in _DROPPED_HEADERS
         ]
         timeouts = (
@@ -173,13 +178,14 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             timeout.get("write"),
             timeout.get("pool"),
         )
+        body = _body_of(request)
         try:
-            async with asyncio.timeout(head_deadline(*timeouts)) as deadline:
+            async with asyncio.timeout(_deadline_for(body, timeouts)) as deadline:
                 response = await session.request(
                     request.method,
                     URL(str(request.url), encoded=True),
                     headers=headers,
-                    data=_body_of(request),
+                    data=body,
                     allow_redirects=False,
                     timeout=client_timeout(*timeouts),
                     server_hostname=request.extensions.get("sni_hostname"),
@@ -206,6 +212,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session, self._session = self._session, None
         if session is not None:
             await session.close()
+
+
+def _deadline_for(
+    body: bytes | httpx.AsyncByteStream | None,
+    timeouts: tuple[float | None, float | None, float | None, float | None],
+) -> float | None:
+    """head_deadline for a body that may wait on the peer to be written, else None."""
+    if body is None or (isinstance(body, bytes) and len(body) <= _BUFFERED_BODY_BYTES):
+        return None
+    return head_deadline(*timeouts)
 
 
 def _http_version(version: aiohttp.HttpVersion | None) -> bytes:

@@ -136,6 +136,16 @@ class TestAfterSending:
                 await http.post(server.url, content=body())
         assert 0.9 < time.monotonic() - started < 5
 
+    async def test_a_small_upload_the_server_never_reads_is_a_read_timeout(self) -> None:
+        """Up to 64 KiB is buffered whole at once; aiohttp's read timer then runs."""
+
+        async def never_reads(connection: Connection) -> None:
+            await asyncio.sleep(30)
+
+        async with raw_server(never_reads) as server, client(timeout=0.25) as http:
+            with pytest.raises(httpx.ReadTimeout):
+                await http.post(server.url, content=b"x" * (64 * 1024))
+
     async def test_a_close_after_the_request_is_a_remote_protocol_error(self) -> None:
         async def hangs_up(connection: Connection) -> None:
             await connection.read_request()
