@@ -26,6 +26,7 @@ _BUFFERED_BODY_BYTES = 64 * 1024
 # h11 (under httpcore) accepts a response head of up to 16 KiB; aiohttp's default is 8 KiB.
 _MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(5.0)
+_DEFAULT_TIMEOUTS = DEFAULT_TIMEOUT.as_dict()
 
 
 def transport_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
@@ -163,9 +164,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 f"request URL has an unsupported scheme {request.url.scheme!r}", request=request
             )
         session = self._session or self._open_session()
-        timeout: Mapping[str, float | None] = request.extensions.get(
-            "timeout", DEFAULT_TIMEOUT.as_dict()
-        )
+        timeout: Mapping[str, float | None] = request.extensions.get("timeout", _DEFAULT_TIMEOUTS)
         encoding = request.headers.encoding
         headers = [
             (name.decode(encoding), value.decode(encoding))
@@ -228,8 +227,11 @@ def _http_version(version: aiohttp.HttpVersion | None) -> bytes:
     return b"HTTP/1.1" if version is None else f"HTTP/{version.major}.{version.minor}".encode()
 
 
+@lru_cache(maxsize=2)
 def _ssl_context(verify: bool) -> ssl.SSLContext:
-    """The context httpx itself would build (certifi's CAs, SSL_CERT_FILE/DIR honoured)."""
+    """The context httpx itself would build (certifi's CAs, SSL_CERT_FILE/DIR honoured), made
+    once per process: loading the CA bundle takes tens of ms, and a Sender opens a transport
+    per subscription."""
     return httpx.create_ssl_context(verify=verify)
 
 
