@@ -126,6 +126,7 @@ def build_worker(
         max_response_bytes=settings.stedi_max_response_bytes,
         resolver=resolver,
         allow_private_downloads=settings.allow_insecure_destinations,
+        outbound_http=settings.outbound_http,
     )
     worker = Worker(
         store=store,
@@ -154,13 +155,17 @@ def build_eligibility_client(
         max_in_flight_per_account=settings.eligibility_max_in_flight,
         max_response_bytes=settings.stedi_max_response_bytes,
         metrics=metrics,
+        outbound_http=settings.outbound_http,
     )
 
 
 def build_optum_client(settings: Settings) -> OptumClient:
     """The Optum client, on the configured hosts (the caller closes it)."""
     return OptumClient(
-        defaults=OptumDefaults(base_url=settings.optum_base_url, token_url=settings.optum_token_url)
+        defaults=OptumDefaults(
+            base_url=settings.optum_base_url, token_url=settings.optum_token_url
+        ),
+        outbound_http=settings.outbound_http,
     )
 
 
@@ -180,6 +185,7 @@ def build_dispatcher(
         timeout_seconds=settings.delivery_timeout_seconds,
         connections_per_pool=settings.subscription_max_concurrency,
         transport=transport,
+        outbound_http=settings.outbound_http,
     )
     dispatcher = Dispatcher(
         store=store,

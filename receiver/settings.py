@@ -84,6 +84,7 @@ class Settings:
     eligibility_poll_page_size: int = 100
     eligibility_poll_idle_ms: int = 1000
     eligibility_poll_lease_seconds: int = 300
+    outbound_http: str = "aiohttp"
 
     @property
     def is_sqlite(self) -> bool:
@@ -201,6 +202,7 @@ _CHECKS: dict[str, Callable[[str, str], str]] = {
     "stedi_download_hosts": lambda n, v: _check_host_patterns(n, v),
     "forwarded_allow_ips": lambda n, v: _check_addresses(n, v),
     "eligibility_poll_schedule": lambda n, v: _check_poll_schedule(n, v),
+    "outbound_http": lambda n, v: _check_choice(n, v, ("aiohttp", "httpx")),
 }
 
 # Whole-number settings for which 0 would make no sense (a replay cap of 0 refuses them all,

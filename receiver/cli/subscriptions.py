@@ -183,6 +183,7 @@ def test(subscription_id: str, as_json: bool) -> None:
             allow_insecure=settings.allow_insecure_destinations,
             resolver=system_resolver,
             timeout_seconds=settings.delivery_timeout_seconds,
+            outbound_http=settings.outbound_http,
         )
         try:
             result = await sender.post(

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import httpx
 
-from receiver.net.client import outbound_client
+from receiver.net.client import AIOHTTP, outbound_client
 from receiver.net.ssrf import (
     DestinationError,
     PinnedURL,
@@ -49,7 +49,9 @@ class Sender:
         timeout_seconds: float,
         connections_per_pool: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
+        outbound_http: str = AIOHTTP,
     ) -> None:
+        self._outbound_http = outbound_http
         self._allow_insecure = allow_insecure
         self._resolver = resolver
         self._timeout = httpx.Timeout(timeout_seconds, connect=min(5.0, timeout_seconds))
@@ -65,6 +67,7 @@ class Sender:
         client = self._clients.get(pool_key)
         if client is None:
             client = outbound_client(
+                backend=self._outbound_http,
                 timeout=self._timeout,
                 transport=self._transport,
                 limits=self._limits,

@@ -18,7 +18,7 @@ import httpx
 
 from receiver.errors import ReceiverError
 from receiver.metrics import Metrics
-from receiver.net.client import outbound_client
+from receiver.net.client import AIOHTTP, outbound_client
 from receiver.net.ssrf import (
     DestinationError,
     Resolver,
@@ -189,6 +189,7 @@ class StediClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         resolver: Resolver = system_resolver,
         allow_private_downloads: bool = False,
+        outbound_http: str = AIOHTTP,
     ) -> None:
         if max_concurrency_per_account < 1:
             raise ValueError("max_concurrency_per_account must be at least 1")
@@ -202,11 +203,12 @@ class StediClient:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._metrics = metrics
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._http = outbound_client(timeout=timeout, transport=transport)
+        self._http = outbound_client(backend=outbound_http, timeout=timeout, transport=transport)
         # Downloads connect to a checked address with the host name in TLS; a kept-alive
         # connection (pooled by address) could carry one host's request over a connection
         # verified for another host at the same address, so none is kept.
         self._download_http = outbound_client(
+            backend=outbound_http,
             timeout=timeout,
             transport=transport,
             limits=httpx.Limits(max_keepalive_connections=0),

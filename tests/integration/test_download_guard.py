@@ -10,7 +10,6 @@ import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,6 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from receiver.followup.worker import Worker
 from receiver.intake.stedi import parse_stedi_webhook
 from receiver.models import Account, JobFilter
+from receiver.net.client import outbound_transport
 from receiver.policy import FailureKind, RetryPolicy
 from receiver.store.base import PROCESS_JOB
 from receiver.store.sqlite import SqliteStore
@@ -39,8 +39,8 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_certificates(directory: Path) -> tuple[bytes, tuple[str, str]]:
-    """A test CA (PEM) and a server certificate for DOWNLOAD_HOST only, signed by it."""
+def make_certificates(directory: Path, host: str = DOWNLOAD_HOST) -> tuple[bytes, tuple[str, str]]:
+    """A test CA (PEM) and a server certificate for `host` only, signed by it."""
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     end = start + dt.timedelta(days=1)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -75,13 +75,13 @@ def make_certificates(directory: Path) -> tuple[bytes, tuple[str, str]]:
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = (
         x509.CertificateBuilder()
-        .subject_name(_name(DOWNLOAD_HOST))
+        .subject_name(_name(host))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(DOWNLOAD_HOST)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
@@ -126,13 +126,14 @@ async def to_loopback(host: str, port: int) -> list[str]:
     return ["127.0.0.1"]
 
 
-async def download_via(core_url: str, ca_pem: bytes) -> bytes:
-    """Fetch the 837 output through Stedi's redirect, trusting only the test CA."""
+async def download_via(core_url: str, ca_pem: bytes, backend: str = "httpx") -> bytes:
+    """Fetch the 837 output through Stedi's redirect over `backend`'s transport, trusting only
+    the test CA."""
     context = ssl.create_default_context(cadata=ca_pem.decode())
     client = StediClient(
         healthcare_url=core_url,
         core_url=core_url,
-        transport=httpx.AsyncHTTPTransport(verify=context),
+        transport=outbound_transport(backend, verify=context),
         download_hosts="*.example.test",
         resolver=to_loopback,
         allow_private_downloads=True,
@@ -146,17 +147,20 @@ async def download_via(core_url: str, ca_pem: bytes) -> bytes:
         await client.aclose()
 
 
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
 async def test_the_certificate_is_verified_for_the_download_host_name(
     certificates: tuple[bytes, tuple[str, str]],
     stedi: tuple[str, MockStediState],
     files: tuple[int, MockStediState],
+    backend: str,
 ) -> None:
     ca_pem, _ = certificates
     core_url, core = stedi
     port, download = files
     core.output_redirect_base = f"https://{DOWNLOAD_HOST}:{port}"
 
-    assert await download_via(core_url, ca_pem) == fixture_bytes("stedi/transaction-837p.x12")
+    expected = fixture_bytes("stedi/transaction-837p.x12")
+    assert await download_via(core_url, ca_pem, backend) == expected
 
     (request,) = download.requests
     assert request.headers["host"] == f"{DOWNLOAD_HOST}:{port}"
@@ -164,10 +168,12 @@ async def test_the_certificate_is_verified_for_the_download_host_name(
     assert "authorization" not in request.headers
 
 
+@pytest.mark.parametrize("backend", ["httpx", "aiohttp"])
 async def test_a_certificate_for_another_name_is_refused(
     certificates: tuple[bytes, tuple[str, str]],
     stedi: tuple[str, MockStediState],
     files: tuple[int, MockStediState],
+    backend: str,
 ) -> None:
     """The same server at the same checked address, named by a host its certificate does not
     hold: the TLS handshake fails, nothing is downloaded."""
@@ -177,7 +183,7 @@ async def test_a_certificate_for_another_name_is_refused(
     core.output_redirect_base = f"https://other.example.test:{port}"
 
     with pytest.raises(UpstreamError) as caught:
-        await download_via(core_url, ca_pem)
+        await download_via(core_url, ca_pem, backend)
 
     assert caught.value.kind is FailureKind.TRANSIENT
     assert caught.value.reason == "connection error: ConnectError"

@@ -1,4 +1,4 @@
-"""Settings from the environment: the caps that must be at least 1."""
+"""Settings from the environment: the caps that must be at least 1, the outbound transport."""
 
 from __future__ import annotations
 
@@ -49,3 +49,10 @@ def test_the_test_and_bench_variables_are_not_settings_but_allowed() -> None:
         "OTHER_VAR": "x",
     }
     assert load_settings(env).database_url == load_settings({}).database_url
+
+
+def test_the_outbound_transport_is_aiohttp_unless_httpx_is_asked_for() -> None:
+    assert load_settings({}).outbound_http == "aiohttp"
+    assert load_settings({"RECEIVER_OUTBOUND_HTTP": "HTTPX"}).outbound_http == "httpx"
+    with pytest.raises(ConfigError, match="RECEIVER_OUTBOUND_HTTP"):
+        load_settings({"RECEIVER_OUTBOUND_HTTP": "requests"})

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 
+from receiver.net.client import AIOHTTP, outbound_transport, trusts_env
 from receiver.policy import FailureKind
 from receiver.upstream.optum.connection import (
     TENANT_HEADERS,
@@ -61,11 +62,13 @@ class OptumClient:
         token_leeway_seconds: int = DEFAULT_TOKEN_LEEWAY_SECONDS,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         clock: Callable[[], datetime] = _utc_now,
+        outbound_http: str = AIOHTTP,
     ) -> None:
         if token_leeway_seconds < 0:
             raise ValueError("token_leeway_seconds must not be negative")
         self._defaults = defaults or OptumDefaults()
         self._transport = transport
+        self._outbound_http = outbound_http
         self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._leeway = token_leeway_seconds
         self._max_bytes = max_response_bytes
@@ -207,7 +210,7 @@ class OptumClient:
         if session is not None:
             self._retired.append(session)
         transport = CappedTransport(
-            self._transport or httpx.AsyncHTTPTransport(),
+            self._transport or outbound_transport(self._outbound_http),
             self._max_bytes,
             owns_inner=self._transport is None,
         )
@@ -218,5 +221,6 @@ class OptumClient:
             timeout=self._timeout,
             leeway=self._leeway,
             clock=self._clock,
+            trust_env=trusts_env(self._outbound_http),
         )
         return session

@@ -46,6 +46,7 @@ class TokenSession:
         timeout: httpx.Timeout,
         leeway: int,
         clock: Callable[[], datetime],
+        trust_env: bool = True,
     ) -> None:
         self.fingerprint = session_fingerprint(connection, endpoint)
         self._leeway = leeway
@@ -64,6 +65,7 @@ class TokenSession:
             follow_redirects=False,
             cookies=cookieless_jar(),
             transport=transport,
+            trust_env=trust_env,  # False over aiohttp: no httpx proxy transport over it
         )
         self._http.register_compliance_hook("access_token_response", self._check_token_answer)
 
