@@ -8,7 +8,7 @@ from datetime import datetime
 
 import httpx
 
-from receiver.net.client import AIOHTTP, outbound_client
+from receiver.net.client import AIOHTTP, StreamingClient, streaming_client
 from receiver.net.ssrf import (
     DestinationError,
     PinnedURL,
@@ -61,12 +61,12 @@ class Sender:
         self._limits = httpx.Limits(
             max_connections=connections_per_pool, max_keepalive_connections=connections_per_pool
         )
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._clients: dict[str, StreamingClient] = {}
 
-    def _client(self, pool_key: str) -> httpx.AsyncClient:
+    def _client(self, pool_key: str) -> StreamingClient:
         client = self._clients.get(pool_key)
         if client is None:
-            client = outbound_client(
+            client = streaming_client(
                 backend=self._outbound_http,
                 timeout=self._timeout,
                 transport=self._transport,

@@ -18,7 +18,7 @@ import httpx
 
 from receiver.errors import ReceiverError
 from receiver.metrics import Metrics
-from receiver.net.client import AIOHTTP, outbound_client
+from receiver.net.client import AIOHTTP, StreamingClient, streaming_client
 from receiver.net.ssrf import (
     DestinationError,
     Resolver,
@@ -203,11 +203,11 @@ class StediClient:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._metrics = metrics
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._http = outbound_client(backend=outbound_http, timeout=timeout, transport=transport)
+        self._http = streaming_client(backend=outbound_http, timeout=timeout, transport=transport)
         # Downloads connect to a checked address with the host name in TLS; a kept-alive
         # connection (pooled by address) could carry one host's request over a connection
         # verified for another host at the same address, so none is kept.
-        self._download_http = outbound_client(
+        self._download_http = streaming_client(
             backend=outbound_http,
             timeout=timeout,
             transport=transport,
@@ -367,7 +367,7 @@ class StediClient:
         *,
         endpoint: str,
         extensions: dict[str, str] | None = None,
-        client: httpx.AsyncClient | None = None,
+        client: StreamingClient | None = None,
     ) -> Fetched:
         """GET `url`; its status, headers and body, read up to `max_response_bytes` (a larger
         body is a permanent UpstreamError: retrying would fetch it again)."""
@@ -385,7 +385,7 @@ class StediClient:
 
 
 async def exchange(
-    http: httpx.AsyncClient,
+    http: StreamingClient,
     method: str,
     url: str,
     *,

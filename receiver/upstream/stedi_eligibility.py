@@ -13,7 +13,7 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from receiver.metrics import Metrics
-from receiver.net.client import AIOHTTP, outbound_client
+from receiver.net.client import AIOHTTP, streaming_client
 from receiver.policy import FailureKind, classify_status, throttle_delay
 from receiver.upstream.failure import describe_upstream_failure
 from receiver.upstream.stedi import Fetched, UpstreamError, exchange
@@ -74,7 +74,7 @@ class StediEligibilityClient:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._read_timeout = read_timeout
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._http = outbound_client(backend=outbound_http, timeout=timeout, transport=transport)
+        self._http = streaming_client(backend=outbound_http, timeout=timeout, transport=transport)
 
     async def check(
         self, *, account: str, api_key: str, request: Mapping[str, object], deadline_seconds: float

@@ -6,7 +6,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from receiver.net.client import outbound_client, outbound_transport
+from receiver.net.client import (
+    DirectClient,
+    outbound_client,
+    outbound_transport,
+    streaming_client,
+)
 from receiver.net.transport import AiohttpTransport
 
 pytestmark = pytest.mark.anyio
@@ -51,3 +56,51 @@ async def test_over_aiohttp_httpx_reads_no_proxy_variables(
         assert over_aiohttp._mounts == {}
     async with outbound_client(backend="httpx") as over_httpx:
         assert over_httpx.trust_env is True
+
+
+async def test_the_direct_client_sends_what_it_is_given_and_follows_nothing() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(302, headers={"Location": "/next", "Set-Cookie": "a=b"}, text="x")
+
+    timeout = httpx.Timeout(7.0, connect=2.0)
+    http = streaming_client(transport=httpx.MockTransport(answer), timeout=timeout)
+    assert isinstance(http, DirectClient)
+    async with http:
+        async with http.stream(
+            "POST", "https://example.test/hook", content=b"{}", headers={"User-Agent": "mine/2"}
+        ) as first:
+            assert first.status_code == 302
+            assert await first.aread() == b"x"
+        async with http.stream(
+            "GET", "https://example.test/", timeout=httpx.Timeout(1.0)
+        ) as second:
+            assert second.request is seen[1]
+
+    first_sent, second_sent = seen
+    assert [r.url.path for r in seen] == ["/hook", "/"]  # the 302 was not followed
+    assert first_sent.headers["user-agent"] == "mine/2"  # the caller's header wins
+    assert second_sent.headers["user-agent"] == "receiver/1"
+    assert second_sent.headers["accept-encoding"] == "gzip, deflate"
+    assert "cookie" not in second_sent.headers  # the Set-Cookie was not kept
+    assert first_sent.content == b"{}"
+    assert first_sent.extensions["timeout"] == timeout.as_dict()
+    assert second_sent.extensions["timeout"] == httpx.Timeout(1.0).as_dict()
+    assert first.is_closed
+    assert second.is_closed
+
+
+async def test_the_httpx_fallback_keeps_httpx_client_for_its_proxy_variables() -> None:
+    http = streaming_client(backend="httpx", timeout=httpx.Timeout(1.0))
+    try:
+        assert isinstance(http, httpx.AsyncClient)
+        assert http.trust_env is True
+    finally:
+        await http.aclose()
+    direct = streaming_client(backend="aiohttp", timeout=httpx.Timeout(1.0))
+    try:
+        assert isinstance(direct, DirectClient)
+    finally:
+        await direct.aclose()
