@@ -4,8 +4,10 @@ unless RECEIVER_REQUIRE_POSTGRES=1, which turns the skip into a failure."""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+import ssl
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +32,14 @@ def anyio_backend() -> str:
 def fixture_bytes(name: str) -> bytes:
     """A fixture file's exact bytes, e.g. `fixture_bytes("stedi/report-835-era.json")`."""
     return (FIXTURES / name).read_bytes()
+
+
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """One default TLS context for test clients (`httpx.Client(verify=default_tls())`): httpx
+    loads the CA bundle again for each client it makes (tens of ms), and these clients only
+    speak plain HTTP over loopback."""
+    return ssl.create_default_context()
 
 
 def postgres_reachable() -> bool:
