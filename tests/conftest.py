@@ -1,15 +1,16 @@
 """Shared fixtures: the anyio backend, fixture files, and a Store per adapter (SQLite file,
-PostgreSQL in a schema of its own). PostgreSQL tests skip visibly when no server answers,
-unless RECEIVER_REQUIRE_POSTGRES=1, which turns the skip into a failure."""
+PostgreSQL in a migrated schema emptied for each test). PostgreSQL tests skip visibly when no
+server answers, unless RECEIVER_REQUIRE_POSTGRES=1, which turns the skip into a failure."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import socket
 import ssl
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -61,26 +62,92 @@ def require_postgres() -> None:
     pytest.skip(message)
 
 
-async def open_postgres_store() -> Store:
-    """A PostgresStore in a fresh schema of its own, opened."""
+async def open_postgres_store(schema: str | None = None) -> Store:
+    """A PostgresStore in `schema`, or else in a fresh schema of its own, opened (migrated)."""
     from receiver.store.postgres import PostgresStore
 
-    store = PostgresStore(POSTGRES_DSN, schema=f"t_{uuid.uuid4().hex[:12]}")
+    store = PostgresStore(POSTGRES_DSN, schema=schema or f"t_{uuid.uuid4().hex[:12]}")
     await store.open()
     return store
+
+
+# Every row of every table but schema_migrations deleted and every sequence restarted: the
+# schema as a fresh migration leaves it (no migration inserts rows). In the replica role, so
+# neither foreign keys nor audit_log's append-only triggers fire (needs a superuser, as CI).
+EMPTY_SCHEMA = """
+DO $$
+DECLARE found record;
+BEGIN
+    FOR found IN SELECT tablename FROM pg_tables
+            WHERE schemaname = current_schema() AND tablename <> 'schema_migrations' LOOP
+        EXECUTE format('DELETE FROM %I', found.tablename);
+    END LOOP;
+    FOR found IN SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() LOOP
+        EXECUTE format('ALTER SEQUENCE %I RESTART', found.sequencename);
+    END LOOP;
+END $$
+"""
+
+
+async def empty_schema(schema: str) -> None:
+    """Put `schema` back as a fresh migration leaves it (see EMPTY_SCHEMA)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_DSN, server_settings={"search_path": schema})
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute(EMPTY_SCHEMA)
+    finally:
+        await conn.close()
+
+
+class SharedSchema:
+    """One migrated schema the `store` fixture's PostgreSQL tests take in turn, emptied before
+    each: creating and migrating a schema per test was most of those tests' time."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+
+    async def take(self) -> str:
+        """The schema, empty: created and migrated on first use, emptied on every other."""
+        if self.name is None:
+            store = await open_postgres_store()
+            await store.close()
+            self.name = store.schema  # type: ignore[attr-defined]
+        else:
+            await empty_schema(self.name)
+        return self.name
+
+    def drop(self) -> None:
+        if self.name is not None:
+            from receiver.store.postgres import PostgresStore
+
+            asyncio.run(PostgresStore(POSTGRES_DSN, schema=self.name).drop_schema())
+
+
+@pytest.fixture(scope="session")
+def shared_schema() -> Iterator[SharedSchema]:
+    shared = SharedSchema()
+    yield shared
+    shared.drop()
 
 
 @pytest.fixture(
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "sealed-sqlite"]
 )
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path, shared_schema: SharedSchema
+) -> AsyncIterator[Store]:
     """An open, empty store of each adapter kind, and SQLite behind encryption at rest (the
-    contract holds through SealedStore too)."""
+    contract holds through SealedStore too). On PostgreSQL, the shared schema, emptied; a
+    module setting ADAPTER_ONLY (raw SQL, DDL too) gets a fresh schema per test."""
+    own_schema = getattr(request.module, "ADAPTER_ONLY", False)
     if request.param == "sqlite":
         opened: Store = SqliteStore(tmp_path / "receiver.db")
         await opened.open()
     elif request.param == "sealed-sqlite":
-        if getattr(request.module, "ADAPTER_ONLY", False):
+        if own_schema:
             pytest.skip("runs raw SQL on an adapter's own database")
         from receiver.crypto import KekSet, new_kek
         from receiver.store.sealed import SealedStore
@@ -89,10 +156,10 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await opened.open()
     else:
         require_postgres()
-        opened = await open_postgres_store()
+        opened = await open_postgres_store(None if own_schema else await shared_schema.take())
     try:
         yield opened
     finally:
         await opened.close()
-        if request.param == "postgres":
+        if request.param == "postgres" and own_schema:
             await opened.drop_schema()  # type: ignore[attr-defined]
