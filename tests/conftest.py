@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import shutil
 import socket
 import ssl
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,6 +43,36 @@ def default_tls() -> ssl.SSLContext:
     loads the CA bundle again for each client it makes (tens of ms), and these clients only
     speak plain HTTP over loopback."""
     return ssl.create_default_context()
+
+
+@functools.cache
+def _migrated_sqlite() -> tempfile.TemporaryDirectory[str]:
+    """An empty SQLite database as SqliteStore.open migrates it, made once per run (outside any
+    event loop) and kept, being cached, until the interpreter exits."""
+    made = tempfile.TemporaryDirectory(prefix="receiver-sqlite-")
+
+    async def migrate() -> None:
+        store = SqliteStore(Path(made.name) / "receiver.db")
+        await store.open()
+        await store.close()
+
+    asyncio.run(migrate())
+    return made
+
+
+def copy_migrated_sqlite(path: Path) -> Path:
+    """A copy at `path` of the empty, migrated SQLite database (file mode kept): opening it
+    finds every migration applied, as on a file opened before. Migrating a fresh file (15
+    migrations, a commit each) was a good part of each SQLite test's set-up."""
+    shutil.copy2(Path(_migrated_sqlite().name) / "receiver.db", path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite() -> Callable[[Path], Path]:
+    """`copy_migrated_sqlite`, its database made here, before any test's event loop runs."""
+    _migrated_sqlite()
+    return copy_migrated_sqlite
 
 
 def postgres_reachable() -> bool:
@@ -137,14 +169,17 @@ def shared_schema() -> Iterator[SharedSchema]:
     params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "sealed-sqlite"]
 )
 async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, shared_schema: SharedSchema
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    shared_schema: SharedSchema,
+    migrated_sqlite: Callable[[Path], Path],
 ) -> AsyncIterator[Store]:
     """An open, empty store of each adapter kind, and SQLite behind encryption at rest (the
     contract holds through SealedStore too). On PostgreSQL, the shared schema, emptied; a
     module setting ADAPTER_ONLY (raw SQL, DDL too) gets a fresh schema per test."""
     own_schema = getattr(request.module, "ADAPTER_ONLY", False)
     if request.param == "sqlite":
-        opened: Store = SqliteStore(tmp_path / "receiver.db")
+        opened: Store = SqliteStore(migrated_sqlite(tmp_path / "receiver.db"))
         await opened.open()
     elif request.param == "sealed-sqlite":
         if own_schema:
@@ -152,7 +187,8 @@ async def store(
         from receiver.crypto import KekSet, new_kek
         from receiver.store.sealed import SealedStore
 
-        opened = SealedStore(SqliteStore(tmp_path / "receiver.db"), KekSet((new_kek(),)))
+        sqlite = SqliteStore(migrated_sqlite(tmp_path / "receiver.db"))
+        opened = SealedStore(sqlite, KekSet((new_kek(),)))
         await opened.open()
     else:
         require_postgres()

@@ -33,7 +33,7 @@ from receiver.settings import Settings, load_settings
 from receiver.store.base import Store
 from receiver.store.sealing import build_sealed_store
 from receiver.store.sqlite import SqliteStore
-from tests.conftest import default_tls, fixture_bytes
+from tests.conftest import copy_migrated_sqlite, default_tls, fixture_bytes
 
 STEDI_ACCOUNT_ID = "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6"
 INBOUND_HEADER = "x-api-key"
@@ -276,6 +276,8 @@ def start_live_server(
     # What `receiver keys generate` makes: on PostgreSQL the app never creates one.
     create_key_file(settings.resolved_signing_key_path)
     if store is None:
+        if not settings.sqlite_path.exists():
+            copy_migrated_sqlite(settings.sqlite_path)  # what migrating it would leave
         seed = asyncio.run(_seed_sqlite(settings.sqlite_path, stedi_api_key))
     else:
         assert seeder is not None, "a given store needs a seeder"
