@@ -135,21 +135,30 @@ async def empty_schema(schema: str) -> None:
 
 
 class SharedSchema:
-    """One migrated schema the `store` fixture's PostgreSQL tests take in turn, emptied before
-    each: creating and migrating a schema per test was most of those tests' time."""
+    """One migrated schema that PostgreSQL tests take in turn (the `store` fixture, the first
+    app a test serves on PostgreSQL), emptied before each: creating and migrating a schema per
+    test was most of those tests' time. While it is taken, `take` gives None: the caller
+    makes a fresh schema, as before."""
 
     def __init__(self) -> None:
         self.name: str | None = None
+        self.taken = False
 
-    async def take(self) -> str:
-        """The schema, empty: created and migrated on first use, emptied on every other."""
+    async def take(self) -> str | None:
+        """The schema, empty (created and migrated on first use), or None while taken."""
+        if self.taken:
+            return None
         if self.name is None:
             store = await open_postgres_store()
             await store.close()
             self.name = store.schema  # type: ignore[attr-defined]
         else:
             await empty_schema(self.name)
+        self.taken = True
         return self.name
+
+    def give_back(self) -> None:
+        self.taken = False
 
     def drop(self) -> None:
         if self.name is not None:
@@ -192,10 +201,14 @@ async def store(
         await opened.open()
     else:
         require_postgres()
-        opened = await open_postgres_store(None if own_schema else await shared_schema.take())
+        shared = None if own_schema else await shared_schema.take()
+        opened = await open_postgres_store(shared)
     try:
         yield opened
     finally:
         await opened.close()
-        if request.param == "postgres" and own_schema:
-            await opened.drop_schema()  # type: ignore[attr-defined]
+        if request.param == "postgres":
+            if shared is None:
+                await opened.drop_schema()  # type: ignore[attr-defined]
+            else:
+                shared_schema.give_back()
