@@ -14,7 +14,10 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import default_tls
+
 HEALTH_TIMEOUT_S = 15.0
+HEALTH_POLL_S = 0.02
 
 
 def free_port() -> int:
@@ -91,15 +94,16 @@ class Server:
     def wait_healthy(self) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + HEALTH_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"server exited {self.proc.returncode}: {self.log_text()}")
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        with httpx.Client(timeout=1.0, verify=default_tls()) as http:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"server exited {self.proc.returncode}: {self.log_text()}")
+                try:
+                    if http.get(self.url + "/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(HEALTH_POLL_S)
         raise AssertionError(f"server not healthy after {HEALTH_TIMEOUT_S}s: {self.log_text()}")
 
     def log_text(self) -> str:

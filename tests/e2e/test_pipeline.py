@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import FIXTURES, fixture_bytes
+from tests.conftest import FIXTURES, default_tls, fixture_bytes
 from tests.e2e.server import Server, clean_env, run_cli, run_cli_json, spawn_worker
 from tests.mocks.stedi import MockStediState, serve_mock_stedi
 
@@ -86,7 +86,9 @@ def wait_for_timeline(server: Server, bearer: str, timeout: float = 20.0) -> dic
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         resp = httpx.get(
-            f"{server.url}/claims/{PCN}", headers={"authorization": f"Bearer {bearer}"}
+            f"{server.url}/claims/{PCN}",
+            headers={"authorization": f"Bearer {bearer}"},
+            verify=default_tls(),
         )
         if resp.status_code == 200:
             return dict(resp.json())

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import fixture_bytes
+from tests.conftest import default_tls, fixture_bytes
 from tests.e2e.server import Server, run_cli_json, shared_key, spawn_worker
 from tests.e2e.test_pipeline import (
     INBOUND,
@@ -58,7 +58,9 @@ def send_twice(webs: tuple[Server, Server], bodies: list[bytes]) -> list[tuple[A
     headers = {"content-type": "application/json", "x-api-key": INBOUND}
 
     def post(url: str, body: bytes) -> Any:
-        answer = httpx.post(f"{url}/webhooks/stedi/acme", content=body, headers=headers)
+        answer = httpx.post(
+            f"{url}/webhooks/stedi/acme", content=body, headers=headers, verify=default_tls()
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -97,7 +99,9 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> N
 
 
 def api(server: Server, bearer: str, path: str) -> Any:
-    answer = httpx.get(server.url + path, headers={"authorization": f"Bearer {bearer}"})
+    answer = httpx.get(
+        server.url + path, headers={"authorization": f"Bearer {bearer}"}, verify=default_tls()
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 

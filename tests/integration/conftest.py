@@ -13,7 +13,7 @@ import structlog
 
 from receiver.logs import configure_logging
 from receiver.store.postgres import PostgresStore
-from tests.conftest import POSTGRES_DSN, require_postgres
+from tests.conftest import POSTGRES_DSN, SharedSchema, require_postgres
 from tests.integration.harness import LiveServer, Seed, seed_store, start_live_server
 
 StartServer = Callable[..., LiveServer]
@@ -56,19 +56,25 @@ def captured() -> Iterator[io.StringIO]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def start_serving(
-    request: pytest.FixtureRequest, start_server: StartServer
+    request: pytest.FixtureRequest, start_server: StartServer, shared_schema: SharedSchema
 ) -> Iterator[StartServer]:
     """Start `receiver serve` in one process (the app with its worker and dispatcher) on each
-    store, acme holding `stedi_api_key`; PostgreSQL in a schema of its own per server."""
-    schemas: list[str] = []
+    store, acme holding `stedi_api_key`; on PostgreSQL the first server takes the shared,
+    emptied schema and any other one a schema of its own."""
+    schemas: list[str] = []  # made for this test, dropped after it
+    shared: list[str] = []  # the shared schema, if this test took it
     started: list[LiveServer] = []
 
     def start(*, stedi_api_key: str | None = None, **settings: object) -> LiveServer:
         if request.param == "sqlite":
             return start_server(run_workers=True, stedi_api_key=stedi_api_key, **settings)
         require_postgres()
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        schemas.append(schema)
+        schema = asyncio.run(shared_schema.take())
+        if schema is None:
+            schema = f"t_{uuid.uuid4().hex[:12]}"
+            schemas.append(schema)
+        else:
+            shared.append(schema)
 
         async def seed() -> Seed:
             store = PostgresStore(POSTGRES_DSN, schema=schema)
@@ -94,3 +100,5 @@ def start_serving(
         server.stop()  # close the app's pool before its schema goes
     for schema in schemas:
         asyncio.run(PostgresStore(POSTGRES_DSN, schema=schema).drop_schema())
+    if shared:
+        shared_schema.give_back()

@@ -26,13 +26,14 @@ from receiver.app import create_app
 from receiver.auth.clients import new_client
 from receiver.auth.keys import create_key_file
 from receiver.clock import Clock, utc_now
+from receiver.demo.serving import ThreadServer
 from receiver.intake.stedi import hash_credential
 from receiver.models import Account, AccountCredential, Client, CredentialKind
 from receiver.settings import Settings, load_settings
 from receiver.store.base import Store
 from receiver.store.sealing import build_sealed_store
 from receiver.store.sqlite import SqliteStore
-from tests.conftest import fixture_bytes
+from tests.conftest import copy_migrated_sqlite, default_tls, fixture_bytes
 
 STEDI_ACCOUNT_ID = "7c1f3e2a-5b4d-4c6e-8f90-a1b2c3d4e5f6"
 INBOUND_HEADER = "x-api-key"
@@ -275,13 +276,15 @@ def start_live_server(
     # What `receiver keys generate` makes: on PostgreSQL the app never creates one.
     create_key_file(settings.resolved_signing_key_path)
     if store is None:
+        if not settings.sqlite_path.exists():
+            copy_migrated_sqlite(settings.sqlite_path)  # what migrating it would leave
         seed = asyncio.run(_seed_sqlite(settings.sqlite_path, stedi_api_key))
     else:
         assert seeder is not None, "a given store needs a seeder"
         seed = seeder()
     app = create_app(settings, store=store, clock=clock, run_workers=run_workers)
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws="none")
-    server = uvicorn.Server(config)
+    server = ThreadServer(config)
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn-{port}", daemon=True
     )
@@ -294,7 +297,7 @@ def start_live_server(
             sock.close()
             raise RuntimeError("the app did not start under uvicorn")
         time.sleep(0.005)
-    http = httpx.Client(base_url=base_url, timeout=10)
+    http = httpx.Client(base_url=base_url, timeout=10, verify=default_tls())
     return LiveServer(
         base_url=base_url,
         settings=settings,

@@ -53,12 +53,14 @@ def live(
 
 
 def wait_for_job(server: LiveServer, event_id: str, status: str) -> dict[str, object]:
+    """The event's job once it is in `status` after at least one attempt (a new job is
+    already pending before the worker has tried it)."""
     deadline = time.monotonic() + 20
     while True:
         resp = server.http.get("/jobs", params={"event_id": event_id}, headers=server.bearer())
         assert resp.status_code == 200, resp.text
         (job,) = resp.json()["items"]
-        if job["status"] == status:
+        if job["status"] == status and job["attempts"]:
             return dict(job)
         assert time.monotonic() < deadline, f"job still {job['status']}"
         time.sleep(0.05)

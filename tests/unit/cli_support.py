@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +33,31 @@ def add(cli: Cli, *extra: str, url: str = URL) -> dict[str, object]:
     return created
 
 
+def cli_env(db: Path) -> dict[str, str]:
+    return {"RECEIVER_DATABASE_URL": f"sqlite:///{db}", "RECEIVER_LOG_FORMAT": "json"}
+
+
+@functools.cache
+def migrated() -> tempfile.TemporaryDirectory[str]:
+    """A directory `receiver migrate` ran in, once per test run: the database and the
+    key-encryption key it made beside it (kept, being cached, until the interpreter exits)."""
+    made = tempfile.TemporaryDirectory(prefix="receiver-cli-")
+    result = CliRunner().invoke(main, ["migrate"], env=cli_env(Path(made.name) / "r.db"))
+    assert result.exit_code == 0, (result.output, result.exception)
+    return made
+
+
 class Cli:
     """Runs `receiver ...` in-process with RECEIVER_DATABASE_URL pointing at a tmp file."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.db = tmp_path / "r.db"
-        self.env = {
-            "RECEIVER_DATABASE_URL": f"sqlite:///{self.db}",
-            "RECEIVER_LOG_FORMAT": "json",
-        }
+        self.env = cli_env(self.db)
         self.runner = CliRunner()
-        self.ok("migrate")  # commands other than migrate refuse to create the database
+        # Commands other than migrate refuse to create the database: each test starts from a
+        # copy (modes kept) of what one `receiver migrate` made, rather than migrating again.
+        for made in Path(migrated().name).iterdir():
+            shutil.copy2(made, tmp_path / made.name)
 
     def __call__(
         self, *args: str, env: dict[str, str] | None = None, input: str | None = None

@@ -4,6 +4,7 @@ a docs/layout.md that names only modules and packages that exist."""
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -77,9 +78,11 @@ ALLOWED: dict[str, set[str]] = {
 KERNEL_MAY_IMPORT = {"store"}  # app composes everything; the rest of the kernel imports kernel only
 
 
+@functools.cache
 def modules() -> dict[str, set[str]]:
     """Every module under receiver/ (dotted, without `receiver.`) and the receiver modules it
-    imports, at any depth in the file."""
+    imports, at any depth in the file. Parsed once per run: two dozen checks read it, and
+    parsing the package is most of a check's time. Callers must not change it."""
     found: dict[str, set[str]] = {}
     for path in PACKAGE.rglob("*.py"):
         name = ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
