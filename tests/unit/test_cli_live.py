@@ -115,12 +115,19 @@ def test_events_tail_follows_new_events_and_stops_on_ctrl_c(cli: Cli) -> None:
             await store.close()
 
     before = asyncio.run(record(1))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "receiver", "events", "tail", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **cli.env},
-    )
+    # A child inherits an ignored SIGINT (a test run started in the background of a
+    # non-interactive shell has one), and Python then never raises KeyboardInterrupt: give
+    # the child the default Ctrl-C whatever this process was started with.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "receiver", "events", "tail", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **cli.env},
+        )
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     try:
         # The process takes a while to start on a loaded machine, and what it finds at its
         # first poll is not news: record one event a second until one is shown.
@@ -138,6 +145,11 @@ def test_events_tail_follows_new_events_and_stops_on_ctrl_c(cli: Cli) -> None:
         assert shown["id"] != before
     finally:
         proc.send_signal(signal.SIGINT)
-        _rest, err = proc.communicate(timeout=15)
+        try:
+            _rest, err = proc.communicate(timeout=15)
+        finally:  # never leave the child and its pipes to the tests after this one
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     assert proc.returncode == 0, err
     assert b"Traceback" not in err
