@@ -412,6 +412,11 @@ async def exchange(
     except httpx.TransportError as exc:
         reason = f"connection error: {type(exc).__name__}"
         raise UpstreamError(FailureKind.TRANSIENT, status=None, reason=reason) from None
+    except httpx.DecodingError:
+        # A body its Content-Encoding does not decode (not a TransportError): a retry may
+        # get a whole one; it must not escape as an unhandled error (an API caller's 500).
+        reason = "response body does not decode as its Content-Encoding says"
+        raise UpstreamError(FailureKind.TRANSIENT, status=None, reason=reason) from None
     finally:
         if metrics is not None:
             metrics.upstream_requests.labels(endpoint, status).inc()

@@ -279,6 +279,18 @@ async def test_a_direct_200_is_accepted() -> None:
     assert len(seen) == 1
 
 
+@pytest.mark.anyio
+async def test_a_body_that_does_not_decode_is_a_transient_upstream_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"not gzip at all", headers={"Content-Encoding": "gzip"})
+
+    async with client_with(handler) as client:
+        with pytest.raises(UpstreamError) as caught:
+            await fetch(client)
+    assert caught.value.kind == FailureKind.TRANSIENT
+    assert caught.value.reason == "response body does not decode as its Content-Encoding says"
+
+
 @pytest.mark.parametrize("content", [b"", b'{"heading": {}}', b"\xff\xfe"])
 @pytest.mark.anyio
 async def test_a_body_that_is_not_x12_is_permanent(content: bytes) -> None:
