@@ -223,6 +223,24 @@ class TestTransportFailures:
         )
         assert error.reason.startswith("ERA enrollment: ")
 
+    async def test_a_submission_answer_that_does_not_decode_is_unknown(self) -> None:
+        def handler(request: httpx.Request) -> httpx.Response:
+            if str(request.url) == TOKEN_URL:
+                return httpx.Response(200, json=TOKEN)
+            return httpx.Response(202, content=b"not gzip", headers={"Content-Encoding": "gzip"})
+
+        client = OptumClient(
+            defaults=OptumDefaults(BASE, TOKEN_URL), transport=httpx.MockTransport(handler)
+        )
+        try:
+            with pytest.raises(OptumError) as caught:
+                await client.submit_era_enrollment(CONNECTION, [{"payerId": "X"}])
+        finally:
+            await client.aclose()
+        error = caught.value
+        assert (error.kind, error.outcome_unknown) == (FailureKind.TRANSIENT, True)
+        assert error.reason == "ERA enrollment: undecodable answer (DecodingError)"
+
     @pytest.mark.parametrize(
         "failure", [httpx.ReadTimeout("slow"), httpx.Response(504), httpx.Response(502)]
     )

@@ -90,11 +90,14 @@ def status_error(response: httpx.Response, now: datetime, *, where: str) -> Optu
     )
 
 
-def transport_error(exc: httpx.TransportError, *, where: str) -> OptumError:
-    """A transient OptumError for a timeout or connection failure talking to `where`; an API
-    POST that may have reached Optum is marked `outcome_unknown`."""
+def transport_error(exc: httpx.TransportError | httpx.DecodingError, *, where: str) -> OptumError:
+    """A transient OptumError for a timeout or connection failure talking to `where`, or an
+    answer whose body does not decode; an API POST that may have reached Optum is marked
+    `outcome_unknown`."""
     if isinstance(exc, httpx.TimeoutException):
         reason = f"{where}: timeout ({type(exc).__name__})"
+    elif isinstance(exc, httpx.DecodingError):
+        reason = f"{where}: undecodable answer ({type(exc).__name__})"
     else:
         reason = f"{where}: connection error ({type(exc).__name__})"
     try:

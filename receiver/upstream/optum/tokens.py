@@ -204,7 +204,8 @@ async def _mapped(where: str, token_url: str) -> AsyncIterator[None]:
     (Authlib's can quote the token endpoint's body) and without chaining them."""
     try:
         yield
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, httpx.DecodingError) as exc:
+        # DecodingError (a body its Content-Encoding does not decode) is no TransportError
         raise transport_error(exc, where=_where_of(exc, where, token_url)) from None
     except AuthlibBaseError as exc:
         code = exc.error if isinstance(exc.error, str) else "oauth_error"
@@ -212,7 +213,7 @@ async def _mapped(where: str, token_url: str) -> AsyncIterator[None]:
         raise OptumError(FailureKind.PERMANENT, status=None, reason=reason) from None
 
 
-def _where_of(exc: httpx.TransportError, where: str, token_url: str) -> str:
+def _where_of(exc: httpx.TransportError | httpx.DecodingError, where: str, token_url: str) -> str:
     try:
         url = exc.request.url
     except RuntimeError:  # an error raised without its request
