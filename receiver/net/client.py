@@ -99,7 +99,8 @@ class DirectClient:
     """Requests straight over a transport, without httpx.AsyncClient's per-request work: its
     cookie jar (which parsed every response for cookies it then refused to keep), redirect,
     auth and event-hook machinery, base-URL and default-header merging. Receiver uses none of
-    them; on a delivery POST they were about 45% of the client's instructions (cProfile).
+    them; they were 45% of a delivery POST's client time in cProfile, and callgrind counts
+    1,730 k -> 1,293 k instructions per POST, 1,283 k -> 951 k per 835 GET, without them.
     The response is an httpx.Response as the client would give it; redirects are never
     followed and cookies never kept or sent, as `outbound_client` promises."""
 
