@@ -13,6 +13,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,23 @@ def callgrind_total(text: str) -> int:
     return int(found.group(1))
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """One load's instructions: every thread's, and the main thread's (the event loop)."""
+
+    total: int
+    main: int
+
+
+def thread_counts(texts: Mapping[int, str]) -> Counted:
+    """The count of a `--separate-threads=yes` run from its files' texts by thread number
+    (callgrind numbers the main thread 1); ValueError without the main thread's file."""
+    totals = {thread: callgrind_total(text) for thread, text in texts.items()}
+    if 1 not in totals:
+        raise ValueError("no callgrind file for the main thread")
+    return Counted(total=sum(totals.values()), main=totals[1])
+
+
 def per_request(small: int, large: int, requests: int) -> float | None:
     """Instructions per request from totals of loads differing by `requests` requests (start,
     warm-up and shutdown cancel out); None when there is nothing to divide by."""
@@ -79,8 +97,15 @@ def under_callgrind(
     command: Sequence[str], port: int, env: dict[str, str], out: Path, log: Path
 ) -> Iterator[Server]:
     """`command` under `valgrind --tool=callgrind` in a session of its own (stopped with all
-    it started), healthy on `port`; after the block its count is in `out`."""
-    argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command]
+    it started), healthy on `port`; after the block each thread's count is in a file of its
+    own, `out` + `-01` (the main thread), `-02`..."""
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        "--separate-threads=yes",
+        f"--callgrind-out-file={out}",
+        *command,
+    ]
     env = {**env, "PYTHONHASHSEED": "0"}  # the same hashing in both loads
     with log.open("ab") as sink:
         proc = subprocess.Popen(  # noqa: S603 - valgrind over our own interpreter and module
@@ -125,7 +150,7 @@ def _load(server: Server, path: str, headers: dict[str, str], account_id: str, n
         raise RuntimeError(f"{out['errors']} errors under callgrind: {out.get('statuses')}")
 
 
-Run = Callable[[Path, int], int]  # (workdir, requests) -> instructions counted
+Run = Callable[[Path, int], Counted]  # (workdir, requests) -> instructions counted
 
 
 def _count(
@@ -134,17 +159,22 @@ def _count(
     port: int,
     env: dict[str, str],
     drive: Callable[[Server], None],
-) -> int:
+) -> Counted:
     out = workdir / "callgrind.out"
     with under_callgrind(command, port, env, out, workdir / "server.log") as server:
         drive(server)
-    return callgrind_total(out.read_text(errors="replace"))
+    texts = {
+        int(path.name.rsplit("-", 1)[1]): path.read_text(errors="replace")
+        for path in workdir.glob(out.name + "-*")
+        if path.name.rsplit("-", 1)[1].isdigit()
+    }
+    return thread_counts(texts)
 
 
 def baseline_run(durable: bool) -> Run:
     """The minimal app (committing each body to SQLite with `durable`) under n requests."""
 
-    def run(workdir: Path, n: int) -> int:
+    def run(workdir: Path, n: int) -> Counted:
         secret, port = secrets.token_urlsafe(32), free_port()
         env = {
             **_base_env(),
@@ -165,7 +195,7 @@ def baseline_run(durable: bool) -> Run:
     return run
 
 
-def stedi_run(workdir: Path, n: int) -> int:
+def stedi_run(workdir: Path, n: int) -> Counted:
     """`receiver serve --no-workers` under n Stedi webhooks."""
     secret, port, account_id = secrets.token_urlsafe(32), free_port(), str(uuid.uuid4())
     env = receiver_env(workdir, port, **{INBOUND_ENV: secret})
@@ -182,7 +212,7 @@ def stedi_run(workdir: Path, n: int) -> int:
     )
 
 
-def end_to_end_run(workdir: Path, n: int) -> int:
+def end_to_end_run(workdir: Path, n: int) -> Counted:
     """`receiver serve` with its worker and dispatcher under n events, each fetched from the
     mock Stedi and delivered to the sink (the peers process is not counted)."""
     inbound, api_key = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
@@ -234,11 +264,17 @@ def measure_instructions(run: Run, root: Path, n: int) -> dict[str, Any]:
     small_dir.mkdir(parents=True)
     large_dir.mkdir(parents=True)
     small, large = run(small_dir, n), run(large_dir, 2 * n)
+    main = per_request(small.main, large.main, n)
+    total = per_request(small.total, large.total, n)
     return {
         "requests": n,
-        "small": small,
-        "large": large,
-        "per_request": per_request(small, large, n),
+        "small": small.total,
+        "large": large.total,
+        "per_request": total,
+        # the event loop's share (the main thread) and every other thread's (the SQLite
+        # writer, aiosqlite's readers, the executor)
+        "event_loop_per_request": main,
+        "other_threads_per_request": None if main is None or total is None else total - main,
     }
 
 
@@ -288,12 +324,19 @@ def format_instructions(report: Mapping[str, Any]) -> str:
         f"receiver bench --instructions: {found['tool']}; loads of N and 2N after "
         f"{found['warmup']} warm-up, subtracted, / N",
         "",
-        f"{'server':<34}{'N':>6}{'instructions/request':>22}",
+        f"{'server':<34}{'N':>6}{'instructions/request':>22}{'event loop':>14}"
+        f"{'other threads':>15}",
     ]
+
+    def count(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}"
+
     for server in found["servers"].values():
-        per = server["per_request"]
-        count = "-" if per is None else f"{per:,.0f}"
-        lines.append(f"{server['title']:<34}{server['requests']:>6}{count:>22}")
+        lines.append(
+            f"{server['title']:<34}{server['requests']:>6}{count(server['per_request']):>22}"
+            f"{count(server.get('event_loop_per_request')):>14}"
+            f"{count(server.get('other_threads_per_request')):>15}"
+        )
     ratios = found["ratios"]
 
     def shown(value: float | None) -> str:

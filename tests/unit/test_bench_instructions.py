@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.bench.instructions import callgrind_total, per_request
+from receiver.bench.instructions import (
+    Counted,
+    callgrind_total,
+    format_instructions,
+    per_request,
+    thread_counts,
+)
 from receiver.bench.outage import states
 
 # The head and tail of a callgrind.out file as valgrind 3.19 writes it.
@@ -38,6 +44,40 @@ def test_callgrind_total_falls_back_to_totals_and_refuses_neither() -> None:
     assert callgrind_total("events: Ir\n0 5\ntotals: 1234\n") == 1234
     with pytest.raises(ValueError, match="no summary"):
         callgrind_total("events: Ir\n0 5\n")
+
+
+def test_thread_counts_sum_every_thread_and_keep_the_main_one() -> None:
+    texts = {1: "summary: 700\n", 2: "summary: 5\n", 4: "totals: 295\n"}
+    assert thread_counts(texts) == Counted(total=1000, main=700)
+    with pytest.raises(ValueError, match="main thread"):
+        thread_counts({2: "summary: 5\n"})
+
+
+def test_the_report_shows_the_event_loop_and_the_other_threads_apart() -> None:
+    server = {
+        "title": "receiver Stedi intake",
+        "requests": 200,
+        "per_request": 1_119_978,
+        "event_loop_per_request": 877_791,
+        "other_threads_per_request": 242_187,
+    }
+    report = {
+        "instructions": {
+            "tool": "valgrind --tool=callgrind",
+            "warmup": 20,
+            "servers": {"stedi": server},
+            "ratios": {
+                "stedi_to_durable": 0.326,
+                "stedi_to_baseline": None,
+                "end_to_end_to_stedi": 0.151,
+            },
+        }
+    }
+    lines = format_instructions(report).splitlines()
+    assert lines[2].split() == ["server", "N", "instructions/request", "event", "loop", "other",
+                                "threads"]  # fmt: skip
+    assert lines[3].split()[-4:] == ["200", "1,119,978", "877,791", "242,187"]
+    assert "baseline / stedi instructions = -" in "\n".join(lines)
 
 
 def test_per_request_subtracts_the_fixed_cost() -> None:
