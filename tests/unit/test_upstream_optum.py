@@ -63,6 +63,19 @@ async def error_of(handler: Handler, **options: int) -> OptumError:
     return caught.value
 
 
+async def submission_error(handler: Handler) -> OptumError:
+    """The OptumError an ERA enrollment submission over `handler` ends in."""
+    client = OptumClient(
+        defaults=OptumDefaults(BASE, TOKEN_URL), transport=httpx.MockTransport(handler)
+    )
+    try:
+        with pytest.raises(OptumError) as caught:
+            await client.submit_era_enrollment(CONNECTION, [{"payerId": "X"}])
+    finally:
+        await client.aclose()
+    return caught.value
+
+
 class TestResponses:
     async def test_a_redirect_is_not_followed(self) -> None:
         seen: list[str] = []
@@ -203,19 +216,9 @@ class TestTransportFailures:
         self, exc: httpx.TransportError, unknown: bool
     ) -> None:
         def handler(request: httpx.Request) -> httpx.Response:
-            if str(request.url) == TOKEN_URL:
-                return httpx.Response(200, json=TOKEN)
             raise exc
 
-        client = OptumClient(
-            defaults=OptumDefaults(BASE, TOKEN_URL), transport=httpx.MockTransport(handler)
-        )
-        try:
-            with pytest.raises(OptumError) as caught:
-                await client.submit_era_enrollment(CONNECTION, [{"payerId": "X"}])
-        finally:
-            await client.aclose()
-        error = caught.value
+        error = await submission_error(api(handler))
         assert (error.kind, error.status, error.outcome_unknown) == (
             FailureKind.TRANSIENT,
             None,
@@ -225,19 +228,9 @@ class TestTransportFailures:
 
     async def test_a_submission_answer_that_does_not_decode_is_unknown(self) -> None:
         def handler(request: httpx.Request) -> httpx.Response:
-            if str(request.url) == TOKEN_URL:
-                return httpx.Response(200, json=TOKEN)
             return httpx.Response(202, content=b"not gzip", headers={"Content-Encoding": "gzip"})
 
-        client = OptumClient(
-            defaults=OptumDefaults(BASE, TOKEN_URL), transport=httpx.MockTransport(handler)
-        )
-        try:
-            with pytest.raises(OptumError) as caught:
-                await client.submit_era_enrollment(CONNECTION, [{"payerId": "X"}])
-        finally:
-            await client.aclose()
-        error = caught.value
+        error = await submission_error(api(handler))
         assert (error.kind, error.outcome_unknown) == (FailureKind.TRANSIENT, True)
         assert error.reason == "ERA enrollment: undecodable answer (DecodingError)"
 
@@ -258,17 +251,10 @@ class TestTransportFailures:
                 return failure
             raise failure
 
-        client = OptumClient(
-            defaults=OptumDefaults(BASE, TOKEN_URL), transport=httpx.MockTransport(handler)
-        )
-        try:
-            with pytest.raises(OptumError) as caught:
-                await client.submit_era_enrollment(CONNECTION, [{"payerId": "X"}])
-        finally:
-            await client.aclose()
-        assert caught.value.kind is FailureKind.TRANSIENT
-        assert caught.value.reason.startswith("token endpoint: ")
-        assert not caught.value.outcome_unknown
+        error = await submission_error(handler)
+        assert error.kind is FailureKind.TRANSIENT
+        assert error.reason.startswith("token endpoint: ")
+        assert not error.outcome_unknown
         assert submissions == []
 
     async def test_a_read_timeout_on_a_get_is_not_marked_unknown(self) -> None:
@@ -295,15 +281,8 @@ class TestTransportFailures:
         def handler(request: httpx.Request) -> httpx.Response:
             return httpx.Response(status, content=body)
 
-        client = OptumClient(
-            defaults=OptumDefaults(BASE, TOKEN_URL), transport=httpx.MockTransport(api(handler))
-        )
-        try:
-            with pytest.raises(OptumError) as caught:
-                await client.submit_era_enrollment(CONNECTION, [{"payerId": "X"}])
-        finally:
-            await client.aclose()
-        assert caught.value.outcome_unknown
+        error = await submission_error(api(handler))
+        assert error.outcome_unknown
 
 
 class TestConnection:
