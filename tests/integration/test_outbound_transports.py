@@ -95,6 +95,18 @@ async def test_no_answer_is_a_timeout_result(backend: str) -> None:
     assert (status, error) == (None, "timeout: ReadTimeout")
 
 
+async def submission_error(backend: str, url: str) -> OptumError:
+    """The OptumError an ERA enrollment submitted to `url` (token endpoint `url`/token) ends in."""
+    defaults = OptumDefaults(base_url=url, token_url=url + "/token")
+    client = OptumClient(defaults=defaults, read_timeout=2.0, outbound_http=backend)
+    try:
+        with pytest.raises(OptumError) as caught:
+            await client.submit_era_enrollment(OPTUM, [{"record": 1}])
+    finally:
+        await client.aclose()
+    return caught.value
+
+
 TOKEN = b'{"access_token": "tok-1", "token_type": "Bearer", "expires_in": 3600}'
 
 
@@ -109,16 +121,10 @@ async def test_an_optum_post_cut_off_after_sending_is_an_unknown_outcome(backend
             await connection.answer("200 OK", TOKEN, "Content-Type: application/json")
 
     async with raw_server(token_then_hang_up) as server:
-        defaults = OptumDefaults(base_url=server.url, token_url=server.url + "/token")
-        client = OptumClient(defaults=defaults, read_timeout=2.0, outbound_http=backend)
-        try:
-            with pytest.raises(OptumError) as caught:
-                await client.submit_era_enrollment(OPTUM, [{"record": 1}])
-        finally:
-            await client.aclose()
+        error = await submission_error(backend, server.url)
 
-    assert caught.value.outcome_unknown is True
-    assert caught.value.reason == "ERA enrollment: connection error (RemoteProtocolError)"
+    assert error.outcome_unknown is True
+    assert error.reason == "ERA enrollment: connection error (RemoteProtocolError)"
     assert [r.line.split()[0] for r in server.requests] == ["POST", "POST"]
 
 
@@ -127,12 +133,6 @@ async def test_an_optum_post_refused_is_known_not_sent(backend: str) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    defaults = OptumDefaults(base_url=url, token_url=url + "/token")
-    client = OptumClient(defaults=defaults, read_timeout=2.0, outbound_http=backend)
-    try:
-        with pytest.raises(OptumError) as caught:
-            await client.submit_era_enrollment(OPTUM, [{"record": 1}])
-    finally:
-        await client.aclose()
-    assert caught.value.outcome_unknown is False
-    assert caught.value.reason == "token endpoint: connection error (ConnectError)"
+    error = await submission_error(backend, url)
+    assert error.outcome_unknown is False
+    assert error.reason == "token endpoint: connection error (ConnectError)"
