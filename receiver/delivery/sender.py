@@ -8,7 +8,7 @@ from datetime import datetime
 
 import httpx
 
-from receiver.net.client import AIOHTTP, StreamingClient, streaming_client
+from receiver.net.client import AIOHTTP, Answer, StreamingClient, streaming_client
 from receiver.net.ssrf import (
     DestinationError,
     PinnedURL,
@@ -124,7 +124,7 @@ class Sender:
             await client.aclose()
 
 
-async def _read_head(response: httpx.Response) -> bytes:
+async def _read_head(response: Answer) -> bytes:
     """Up to EXCERPT_BYTES of the body; the rest is not downloaded."""
     head = b""
     async for chunk in response.aiter_bytes():

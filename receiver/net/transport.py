@@ -26,10 +26,12 @@ _BUFFERED_BODY_BYTES = 64 * 1024
 # h11 (under httpcore) accepts a response head of up to 16 KiB; aiohttp's default is 8 KiB.
 _MAX_HEADER_BYTES = 16 * 1024
 DEFAULT_TIMEOUT = httpx.Timeout(5.0)
+# httpx's four timeouts in seconds, None for no limit: (connect, read, write, pool).
+Timeouts = tuple[float | None, float | None, float | None, float | None]
 _DEFAULT_TIMEOUTS = DEFAULT_TIMEOUT.as_dict()
 
 
-def transport_error(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
+def transport_error(exc: BaseException, request: httpx.Request | None) -> httpx.TransportError:
     """The httpx error `exc` (raised by aiohttp, asyncio or a socket) means.
 
     Connect* only for failures before any byte of the request left (refused, DNS, TLS, the
@@ -159,11 +161,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send `request`; every network failure is an httpx.TransportError."""
-        if request.url.scheme not in ("http", "https"):
-            raise httpx.UnsupportedProtocol(
-                f"request URL has an unsupported scheme {request.url.scheme!r}", request=request
-            )
-        session = self._session or self._open_session()
         timeout: Mapping[str, float | None] = request.extensions.get("timeout", _DEFAULT_TIMEOUTS)
         encoding = request.headers.encoding
         headers = [
@@ -171,30 +168,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             for name, value in request.headers.raw
             if name.lower() not in _DROPPED_HEADERS
         ]
-        timeouts = (
-            timeout.get("connect"),
-            timeout.get("read"),
-            timeout.get("write"),
-            timeout.get("pool"),
+        response = await self.send(
+            request.method,
+            str(request.url),
+            headers=headers,
+            body=_body_of(request),
+            timeouts=(
+                timeout.get("connect"),
+                timeout.get("read"),
+                timeout.get("write"),
+                timeout.get("pool"),
+            ),
+            sni_hostname=request.extensions.get("sni_hostname"),
+            request=request,
         )
-        body = _body_of(request)
-        try:
-            async with asyncio.timeout(_deadline_for(body, timeouts)) as deadline:
-                response = await session.request(
-                    request.method,
-                    URL(str(request.url), encoded=True),
-                    headers=headers,
-                    data=body,
-                    allow_redirects=False,
-                    timeout=client_timeout(*timeouts),
-                    server_hostname=request.extensions.get("sni_hostname"),
-                )
-        except TimeoutError as exc:
-            if deadline.expired():
-                raise httpx.WriteTimeout("write timed out", request=request) from exc
-            raise transport_error(exc, request) from exc
-        except (*_FAILURES, ValueError) as exc:
-            raise transport_error(exc, request) from exc
         return httpx.Response(
             response.status,
             headers=list(response.raw_headers),
@@ -205,6 +192,45 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             },
         )
 
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: list[tuple[str, str]],
+        body: bytes | httpx.AsyncByteStream | None,
+        timeouts: Timeouts,
+        sni_hostname: str | None = None,
+        request: httpx.Request | None = None,
+    ) -> aiohttp.ClientResponse:
+        """Send one request (`url` already encoded, `headers` exactly as they go out, with
+        httpx's (connect, read, write, pool) timeouts) and return aiohttp's response, its body
+        unread; every network failure is an httpx.TransportError (naming `request`, if given).
+        `handle_async_request` and receiver's own `AiohttpClient` both send through this."""
+        target = URL(url, encoded=True)
+        if target.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(
+                f"request URL has an unsupported scheme {target.scheme!r}", request=request
+            )
+        session = self._session or self._open_session()
+        try:
+            async with asyncio.timeout(_deadline_for(body, timeouts)) as deadline:
+                return await session.request(
+                    method,
+                    target,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                    timeout=client_timeout(*timeouts),
+                    server_hostname=sni_hostname,
+                )
+        except TimeoutError as exc:
+            if deadline.expired():
+                raise httpx.WriteTimeout("write timed out", request=request) from exc
+            raise transport_error(exc, request) from exc
+        except (*_FAILURES, ValueError) as exc:
+            raise transport_error(exc, request) from exc
+
     async def aclose(self) -> None:
         """Close the session and its connections; no request may follow."""
         self._closed = True
@@ -213,10 +239,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             await session.close()
 
 
-def _deadline_for(
-    body: bytes | httpx.AsyncByteStream | None,
-    timeouts: tuple[float | None, float | None, float | None, float | None],
-) -> float | None:
+def _deadline_for(body: bytes | httpx.AsyncByteStream | None, timeouts: Timeouts) -> float | None:
     """head_deadline for a body that may wait on the peer to be written, else None."""
     if body is None or (isinstance(body, bytes) and len(body) <= _BUFFERED_BODY_BYTES):
         return None
@@ -247,6 +270,17 @@ def _body_of(request: httpx.Request) -> bytes | httpx.AsyncByteStream | None:
     return content or None
 
 
+async def body_chunks(
+    response: aiohttp.ClientResponse, request: httpx.Request | None = None
+) -> AsyncIterator[bytes]:
+    """The body of `response` as it arrives, undecoded; a failure is an httpx.TransportError."""
+    try:
+        async for chunk in response.content.iter_any():
+            yield chunk
+    except _FAILURES as exc:
+        raise transport_error(exc, request) from exc
+
+
 class _ResponseStream(httpx.AsyncByteStream):
     """An aiohttp response body as httpx reads it; closing it early closes the connection."""
 
@@ -255,11 +289,8 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.content.iter_any():
-                yield chunk
-        except _FAILURES as exc:
-            raise transport_error(exc, self._request) from exc
+        async for chunk in body_chunks(self._response, self._request):
+            yield chunk
 
     async def aclose(self) -> None:
         # A fully read body has already gone back to the pool; one read in part is closed

@@ -8,7 +8,7 @@ import enum
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +18,7 @@ import httpx
 
 from receiver.errors import ReceiverError
 from receiver.metrics import Metrics
-from receiver.net.client import AIOHTTP, StreamingClient, streaming_client
+from receiver.net.client import AIOHTTP, Answer, StreamingClient, streaming_client
 from receiver.net.ssrf import (
     DestinationError,
     Resolver,
@@ -428,11 +428,11 @@ class Fetched:
     """One answer from Stedi (or a download host), its body read in full."""
 
     status_code: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]  # case-insensitive
     content: bytes
 
 
-async def _read_capped(response: httpx.Response, limit: int, hint: str) -> bytes:
+async def _read_capped(response: Answer, limit: int, hint: str) -> bytes:
     """The body of `response`, or a permanent UpstreamError once it passes `limit` bytes
     (judged by Content-Length when there is one, else while reading)."""
     declared = response.headers.get("Content-Length", "")

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from receiver.net.client import (
+    AiohttpClient,
     DirectClient,
     outbound_client,
     outbound_transport,
@@ -101,6 +102,6 @@ async def test_the_httpx_fallback_keeps_httpx_client_for_its_proxy_variables() -
         await http.aclose()
     direct = streaming_client(backend="aiohttp", timeout=httpx.Timeout(1.0))
     try:
-        assert isinstance(direct, DirectClient)
+        assert isinstance(direct, AiohttpClient)
     finally:
         await direct.aclose()
