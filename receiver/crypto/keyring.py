@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
@@ -20,6 +19,7 @@ from receiver.crypto.envelope import (
     unpack,
 )
 from receiver.crypto.kek import Kek
+from receiver.entropy import random_bytes
 from receiver.errors import DecryptionError
 
 
@@ -54,7 +54,7 @@ class Keyring:
         if not aad:
             # Without it a value could be moved to any row: refuse rather than seal unbound.
             raise ValueError("seal needs the aad of where the value lives (see row_aad)")
-        nonce = os.urandom(NONCE_BYTES)
+        nonce = random_bytes(NONCE_BYTES)
         header = self._current_header
         sealed = self._aeads[self._current_id].encrypt(nonce, plaintext, header + aad)
         return header + nonce + sealed

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from receiver.entropy import random_bytes
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _log = structlog.get_logger("receiver.web")
@@ -32,7 +33,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if _SAFE_ID.match(incoming) else os.urandom(16).hex()
+        request_id = incoming if _SAFE_ID.match(incoming) else random_bytes(16).hex()
         started = time.perf_counter()
         status = 500
         started_response = False

@@ -19,6 +19,7 @@ KERNEL = {
     "errors",
     "models",
     "ids",
+    "entropy",
     "clock",
     "policy",
     "logs",
