@@ -20,6 +20,7 @@ from receiver.followup.plan import (
     UseDocument,
     build_result,
     document_version,
+    needs_body,
     parse_problems,
     plan_fetch,
     wanted_document,
@@ -126,7 +127,9 @@ class Worker:
         if lease_until is None:
             self._outcome("lease_lost", job)
             return
-        event = await self._store.fetch_event(job.event_id, with_body=True)
+        event = await self._store.fetch_event(job.event_id, with_body=False)
+        if event is not None and needs_body(event):
+            event = await self._store.fetch_event(job.event_id, with_body=True)
         if event is None:
             # A job is stored in its event's transaction, so a missing event is a read that
             # did not see it: transient, never a reason to give up at first sight.

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from receiver.delivery.message_id import message_id
+from receiver.enrollment.events import ERA_RESULT_TYPE
 from receiver.followup.plan import (
     COVERAGE_KEYS,
     DocumentVersion,
@@ -21,6 +22,7 @@ from receiver.followup.plan import (
     build_result,
     document_version,
     message_subject,
+    needs_body,
     parse_problems,
     plan_fetch,
     plan_report,
@@ -234,6 +236,17 @@ def test_build_result_for_optum_coverage_discovery() -> None:
     }
     assert "TESTPATIENT" not in json.dumps(message.data)
     assert parse_problems(result) == []
+
+
+def test_only_a_coverage_discovery_job_reads_the_event_body() -> None:
+    assert needs_body(optum())
+    assert not needs_body(dataclasses.replace(optum(), type=ERA_RESULT_TYPE))
+    for event in (stedi(WEBHOOK_835), stedi(WEBHOOK_837), destination()):
+        assert not needs_body(event)
+        without = dataclasses.replace(event, body=None)  # what the worker reads for it
+        assert build_result(without, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW) == (
+            build_result(event, report=REPORT_835, kind=ReportKind.ERA_835, now=NOW)
+        )
 
 
 def test_build_result_for_optum_keeps_every_unreadable_path_with_its_error() -> None:
