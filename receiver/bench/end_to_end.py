@@ -18,8 +18,9 @@ from receiver.bench.servers import (
     HOST,
     START_TIMEOUT_S,
     Server,
-    cpu_seconds,
+    cpu_split,
     free_port,
+    kernel_share,
     python_module,
     run_cli,
     run_pinned,
@@ -180,10 +181,10 @@ def run_end_to_end(
             _wait_for_deliveries(sink.url, warmup, DELIVERY_TIMEOUT_S)
             progress(f"end to end: {events} events")
             ids = [str(uuid.uuid4()) for _ in range(events)]
-            cpu_before, wall_before = cpu_seconds(server.proc.pid), time.monotonic()
+            cpu_before, wall_before = cpu_split(server.proc.pid), time.monotonic()
             sent = _send(server, ids, headers, account_id, options, loadgen_cpu)
             _wait_for_deliveries(sink.url, warmup + events, DELIVERY_TIMEOUT_S)
-            cpu_after, wall_after = cpu_seconds(server.proc.pid), time.monotonic()
+            cpu_after, wall_after = cpu_split(server.proc.pid), time.monotonic()
             paced_events = min(PACED_EVENTS, max(20, events // 10))
             progress(f"end to end: {paced_events} events paced at {PACED_RATE}/s")
             paced_ids = [str(uuid.uuid4()) for _ in range(paced_events)]
@@ -197,7 +198,7 @@ def run_end_to_end(
     paced = end_to_end_figures(paced_sent, ((str(key), int(ns)) for key, ns in arrivals))
     server_cpu = None
     if cpu_before is not None and cpu_after is not None:
-        server_cpu = share(cpu_after - cpu_before, wall_after - wall_before)
+        server_cpu = share(sum(cpu_after) - sum(cpu_before), wall_after - wall_before)
     note = (
         f"{events} events (--requests, at most {MAX_EVENTS}) after {warmup} warm-up; "
         "one serve process with its worker and dispatcher"
@@ -213,6 +214,7 @@ def run_end_to_end(
         errors=figures.errors,
         events=figures.events,
         server_cpu=server_cpu,
+        server_kernel=kernel_share(cpu_before, cpu_after),
         paced_rate=PACED_RATE,
         paced_p50_ms=paced.p50_ms,
         paced_p99_ms=paced.p99_ms,

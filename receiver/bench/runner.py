@@ -32,8 +32,9 @@ from receiver.bench.report import (
 from receiver.bench.servers import (
     HOST,
     Server,
-    cpu_seconds,
+    cpu_split,
     free_port,
+    kernel_share,
     pick_cpus,
     python_module,
     run_cli,
@@ -80,7 +81,7 @@ def measure(server: Server, load: Load, options: BenchOptions, cpu: int | None) 
         "body_bytes": options.body_bytes,
         "timeout_s": LOADGEN_TIMEOUT_S,
     }
-    cpu_before = cpu_seconds(server.proc.pid)
+    cpu_before = cpu_split(server.proc.pid)
     out = run_pinned(
         python_module(loadgen.__name__),
         orjson.dumps(spec),
@@ -88,13 +89,15 @@ def measure(server: Server, load: Load, options: BenchOptions, cpu: int | None) 
         cpu,
         LOADGEN_TIMEOUT_S + 60,
     )
-    cpu_after = cpu_seconds(server.proc.pid)
+    cpu_after = cpu_split(server.proc.pid)
     result = orjson.loads(out)
     server_cpu = None
     if cpu_before is not None and cpu_after is not None:
         # Includes warm-up: an upper bound on the measured phase's share.
         server_cpu = (
-            (cpu_after - cpu_before) * options.requests / (options.requests + options.warmup)
+            (sum(cpu_after) - sum(cpu_before))
+            * options.requests
+            / (options.requests + options.warmup)
         )
     return summarize(
         result["requests"],
@@ -103,6 +106,7 @@ def measure(server: Server, load: Load, options: BenchOptions, cpu: int | None) 
         result["latencies_ns"],
         server_cpu_s=server_cpu,
         loadgen_cpu_s=result["cpu_s"],
+        server_kernel=kernel_share(cpu_before, cpu_after),
     )
 
 

@@ -40,13 +40,32 @@ def pin(pid: int, cpu: int | None) -> None:
         os.sched_setaffinity(pid, {cpu})
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time process `pid` has used so far (all threads), or None."""
+def cpu_split(pid: int) -> tuple[float, float] | None:
+    """User and system (kernel) CPU seconds process `pid` has used so far (all threads), or
+    None."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time process `pid` has used so far (all threads), or None."""
+    split = cpu_split(pid)
+    return None if split is None else split[0] + split[1]
+
+
+def kernel_share(
+    before: tuple[float, float] | None, after: tuple[float, float] | None
+) -> float | None:
+    """The share of the CPU used between two `cpu_split`s that was the kernel's (socket
+    writes, the WAL's writes and fsyncs), or None."""
+    if before is None or after is None:
+        return None
+    user, system = after[0] - before[0], after[1] - before[1]
+    return round(system / (user + system), 3) if user + system > 0 else None
 
 
 def python_module(module: str, *args: str) -> list[str]:

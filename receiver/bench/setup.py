@@ -54,6 +54,7 @@ class EndToEndResult:
     errors: int | None = None
     events: int | None = None
     server_cpu: float | None = None
+    server_kernel: float | None = None  # the share of the server's CPU that was the kernel's
     paced_rate: float | None = None  # events/s sent one at a time, below saturation
     paced_p50_ms: float | None = None
     paced_p99_ms: float | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 
 import pytest
@@ -20,6 +21,7 @@ from receiver.bench.report import (
     summarize,
     targets,
 )
+from receiver.bench.servers import cpu_seconds, cpu_split, kernel_share
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -89,6 +91,15 @@ def test_end_to_end_figures() -> None:
     assert (empty.delivered, empty.errors, empty.events_per_s, empty.p50_ms) == (0, 4, 0.0, 0.0)
 
 
+def test_the_kernels_share_is_read_from_two_cpu_splits() -> None:
+    assert kernel_share((1.0, 0.5), (2.5, 1.0)) == 0.25  # 1.5 s user, 0.5 s system
+    assert kernel_share((1.0, 0.5), (1.0, 0.5)) is None  # no CPU used between them
+    assert kernel_share(None, (1.0, 0.5)) is None
+    split = cpu_split(os.getpid())
+    assert split is not None
+    assert cpu_seconds(os.getpid()) == pytest.approx(sum(split), abs=0.05)
+
+
 def test_end_to_end_targets_and_rate_ratio() -> None:
     assert [t.met for t in end_to_end_targets(0.25, 49.9)] == [True, True]
     assert [t.met for t in end_to_end_targets(0.249, 50.0)] == [False, False]
@@ -109,7 +120,7 @@ def test_format_report_shows_every_scenario() -> None:
                 "title": "Stedi",
                 "measured": True,
                 "baseline": m,
-                "durable": asdict(Measurement(100, 0, 200.0, 3.0, 9.0, 0.9, 0.4)),
+                "durable": asdict(Measurement(100, 0, 200.0, 3.0, 9.0, 0.9, 0.4, 0.25)),
                 "receiver": m,
                 "ratio": 1.0,
                 "durable_ratio": 0.4,
@@ -148,6 +159,7 @@ def test_format_report_shows_every_scenario() -> None:
     durable_row = next(line for line in text.splitlines() if line.lstrip().startswith("durable "))
     assert durable_row.split()[1:3] == ["200.0", "3.00"]
     assert "0.40" in durable_row
+    assert durable_row.split()[-3:] == ["90%", "40%", "25%"]  # srv cpu, gen cpu, srv sys
     assert "receiver req/s = 2.50 x durable baseline" in text
     assert "not measured: later" in text
     assert "MISSED" in text
