@@ -3,6 +3,7 @@ transport RECEIVER_OUTBOUND_HTTP names."""
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -197,7 +198,7 @@ class AiohttpClient:
                 sent[name.lower()] = (name, value)
         response = await self._transport.send(
             method,
-            url,
+            url if _ENCODED_URL.fullmatch(url) else str(httpx.URL(url)),
             headers=list(sent.values()),
             body=content or None,
             timeouts=self._timeouts if timeout is None else _timeouts(timeout),
@@ -220,6 +221,9 @@ class AiohttpClient:
 
 
 _DROPPED = ("connection", "transfer-encoding")  # aiohttp decides both, as for the transport
+# A URL of these characters only (RFC 3986's, escapes included) goes out as it is, as httpx
+# would send it; any other (a space, a non-ASCII letter) is percent-encoded by httpx.URL first.
+_ENCODED_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
 
 
 def _timeouts(timeout: httpx.Timeout) -> Timeouts:

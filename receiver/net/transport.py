@@ -207,7 +207,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         httpx's (connect, read, write, pool) timeouts) and return aiohttp's response, its body
         unread; every network failure is an httpx.TransportError (naming `request`, if given).
         `handle_async_request` and receiver's own `AiohttpClient` both send through this."""
-        target = URL(url, encoded=True)
+        try:
+            target = URL(url, encoded=True)
+        except ValueError as exc:
+            raise transport_error(exc, request) from exc
         if target.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(
                 f"request URL has an unsupported scheme {target.scheme!r}", request=request

@@ -81,6 +81,21 @@ async def test_both_clients_send_the_same_headers_the_callers_winning() -> None:
     assert fast_get.headers["accept-encoding"] == "gzip, deflate"
 
 
+@pytest.mark.parametrize(
+    "path", ["/reports/a b/835", "/r\u00e9ports?q=a b", "/x%7Ey?k=%2F&v=1", "/plain/path?a=1&b=2"]
+)
+async def test_both_clients_send_the_same_request_line_for_any_url(path: str) -> None:
+    async with raw_server() as server:
+        for kind in CLIENTS:
+            async with client(kind) as http, http.stream("GET", server.url + path) as response:
+                assert response.status_code == 200
+    fast, direct = server.requests
+    assert fast.line == direct.line
+    method, target, version = fast.line.split(" ")  # the target was percent-encoded
+    assert (method, version) == ("GET", "HTTP/1.1")
+    assert target.isascii()
+
+
 async def test_a_pinned_host_header_is_sent_as_given() -> None:
     async with (
         raw_server() as server,
