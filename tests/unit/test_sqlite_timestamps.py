@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from receiver.store.sqlite.base import from_text, to_text
+from receiver.store.sqlite.base import _TS_FORMAT, from_text, to_text
 
 EST = timezone(timedelta(hours=-5))
 
@@ -26,6 +26,20 @@ def test_round_trip(moment: datetime) -> None:
     back = from_text(text)
     assert back == moment
     assert back.tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2025, 3, 21, 8, 11, 2, 771000, tzinfo=UTC),
+        datetime(2025, 1, 1, tzinfo=UTC),
+        datetime(2025, 3, 21, 3, 11, 2, 5, tzinfo=EST),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_the_text_is_what_strftime_wrote_before(moment: datetime) -> None:
+    """Stored rows hold strftime's text; new ones must compare and sort with them."""
+    assert to_text(moment) == moment.astimezone(UTC).strftime(_TS_FORMAT)
 
 
 def test_text_sorts_as_time() -> None:
