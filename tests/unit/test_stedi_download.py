@@ -3,6 +3,7 @@ redirect handling over httpx.MockTransport."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from receiver.upstream.stedi import (
     StediClient,
     TransactionArtifact,
     UpstreamError,
+    _is_json_object,
     check_download_location,
     host_matches,
     parse_host_patterns,
@@ -515,3 +517,23 @@ async def test_private_downloads_can_be_allowed_for_tests() -> None:
         await client.aclose()
     assert str(seen[1].url) == "http://127.0.0.1:8123/download/x?sig=1"
     assert "sni_hostname" not in seen[1].extensions
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"amount": 132.40, "n": [1, 2.5e-3, -0.0], "s": "caf\\u00e9"}',  # orjson reads it
+        b'{"paid": NaN, "left": Infinity}',  # only json.loads accepts these
+        b'{"id": 123456789012345678901234567890}',  # orjson reads it as a float
+        b'{"s": "\\ud800"}',  # a lone surrogate escape
+        '{"utf16": true}'.encode("utf-16"),
+        b"[1, 2]",  # not an object
+        b"not json",
+    ],
+)
+def test_a_report_is_json_when_json_loads_reads_an_object(raw: bytes) -> None:
+    try:
+        expected = isinstance(json.loads(raw), dict)
+    except ValueError:
+        expected = False
+    assert _is_json_object(raw) is expected
