@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from receiver.delivery.message_id import message_id
 from receiver.eligibility.events import eligibility_messages, eligibility_subject
 from receiver.enrollment.events import (
@@ -453,12 +455,30 @@ def _segments(raw: bytes) -> list[list[str]]:
 
 
 def _json_object(raw: bytes) -> dict[str, object]:
-    """`raw` parsed as a JSON object, or an empty one if it is not one."""
+    """`raw` parsed as a JSON object, or an empty one if it is not one: json.loads's answer.
+
+    orjson gives it at twice the speed (7.5 us against 16.5 for a 6 KB 835, a fifth of a
+    job's result) and the same values, except for an integer beyond 64 bits, which it reads as
+    a float: a document with a run of 19 digits anywhere, and anything orjson refuses (NaN,
+    UTF-16, lone surrogates), is read by json.loads."""
+    if _NINETEEN_DIGITS not in raw.translate(_DIGITS_AS_ZERO):
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return value if isinstance(value, dict) else {}
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+# A run of 19 digits: an integer orjson might read as a float. Found by mapping every digit to
+# "0" (in C: 1-2 us for an 835, where the regex [0-9]{19} took 33 us).
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_NINETEEN_DIGITS = b"0" * 19
 
 
 def _summary(claim: Any) -> dict[str, Any]:

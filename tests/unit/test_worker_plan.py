@@ -464,3 +464,33 @@ def test_a_changed_reports_messages_get_new_ids_the_events_own_keeps_its() -> No
     assert changed.messages[1].id != first.messages[1].id
     assert [(d.kind, d.revision) for d in changed.documents] == [("835", 1)]
     assert {c.document_kind for c in changed.claims} == {"835"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"amount": 132.40, "n": [1, 2.5e-3, -0.0, 1e308], "s": "caf\\u00e9"}',
+        b'{"paid": NaN, "left": Infinity}',  # only json.loads accepts these
+        b'{"id": 123456789012345678901234567890}',  # orjson would read it as a float
+        b'{"id": -9999999999999999999, "max": 18446744073709551615}',
+        b'{"id": 9223372036854775807, "trace": "1234567890123456789012"}',
+        b'{"big": 1e400}',
+        b'{"s": "\\ud800"}',  # a lone surrogate escape
+        '{"utf16": true}'.encode("utf-16"),
+        b'{"a": 1, "a": 2}',  # the last one wins in both
+        b"[1, 2]",  # not an object
+        b"not json",
+    ],
+)
+def test_a_report_parses_as_json_loads_parses_it(raw: bytes) -> None:
+    from receiver.followup.plan import _json_object
+
+    try:
+        expected = json.loads(raw)
+    except ValueError:
+        expected = None
+    parsed = _json_object(raw)
+    assert repr(parsed) == repr(expected if isinstance(expected, dict) else {})  # NaN too
+    assert [type(v) for v in parsed.values()] == [
+        type(v) for v in (expected.values() if isinstance(expected, dict) else ())
+    ]
