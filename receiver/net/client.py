@@ -219,9 +219,9 @@ class AiohttpClient(_OwnsTransport):
 
 
 _DROPPED = ("connection", "transfer-encoding")  # aiohttp decides both, as for the transport
-# A URL of these characters only (RFC 3986's, escapes included) goes out as it is, as httpx
+# A URL of these characters only (RFC 3986's, and whole %XX escapes) goes out as it is, as httpx
 # would send it; any other (a space, a non-ASCII letter) is percent-encoded by httpx.URL first.
-_ENCODED_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+_ENCODED_URL = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
 
 
 def _timeouts(timeout: httpx.Timeout) -> Timeouts:

@@ -38,10 +38,6 @@ class Reply:
         if tail:
             yield tail
 
-    async def aread(self) -> bytes:
-        """The whole body, decoded."""
-        return b"".join([chunk async for chunk in self.aiter_bytes()])
-
 
 class _Decoder:
     """One Content-Encoding layer (zlib's gzip, zlib or raw deflate framing)."""

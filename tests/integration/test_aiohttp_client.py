@@ -82,7 +82,14 @@ async def test_both_clients_send_the_same_headers_the_callers_winning() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/reports/a b/835", "/r\u00e9ports?q=a b", "/x%7Ey?k=%2F&v=1", "/plain/path?a=1&b=2"]
+    "path",
+    [
+        "/reports/a b/835",
+        "/r\u00e9ports?q=a b",
+        "/x%7Ey?k=%2F&v=1",
+        "/plain/path?a=1&b=2",
+        "/bad%zz/100%",  # a % that starts no escape
+    ],
 )
 async def test_both_clients_send_the_same_request_line_for_any_url(path: str) -> None:
     async with raw_server() as server:
