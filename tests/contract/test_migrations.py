@@ -5,7 +5,6 @@ adapter."""
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,10 +13,10 @@ import asyncpg
 import pytest
 
 from receiver.store.base import Store
-from receiver.store.migrations import load_migrations, split_statements
 from receiver.store.postgres import PostgresStore
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import POSTGRES_DSN, require_postgres
+from tests.contract.schema_before import postgres_before, sqlite_before
 
 pytestmark = pytest.mark.anyio
 
@@ -30,27 +29,9 @@ EVENTS = (("e1", "acme", b"first"), ("e2", "acme", b"second"), ("e3", "other", b
 CLAIM_DATA = '{"paid_amount": "132.40"}'
 
 
-def earlier_migrations(dialect: str) -> list[str]:
-    statements = []
-    for name, sql in load_migrations(dialect):
-        if name >= BEFORE:
-            break
-        statements.extend(split_statements(sql))
-    return statements
-
-
-def sqlite_before(path: Path) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
+def sqlite_rows_before(path: Path) -> None:
+    conn = sqlite_before(path, BEFORE)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(
-            "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
-        for statement in earlier_migrations("sqlite"):
-            conn.execute(statement)
-        for name, _ in load_migrations("sqlite"):
-            if name < BEFORE:
-                conn.execute("INSERT INTO schema_migrations VALUES (?, '')", (name,))
         for n, (event_id, account, body) in enumerate(EVENTS):
             at = f"2025-03-21T08:1{n}:00.000000Z"
             conn.execute(
@@ -73,20 +54,10 @@ def sqlite_before(path: Path) -> None:
         conn.close()
 
 
-async def postgres_before(schema: str) -> None:
+async def postgres_rows_before(schema: str) -> None:
     conn = await asyncpg.connect(POSTGRES_DSN)
     try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        await conn.execute(f'SET search_path TO "{schema}"')
-        await conn.execute(
-            "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ "
-            "NOT NULL)"
-        )
-        for statement in earlier_migrations("postgres"):
-            await conn.execute(statement)
-        for name, _ in load_migrations("postgres"):
-            if name < BEFORE:
-                await conn.execute("INSERT INTO schema_migrations VALUES ($1, now())", name)
+        await postgres_before(conn, schema, BEFORE)
         for n, (event_id, account, body) in enumerate(EVENTS):
             at = datetime(2025, 3, 21, 8, 10 + n, tzinfo=UTC)
             await conn.execute(
@@ -133,7 +104,7 @@ async def check_migrated(store: Store) -> None:
 
 async def test_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "receiver.db"
-    sqlite_before(path)
+    sqlite_rows_before(path)
     store = SqliteStore(path)
     await store.open()
     try:
@@ -148,7 +119,7 @@ async def test_postgres() -> None:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     store = PostgresStore(POSTGRES_DSN, schema=schema)
     try:
-        await postgres_before(schema)
+        await postgres_rows_before(schema)
         await store.open()
         await check_migrated(store)
     finally:

@@ -17,11 +17,11 @@ import pytest
 
 from receiver.models import DeliveryFilter
 from receiver.store.base import Store
-from receiver.store.migrations import load_migrations, split_statements
 from receiver.store.postgres import PostgresStore
 from receiver.store.sql import numbered
 from receiver.store.sqlite import SqliteStore
 from tests.conftest import POSTGRES_DSN, require_postgres
+from tests.contract.schema_before import postgres_before, sqlite_before
 
 pytestmark = pytest.mark.anyio
 
@@ -86,44 +86,19 @@ ROWS: tuple[tuple[str, tuple[object, ...]], ...] = (
 )
 
 
-def earlier_migrations(dialect: str) -> list[tuple[str, list[str]]]:
-    return [
-        (name, split_statements(sql)) for name, sql in load_migrations(dialect) if name < BEFORE
-    ]
-
-
-def sqlite_before(path: Path) -> None:
-    conn = sqlite3.connect(path, isolation_level=None)
+def sqlite_rows_before(path: Path) -> None:
+    conn = sqlite_before(path, BEFORE)
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(
-            "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
-        for name, statements in earlier_migrations("sqlite"):
-            for statement in statements:
-                conn.execute(statement)
-            conn.execute("INSERT INTO schema_migrations VALUES (?, '')", (name,))
         for statement, values in ROWS:
             conn.execute(statement, [AT_TEXT if v is AT else v for v in values])
     finally:
         conn.close()
 
 
-async def postgres_before(schema: str) -> None:
+async def postgres_rows_before(schema: str) -> None:
     conn = await asyncpg.connect(POSTGRES_DSN)
     try:
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        await conn.execute(f'SET search_path TO "{schema}"')
-        await conn.execute(
-            "CREATE TABLE schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ "
-            "NOT NULL)"
-        )
-        async with conn.transaction():  # as the store runs them (0008's ON COMMIT DROP)
-            for name, statements in earlier_migrations("postgres"):
-                for statement in statements:
-                    await conn.execute(statement)
-                await conn.execute("INSERT INTO schema_migrations VALUES ($1, now())", name)
+        await postgres_before(conn, schema, BEFORE)
         for statement, values in ROWS:
             await conn.execute(numbered(statement), *values)
     finally:
@@ -149,7 +124,7 @@ async def check_migrated(store: Store) -> None:
 
 async def test_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "receiver.db"
-    sqlite_before(path)
+    sqlite_rows_before(path)
     store = SqliteStore(path)
     await store.open()
     try:
@@ -178,7 +153,7 @@ async def test_postgres() -> None:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     store = PostgresStore(POSTGRES_DSN, schema=schema)
     try:
-        await postgres_before(schema)
+        await postgres_rows_before(schema)
         await store.open()
         await check_migrated(store)
     finally:
