@@ -13,7 +13,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -205,6 +205,22 @@ class LiveServer:
 
     def bearer(self, who: str = "ops") -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token(who)}"}
+
+    def with_store(self, use: Callable[[Store], Awaitable[Any]]) -> Any:
+        """`use` run on a store of the server's own database, opened for it and closed after
+        (to seed rows or read them back from a test's thread)."""
+        assert self.store_of is not None
+        store_of = self.store_of
+
+        async def run() -> Any:
+            store = store_of()
+            await store.open()
+            try:
+                return await use(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(run())
 
     def stedi(
         self,

@@ -3,7 +3,6 @@ poller in process, real SQLite) against the mock of Stedi's eligibility endpoint
 
 from __future__ import annotations
 
-import asyncio
 import io
 import time
 from collections.abc import Callable, Iterator
@@ -82,21 +81,6 @@ def start_sqlite(start_server: StartServer, stedi: tuple[str, MockEligibilitySta
     return lambda **settings: start_server(**_settings(stedi[0], run_workers=True, **settings))
 
 
-def _store_call(server: LiveServer, use: Callable[[Store], Any]) -> Any:
-    assert server.store_of is not None
-    store_of = server.store_of
-
-    async def run() -> Any:
-        store = store_of()
-        await store.open()
-        try:
-            return await use(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
 _CLIENTS: dict[str, tuple[str, str]] = {}  # database -> (client id, secret)
 _BEARERS: dict[str, dict[str, str]] = {}  # server URL -> Bearer header
 
@@ -113,7 +97,7 @@ def eligibility_token(server: LiveServer) -> dict[str, str]:
     database = settings.database_url if settings.is_sqlite else str(server.tmp_path)
     if database not in _CLIENTS:
         client, secret = new_client("billing", ["eligibility:write"], datetime.now(UTC))
-        _store_call(server, lambda store: store.add_client(client))
+        server.with_store(lambda store: store.add_client(client))
         _CLIENTS[database] = (client.client_id, secret)
     resp = server.http.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=_CLIENTS[database]
@@ -128,7 +112,7 @@ def messages(server: LiveServer, message_type: str) -> list[OutboundMessage]:
         page = await store.list_messages(limit=500, cursor=None)
         return [m for m in page.items if m.type == message_type]
 
-    found: list[OutboundMessage] = _store_call(server, read)
+    found: list[OutboundMessage] = server.with_store(read)
     return found
 
 

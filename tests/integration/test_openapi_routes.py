@@ -5,7 +5,6 @@ words from the API and the CLI, with the same values the document lists."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import time
@@ -129,21 +128,6 @@ class Documented:
         return resp
 
 
-def _store_call(server: LiveServer, use: Callable[[Store], Any]) -> Any:
-    assert server.store_of is not None
-    store_of = server.store_of
-
-    async def run() -> Any:
-        store = store_of()
-        await store.open()
-        try:
-            return await use(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
-
-
 def _client(server: LiveServer) -> dict[str, str]:
     client, secret = new_client("everything", SCOPES, datetime.now(UTC))
     connection = OptumConnection(name="acme", **OPTUM)
@@ -152,7 +136,7 @@ def _client(server: LiveServer) -> dict[str, str]:
         await store.add_client(client)
         await store.add_optum_connection(StoredConnection(connection, datetime.now(UTC)))
 
-    _store_call(server, seed)
+    server.with_store(seed)
     resp = server.http.post(
         "/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -186,7 +170,7 @@ def _complete(server: LiveServer, submission_id: str) -> None:
         )
         await store.save_era_submission(done)
 
-    _store_call(server, finish)
+    server.with_store(finish)
 
 
 def test_the_newest_routes_answer_as_documented(
@@ -273,7 +257,7 @@ def test_an_unknown_filter_value_is_refused_naming_the_documented_values(
 ) -> None:
     server = start_server()
     client, secret = new_client("reader", ["events:read", "audit:read"], datetime.now(UTC))
-    _store_call(server, lambda store: store.add_client(client))
+    server.with_store(lambda store: store.add_client(client))
     token = server.http.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, auth=(client.client_id, secret)
     ).json()["access_token"]
