@@ -29,7 +29,7 @@ from receiver.models import (
 from receiver.net.ssrf import system_resolver
 from receiver.store.sqlite import SqliteStore
 from tests.contract.support import claimed_job, complete
-from tests.integration.harness import LiveServer
+from tests.integration.harness import LiveServer, run_on_store
 from tests.mocks.serving import serve_app
 from tests.mocks.sink import SinkState, create_sink
 
@@ -41,16 +41,7 @@ T = TypeVar("T")
 
 def on_store(path: Path, action: Callable[[SqliteStore], Awaitable[T]]) -> T:
     """Run `action` on a store of its own over the live server's SQLite file."""
-
-    async def run() -> T:
-        store = SqliteStore(path)
-        await store.open()
-        try:
-            return await action(store)
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
+    return run_on_store(lambda: SqliteStore(path), action)
 
 
 FAST = (0, 0.05, 0.05, 0.05, 0.05)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import uvicorn
@@ -163,6 +163,25 @@ async def _seed_sqlite(path: Path, stedi_api_key: str | None) -> Seed:
         await store.close()
 
 
+S = TypeVar("S", bound=Store)
+T = TypeVar("T")
+
+
+def run_on_store(make: Callable[[], S], action: Callable[[S], Awaitable[T]]) -> T:
+    """`action` on a new store from `make`, opened for it and closed after, in a loop of its
+    own (from a test's thread, beside a live server)."""
+
+    async def run() -> T:
+        store = make()
+        await store.open()
+        try:
+            return await action(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
 @dataclass
 class LiveServer:
     """A running app: its base URL, settings, seeded clients and an HTTP client."""
@@ -207,20 +226,10 @@ class LiveServer:
         return {"Authorization": f"Bearer {self.token(who)}"}
 
     def with_store(self, use: Callable[[Store], Awaitable[Any]]) -> Any:
-        """`use` run on a store of the server's own database, opened for it and closed after
-        (to seed rows or read them back from a test's thread)."""
+        """`use` run on a store of the server's own database (to seed rows or read them back
+        from a test's thread)."""
         assert self.store_of is not None
-        store_of = self.store_of
-
-        async def run() -> Any:
-            store = store_of()
-            await store.open()
-            try:
-                return await use(store)
-            finally:
-                await store.close()
-
-        return asyncio.run(run())
+        return run_on_store(self.store_of, use)
 
     def stedi(
         self,
